@@ -1,0 +1,132 @@
+#include "app/app.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "api/routes.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "domain/credentials.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace statehouse::app {
+
+namespace {
+
+std::unique_ptr<storage::Database> OpenDatabase(const Config& config, size_t pool_size) {
+  DatabaseTarget target = ResolveDatabase(config.database, config.data_dir);
+  if (target.kind == DatabaseKind::kPostgres)
+    Fail(ErrorCode::kInvalidArgument,
+         "PostgreSQL storage is not available in this build yet; use the SQLite default");
+  std::filesystem::path parent = std::filesystem::path(target.location).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  return storage::OpenSqlite(target.location, pool_size);
+}
+
+void PrepareDataDir(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+}
+
+// Written with O_EXCL after unlinking, so the token never sits in a file with wider mode.
+void WriteTokenFile(const std::string& path, const std::string& token) {
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) Fail(ErrorCode::kInternal, "cannot create " + path);
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok) Fail(ErrorCode::kInternal, "cannot write " + path);
+}
+
+int ReportFailure(const std::exception& e) {
+  std::cerr << "statehouse: " << e.what() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int Serve(const Config& config) {
+  try {
+    log::Level level;
+    if (!log::ParseLevel(config.log_level, level))
+      Fail(ErrorCode::kInvalidArgument, "--log-level: expected debug, info, warn, error or off");
+    log::SetLevel(level);
+    ListenAddress listen = ParseListen(config.listen);
+    if (config.max_body_bytes < 1024)
+      Fail(ErrorCode::kInvalidArgument, "--max-body-bytes: must be at least 1024");
+    PrepareDataDir(config.data_dir);
+    int workers = config.worker_threads > 0 ? config.worker_threads : 8;
+    auto db = OpenDatabase(config, static_cast<size_t>(workers));
+
+    if (auto token = domain::BootstrapIfEmpty(*db)) {
+      std::string path = config.data_dir + "/admin.token";
+      WriteTokenFile(path, *token);
+      std::cout << "Created account 'default' with an admin token (shown once; also saved to "
+                << path << "):\n"
+                << *token << std::endl;
+    }
+
+    api::Services services(*db);
+    http::Router router;
+    api::RegisterAllRoutes(router, services);
+    http::Dispatcher dispatcher(router, *db, {static_cast<size_t>(config.max_body_bytes)});
+
+    http::ServerOptions options;
+    options.host = listen.host;
+    options.port = listen.port;
+    int cores = static_cast<int>(std::thread::hardware_concurrency());
+    options.io_threads = config.io_threads > 0 ? config.io_threads : (cores > 0 ? cores : 2);
+    options.worker_threads = workers;
+    http::Server server(options, dispatcher);
+    uint16_t port = server.Bind();
+    log::Info("listening", {{"host", listen.host},
+                            {"port", port},
+                            {"database", db->BackendName()},
+                            {"data_dir", config.data_dir}});
+    server.Run();
+    return 0;
+  } catch (const std::exception& e) {
+    log::Error("startup failed", {{"detail", e.what()}});
+    return ReportFailure(e);
+  }
+}
+
+int AdminCreateAccount(const Config& config, const std::string& account) {
+  try {
+    log::SetLevel(log::Level::kWarn);
+    auto db = OpenDatabase(config, 1);
+    domain::CreateAccount(*db, account);
+    std::cout << "created account " << account << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    return ReportFailure(e);
+  }
+}
+
+int AdminCreateToken(const Config& config, const std::string& account, const std::string& role,
+                     const std::string& org, const std::string& project) {
+  try {
+    log::SetLevel(log::Level::kWarn);
+    auto parsed = auth::ParseRole(role);
+    if (!parsed) Fail(ErrorCode::kInvalidArgument, "--role: expected viewer, editor or admin");
+    auto db = OpenDatabase(config, 1);
+    std::string token = domain::CreateOperatorToken(*db, account, *parsed, org, project);
+    std::cout << "token for account " << account << " (role " << auth::RoleName(*parsed)
+              << "; shown once): " << token << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    return ReportFailure(e);
+  }
+}
+
+}  // namespace statehouse::app

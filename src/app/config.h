@@ -1,0 +1,50 @@
+// Server configuration: defaults < YAML config file < environment < command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace statehouse::app {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string database;  // empty: <data_dir>/statehouse.db
+  std::string log_level = "info";
+  uint64_t max_body_bytes = 1 << 20;  // metadata routes
+  int io_threads = 0;                 // 0: number of cores
+  int worker_threads = 8;
+};
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+// "HOST:PORT", "[v6]:PORT" or ":PORT"; throws kInvalidArgument.
+ListenAddress ParseListen(const std::string& text);
+
+enum class DatabaseKind { kSqlite, kPostgres };
+struct DatabaseTarget {
+  DatabaseKind kind = DatabaseKind::kSqlite;
+  std::string location;  // file path for SQLite, URL for PostgreSQL
+};
+// "" -> <data_dir>/statehouse.db; "sqlite:///abs", "sqlite://rel", "sqlite:path", or a plain
+// path; "postgres://..." / "postgresql://...". Throws kInvalidArgument otherwise.
+DatabaseTarget ResolveDatabase(const std::string& url, const std::string& data_dir);
+
+// Applies keys of a YAML config file to fields the caller has not set otherwise.
+// is_set(name) says whether a flag or environment variable already gave that value.
+template <typename IsSet>
+void ApplyConfigFile(const std::string& path, Config& config, IsSet is_set);
+
+void ApplyConfigFileImpl(const std::string& path, Config& config,
+                         bool (*is_set)(const char*, void*), void* ctx);
+
+template <typename IsSet>
+void ApplyConfigFile(const std::string& path, Config& config, IsSet is_set) {
+  ApplyConfigFileImpl(
+      path, config,
+      [](const char* name, void* c) { return (*static_cast<IsSet*>(c))(name); }, &is_set);
+}
+
+}  // namespace statehouse::app

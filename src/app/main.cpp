@@ -1,0 +1,85 @@
+// statehouse serve | statehouse admin ...
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "app/app.h"
+#include "app/config.h"
+
+int main(int argc, char** argv) {
+  using statehouse::app::Config;
+  CLI::App cli{"Statehouse: a self-hosted Infrastructure-as-Code management server"};
+  cli.require_subcommand(1);
+  Config config;
+  std::string config_file;
+
+  auto add_storage_flags = [&](CLI::App* sub) {
+    sub->add_option("--data-dir", config.data_dir, "Data directory")
+        ->envname("STATEHOUSE_DATA_DIR")
+        ->capture_default_str();
+    sub->add_option("--database", config.database,
+                    "Database URL (default: SQLite file in the data dir; sqlite:///path)")
+        ->envname("STATEHOUSE_DATABASE_URL");
+  };
+
+  CLI::App* serve = cli.add_subcommand("serve", "Run the API server");
+  serve->add_option("--config", config_file, "YAML config file")->envname("STATEHOUSE_CONFIG");
+  serve->add_option("--listen", config.listen, "HOST:PORT to listen on")
+      ->envname("STATEHOUSE_LISTEN")
+      ->capture_default_str();
+  add_storage_flags(serve);
+  serve->add_option("--log-level", config.log_level, "debug|info|warn|error|off")
+      ->envname("STATEHOUSE_LOG_LEVEL")
+      ->capture_default_str();
+  serve->add_option("--max-body-bytes", config.max_body_bytes,
+                    "Largest request body accepted on metadata endpoints")
+      ->envname("STATEHOUSE_MAX_BODY_BYTES")
+      ->capture_default_str();
+  serve->add_option("--io-threads", config.io_threads, "Network threads (0: one per core)")
+      ->envname("STATEHOUSE_IO_THREADS");
+  serve->add_option("--worker-threads", config.worker_threads, "Handler/database threads")
+      ->envname("STATEHOUSE_WORKER_THREADS")
+      ->capture_default_str();
+
+  CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
+  admin->require_subcommand(1);
+  add_storage_flags(admin);
+  std::string account, role, org, project;
+  CLI::App* create_account = admin->add_subcommand("create-account", "Create an account");
+  create_account->add_option("ID", account, "Account identifier")->required();
+  CLI::App* create_token = admin->add_subcommand("create-token", "Create an API token");
+  create_token->add_option("--account", account, "Account identifier")->required();
+  create_token->add_option("--role", role, "viewer|editor|admin")->required();
+  create_token->add_option("--org", org, "Limit the token to one organization");
+  create_token->add_option("--project", project, "Limit the token to one project (needs --org)");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  if (*serve) {
+    if (!config_file.empty()) {
+      try {
+        statehouse::app::ApplyConfigFile(config_file, config, [&](const char* key) {
+          std::string name = key;
+          for (char& c : name)
+            if (c == '_') c = '-';
+          try {
+            return serve->get_option("--" + name)->count() > 0;
+          } catch (const CLI::OptionNotFound&) {
+            return false;
+          }
+        });
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "statehouse: %s\n", e.what());
+        return 2;
+      }
+    }
+    return statehouse::app::Serve(config);
+  }
+  if (*create_account) return statehouse::app::AdminCreateAccount(config, account);
+  if (*create_token)
+    return statehouse::app::AdminCreateToken(config, account, role, org, project);
+  return 2;
+}

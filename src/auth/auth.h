@@ -1,0 +1,67 @@
+// Tokens, roles and scopes. A token is "pat.<account>.<token-id>.<secret>"; only a salted
+// SHA-256 of the secret is stored, and comparisons are constant-time.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/records.h"
+#include "storage/store.h"
+
+namespace statehouse::auth {
+
+enum class Role { kViewer = 1, kEditor = 2, kAdmin = 3 };
+
+std::optional<Role> ParseRole(std::string_view text);
+const char* RoleName(Role role);
+
+// Who is calling, as established from a valid token.
+struct Principal {
+  std::string account;
+  std::string token_id;
+  Role role = Role::kViewer;
+  std::string org;      // empty: the whole account
+  std::string project;  // empty: the whole org (or account)
+
+  bool HasRole(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
+  // True when the principal's scope covers the given org/project ("" = account or org level).
+  bool Covers(std::string_view target_org, std::string_view target_project) const;
+  // True when target is the principal's scope or an ancestor of it (readable context).
+  bool CanSee(std::string_view target_org, std::string_view target_project) const;
+};
+
+// Throws kPermissionDenied unless the principal covers the target.
+void RequireScope(const Principal& p, std::string_view org, std::string_view project);
+
+struct ParsedToken {
+  std::string account;
+  std::string token_id;
+  std::string secret;
+};
+std::optional<ParsedToken> ParseTokenString(std::string_view token);
+
+struct SecretHash {
+  std::string salt;  // hex
+  std::string hash;  // hex SHA-256(salt || secret)
+};
+SecretHash HashSecret(std::string_view secret);
+bool VerifySecret(std::string_view secret, std::string_view salt_hex, std::string_view hash_hex);
+
+// A freshly minted token value and its stored hash.
+struct MintedSecret {
+  std::string secret;
+  SecretHash stored;
+};
+MintedSecret MintSecret();
+std::string FormatToken(std::string_view account, std::string_view token_id,
+                        std::string_view secret);
+
+// Resolves a presented token to a principal. Throws kUnauthenticated (unknown, malformed,
+// expired, revoked) with a message that never echoes the token.
+Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, int64_t now);
+
+// Builds the principal a stored token grants.
+Principal PrincipalOf(const storage::TokenRecord& token);
+
+}  // namespace statehouse::auth

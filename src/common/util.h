@@ -1,0 +1,26 @@
+// Small shared helpers: time, randomness, string utilities.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace statehouse {
+
+// Wall clock in Unix milliseconds (the API's timestamp unit).
+int64_t NowMillis();
+
+// Cryptographically random bytes encoded in URL-safe alphanumerics (from OpenSSL's RAND_bytes).
+std::string RandomToken(size_t length);
+
+// Random lowercase hex id, e.g. for request ids.
+std::string RandomHex(size_t bytes);
+
+std::string ToLower(std::string_view s);
+bool IEquals(std::string_view a, std::string_view b);
+std::string_view Trim(std::string_view s);
+
+// Parses a base-10 int64; false on any junk, sign misuse or overflow.
+bool ParseInt64(std::string_view s, int64_t& out);
+
+}  // namespace statehouse

@@ -1,0 +1,50 @@
+// Transport-neutral request and response types. The Beast session (server.cpp) converts to and
+// from these, so routing, codecs and handlers never include Beast.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace statehouse::http {
+
+using NameValues = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;  // as sent, e.g. "GET", "LOCK"
+  std::string target;  // raw request target
+  std::string path;    // percent-decoded path, no query
+  NameValues query;    // decoded, in order
+  NameValues headers;  // names lower-cased
+  std::string body;
+  std::string request_id;
+  std::string remote_address;
+
+  std::optional<std::string_view> Header(std::string_view lower_name) const;
+  std::optional<std::string_view> Query(std::string_view name) const;
+  std::vector<std::string_view> QueryAll(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  NameValues headers;
+  std::string content_type;
+  std::string body;
+
+  void SetHeader(std::string name, std::string value);
+};
+
+// Splits a request target into its decoded path and query parameters. Returns false if the
+// target is malformed (bad percent escapes, NUL bytes, not origin-form).
+bool ParseTarget(std::string_view target, std::string& path, NameValues& query);
+
+// Percent-decodes; '+' becomes a space when plus_is_space. False on a bad escape or a NUL byte.
+bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space);
+
+// Parses "a=1&b=2" into pairs (form bodies and query strings share this).
+bool ParseUrlEncoded(std::string_view text, NameValues& out);
+
+}  // namespace statehouse::http

@@ -1,0 +1,232 @@
+#include "http/router.h"
+
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "http/error_map.h"
+
+namespace statehouse::http {
+
+std::string_view Context::Param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+namespace {
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool IsParam(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+std::optional<std::string> Base64Decode(std::string_view in) {
+  if (in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  size_t pad = 0;
+  if (!in.empty() && in.back() == '=') ++pad;
+  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+// The token from x-api-key, or from Authorization (Basic with the token as password, as the
+// Terraform http backend sends it; or Bearer).
+std::optional<std::string> PresentedToken(const Request& r) {
+  if (auto key = r.Header("x-api-key")) return std::string(Trim(*key));
+  auto authz = r.Header("authorization");
+  if (!authz) return std::nullopt;
+  std::string_view v = Trim(*authz);
+  if (v.size() > 6 && IEquals(v.substr(0, 6), "basic ")) {
+    auto decoded = Base64Decode(Trim(v.substr(6)));
+    if (!decoded) return std::string();
+    size_t colon = decoded->find(':');
+    return colon == std::string::npos ? *decoded : decoded->substr(colon + 1);
+  }
+  if (v.size() > 7 && IEquals(v.substr(0, 7), "bearer ")) return std::string(Trim(v.substr(7)));
+  return std::string();
+}
+
+auth::Role RoleFor(Access a) {
+  switch (a) {
+    case Access::kWrite: return auth::Role::kEditor;
+    case Access::kAdmin: return auth::Role::kAdmin;
+    default: return auth::Role::kViewer;
+  }
+}
+}  // namespace
+
+void Router::Add(Route route) {
+  Compiled c;
+  c.segments = SplitPath(route.pattern);
+  c.route = std::move(route);
+  routes_.push_back(std::move(c));
+}
+
+const Route* Router::Match(std::string_view method, std::string_view path, NameValues& params,
+                           bool& path_known) const {
+  path_known = false;
+  std::vector<std::string> segs = SplitPath(path);
+  for (const Compiled& c : routes_) {
+    if (c.segments.size() != segs.size()) continue;
+    NameValues found;
+    bool ok = true;
+    for (size_t i = 0; i < segs.size() && ok; ++i) {
+      if (IsParam(c.segments[i])) {
+        if (segs[i].empty()) ok = false;
+        else found.emplace_back(c.segments[i].substr(1, c.segments[i].size() - 2), segs[i]);
+      } else if (c.segments[i] != segs[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    path_known = true;
+    if (c.route.method != method) continue;
+    params = std::move(found);
+    return &c.route;
+  }
+  return nullptr;
+}
+
+Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens,
+                       DispatcherOptions options)
+    : router_(router), tokens_(tokens), options_(options) {}
+
+size_t Dispatcher::BodyLimitFor(std::string_view method, std::string_view target) const {
+  std::string path;
+  NameValues query, params;
+  if (!ParseTarget(target, path, query)) return options_.default_body_limit;
+  bool known = false;
+  const Route* route = router_.Match(method, path, params, known);
+  if (route && route->body_limit) return route->body_limit;
+  return options_.default_body_limit;
+}
+
+static Response Serialize(int status, const boost::json::value& body, ReplyFormat format) {
+  Response res;
+  res.status = status;
+  res.content_type = ContentTypeOf(format);
+  res.body = format == ReplyFormat::kYaml ? SerializeYaml(body) : SerializeJson(body);
+  return res;
+}
+
+Response Dispatcher::ErrorFor(const Request& request, ErrorCode code,
+                              std::string_view message) const {
+  bool has_body = !request.body.empty();
+  BodyFormat bf = BodyFormat::kJson;
+  if (auto ct = request.Header("content-type")) {
+    try {
+      bf = FormatOfContentType(*ct, true);
+    } catch (const Error&) {
+    }
+  }
+  ReplyFormat format =
+      ChooseReplyFormat(has_body || request.Header("content-type").has_value(), bf,
+                        request.Header("accept").value_or(""));
+  return Serialize(StatusOf(code), ErrorBody(code, message, request.request_id), format);
+}
+
+Response Dispatcher::Handle(const Request& request) const {
+  ReplyFormat format = ReplyFormat::kJson;
+  try {
+    return Run(request, format);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) {
+      log::Error("request failed", {{"request_id", request.request_id},
+                                    {"status", StatusOf(e.code())},
+                                    {"detail", e.what()}});
+    }
+    return Serialize(StatusOf(e.code()), ErrorBody(e.code(), e.what(), request.request_id),
+                     format);
+  } catch (const std::exception& e) {
+    log::Error("unhandled exception", {{"request_id", request.request_id}, {"detail", e.what()}});
+    return Serialize(500, ErrorBody(ErrorCode::kInternal, "", request.request_id), format);
+  } catch (...) {
+    log::Error("unhandled exception", {{"request_id", request.request_id}});
+    return Serialize(500, ErrorBody(ErrorCode::kInternal, "", request.request_id), format);
+  }
+}
+
+Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
+  // 1. Format first, so even early errors answer in the caller's format.
+  std::optional<std::string_view> content_type = request.Header("content-type");
+  bool has_body = !request.body.empty();
+  BodyFormat body_format = BodyFormat::kJson;
+  NameValues params;
+  bool path_known = false;
+  const Route* route = router_.Match(request.method, request.path, params, path_known);
+  if (content_type && has_body) {
+    BodyFormat guess = BodyFormat::kJson;
+    try {
+      guess = FormatOfContentType(*content_type, true);
+    } catch (const Error&) {
+    }
+    format = ChooseReplyFormat(true, guess, "");
+  } else {
+    format = ChooseReplyFormat(false, BodyFormat::kJson, request.Header("accept").value_or(""));
+  }
+
+  if (!route) {
+    if (path_known)
+      Fail(ErrorCode::kNotFound, "method " + request.method + " is not supported on " + request.path);
+    Fail(ErrorCode::kNotFound, "no such endpoint: " + request.path);
+  }
+
+  // 2. Authentication and account.
+  Context ctx{request, std::move(params), {}, false, BodyFormat::kJson, nullptr};
+  if (route->access != Access::kPublic) {
+    auto token = PresentedToken(request);
+    if (!token || token->empty())
+      Fail(ErrorCode::kUnauthenticated,
+           "missing API token: send it in the x-api-key header (or as the basic-auth password)");
+    ctx.principal = auth::Authenticate(tokens_, *token, NowMillis());
+    std::optional<std::string_view> named = request.Header("harness-account");
+    if (!named) named = request.Query("accountIdentifier");
+    if (named && *named != ctx.principal.account)
+      Fail(ErrorCode::kPermissionDenied, "the token does not belong to the requested account");
+    if (!ctx.principal.HasRole(RoleFor(route->access)))
+      Fail(ErrorCode::kPermissionDenied,
+           std::string("this operation needs the ") + auth::RoleName(RoleFor(route->access)) +
+               " role; the token has " + auth::RoleName(ctx.principal.role));
+  }
+
+  // 3. Body.
+  if (has_body) {
+    body_format = FormatOfContentType(content_type.value_or(""), route->accepts_text);
+    ctx.has_body = true;
+    ctx.body_format = body_format;
+    ctx.body = ParseBody(body_format, request.body, content_type.value_or(""));
+  }
+
+  // 4. The handler.
+  Reply reply = route->handler(ctx);
+  Response res;
+  if (reply.no_body) {
+    res.status = reply.status;
+  } else {
+    res = Serialize(reply.status, reply.body, format);
+  }
+  for (auto& [k, v] : reply.headers) res.headers.emplace_back(std::move(k), std::move(v));
+  return res;
+}
+
+}  // namespace statehouse::http

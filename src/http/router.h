@@ -1,0 +1,102 @@
+// Routes, the per-request context handlers see, and the dispatcher that applies the shared
+// conventions (auth, account, roles, formats, errors) once for every endpoint.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/auth.h"
+#include "common/error.h"
+#include "http/codec.h"
+#include "http/message.h"
+#include "storage/store.h"
+
+namespace statehouse::http {
+
+// What a route requires of the caller. Roles: viewer reads, editor writes, admin manages
+// keys and tokens.
+enum class Access { kPublic, kAuthenticated, kRead, kWrite, kAdmin };
+
+struct Context {
+  const Request& request;
+  NameValues params;  // path parameters
+  auth::Principal principal;
+  bool has_body = false;
+  BodyFormat body_format = BodyFormat::kJson;
+  boost::json::value body;
+
+  std::string_view Param(std::string_view name) const;
+  const std::string& Account() const { return principal.account; }
+};
+
+// What a handler returns; the dispatcher serializes body in the reply format.
+struct Reply {
+  int status = 200;
+  boost::json::value body;
+  NameValues headers;
+  bool no_body = false;
+
+  static Reply Of(int status, boost::json::value body) {
+    Reply r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+using Handler = std::function<Reply(Context&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;  // "/v1/orgs/{org}/projects/{project}"
+  Access access = Access::kRead;
+  Handler handler;
+  size_t body_limit = 0;     // 0: the server's default metadata limit
+  bool accepts_text = false;  // text/plain bodies allowed (token validation)
+};
+
+class Router {
+ public:
+  void Add(Route route);
+  // nullptr if no route matches; path_known tells whether another method would have.
+  const Route* Match(std::string_view method, std::string_view path, NameValues& params,
+                     bool& path_known) const;
+
+ private:
+  struct Compiled {
+    Route route;
+    std::vector<std::string> segments;  // "{x}" marks a parameter
+  };
+  std::vector<Compiled> routes_;
+};
+
+struct DispatcherOptions {
+  size_t default_body_limit = 1 << 20;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options);
+
+  // Body limit for a request, decided from its header alone (before the body is read).
+  size_t BodyLimitFor(std::string_view method, std::string_view target) const;
+
+  // Never throws: every failure becomes an IaCMError response.
+  Response Handle(const Request& request) const;
+
+  // Error response for failures outside a handler (framing errors, oversized bodies).
+  Response ErrorFor(const Request& request, ErrorCode code, std::string_view message) const;
+
+ private:
+  Response Run(const Request& request, ReplyFormat& format) const;
+  const Router& router_;
+  storage::TokenStore& tokens_;
+  DispatcherOptions options_;
+};
+
+}  // namespace statehouse::http

@@ -1,0 +1,46 @@
+// The HTTP/1.1 listener: one coroutine per connection (Boost.Beast), handlers run on a
+// separate worker pool so network threads never wait on the database. This header keeps Beast
+// out of every other translation unit.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/router.h"
+
+namespace statehouse::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  int io_threads = 2;
+  int worker_threads = 8;
+  size_t header_limit = 16 * 1024;
+  std::chrono::seconds header_timeout{30};  // a whole request header must arrive in this time
+  std::chrono::seconds idle_timeout{75};    // keep-alive connections with no request
+  std::chrono::seconds body_timeout{60};    // plus one second per MiB of declared body
+  std::chrono::seconds shutdown_grace{30};  // in-flight requests get this long after a signal
+  size_t max_connections = 20000;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Dispatcher& dispatcher);
+  ~Server();
+
+  // Binds the listener; throws on failure. Returns the bound port (useful with port 0).
+  uint16_t Bind();
+  // Serves until SIGTERM/SIGINT (or Stop()), then stops accepting, lets in-flight requests
+  // finish, closes idle connections and returns.
+  void Run();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace statehouse::http

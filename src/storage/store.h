@@ -1,0 +1,102 @@
+// Storage interfaces. Every backend (SQLite now, PostgreSQL later) implements them and passes
+// the one contract suite in tests/unit/storage_contract_test.cpp.
+//
+// Contract for all methods: failures throw statehouse::Error. kNotFound when the addressed
+// record (or its parent) does not exist, kConflict on duplicates or when children remain,
+// kPreconditionFailed when expected_version does not match, kUnavailable when the database
+// cannot be reached, kInternal for anything else. Each mutating call is one transaction.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/records.h"
+
+namespace statehouse::storage {
+
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+  // Returns false if the account already exists.
+  virtual bool CreateAccount(const AccountRecord& account) = 0;
+  virtual std::optional<AccountRecord> GetAccount(std::string_view identifier) = 0;
+  virtual int64_t CountAccounts() = 0;
+};
+
+class OrgStore {
+ public:
+  virtual ~OrgStore() = default;
+  virtual void CreateOrg(const OrgRecord& org) = 0;
+  virtual std::optional<OrgRecord> GetOrg(std::string_view account, std::string_view org) = 0;
+  // Replaces the mutable fields; bumps version; returns the stored record.
+  virtual OrgRecord UpdateOrg(const OrgRecord& org, std::optional<int64_t> expected_version) = 0;
+  // Refuses with kConflict, naming the remaining projects, when the org still holds any.
+  virtual OrgRecord DeleteOrg(std::string_view account, std::string_view org,
+                              std::optional<int64_t> expected_version) = 0;
+  virtual Page<OrgRecord> ListOrgs(std::string_view account, const ListQuery& query) = 0;
+};
+
+class ProjectStore {
+ public:
+  virtual ~ProjectStore() = default;
+  // kNotFound when the org does not exist.
+  virtual void CreateProject(const ProjectRecord& project) = 0;
+  virtual std::optional<ProjectRecord> GetProject(std::string_view account, std::string_view org,
+                                                  std::string_view project) = 0;
+  virtual ProjectRecord UpdateProject(const ProjectRecord& project,
+                                      std::optional<int64_t> expected_version) = 0;
+  virtual ProjectRecord DeleteProject(std::string_view account, std::string_view org,
+                                      std::string_view project,
+                                      std::optional<int64_t> expected_version) = 0;
+  // kNotFound when the org does not exist.
+  virtual Page<ProjectRecord> ListProjects(std::string_view account, std::string_view org,
+                                           const ListQuery& query) = 0;
+};
+
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+  virtual void CreateApiKey(const ApiKeyRecord& key) = 0;
+  virtual std::optional<ApiKeyRecord> GetApiKey(std::string_view account,
+                                                std::string_view identifier) = 0;
+  virtual ApiKeyRecord UpdateApiKey(const ApiKeyRecord& key) = 0;
+  // Deletes the key and every token under it, atomically.
+  virtual void DeleteApiKey(std::string_view account, std::string_view identifier) = 0;
+  // Filters: empty strings match anything.
+  virtual Page<ApiKeyRecord> ListApiKeys(std::string_view account, const ScopeFilter& scope,
+                                         std::string_view api_key_type,
+                                         std::string_view parent_identifier,
+                                         const ListQuery& query) = 0;
+  virtual int64_t CountTokensOfApiKey(std::string_view account, std::string_view identifier) = 0;
+};
+
+class TokenStore {
+ public:
+  virtual ~TokenStore() = default;
+  // kNotFound when the API key does not exist; kConflict on a duplicate identifier.
+  virtual void CreateToken(const TokenRecord& token) = 0;
+  virtual std::optional<TokenRecord> GetToken(std::string_view account,
+                                              std::string_view identifier) = 0;
+  virtual TokenRecord UpdateToken(const TokenRecord& token) = 0;
+  virtual void DeleteToken(std::string_view account, std::string_view identifier) = 0;
+  virtual Page<TokenRecord> ListTokens(std::string_view account, const ScopeFilter& scope,
+                                       std::string_view api_key_identifier,
+                                       std::string_view api_key_type,
+                                       std::string_view parent_identifier, bool only_active,
+                                       int64_t now, const ListQuery& query) = 0;
+};
+
+// One database: all stores, plus health.
+class Database : public AccountStore,
+                 public OrgStore,
+                 public ProjectStore,
+                 public ApiKeyStore,
+                 public TokenStore {
+ public:
+  // Throws kUnavailable when the database cannot answer.
+  virtual void Ping() = 0;
+  virtual std::string BackendName() const = 0;
+};
+
+}  // namespace statehouse::storage
