@@ -154,6 +154,9 @@ struct Server::Impl {
       if (stopping) break;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+      // The real limit depends on the route, known only once the header is in; until then
+      // Beast must not judge Content-Length against its 1 MiB default.
+      parser.body_limit(boost::none);
       stream.expires_after(buffer.size() > 0 ? options.header_timeout : options.idle_timeout);
       // The header timeout also applies once the first byte has arrived (slowloris).
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
@@ -167,7 +170,7 @@ struct Server::Impl {
             hec == asio::error::eof || hec == asio::error::bad_descriptor)
           break;
         req.request_id = RandomHex(8);
-        if (hec == bhttp::error::header_limit)
+        if (hec == bhttp::error::header_limit || hec == bhttp::error::body_limit)
           co_await WriteEarlyError(stream, req, ErrorCode::kPayloadTooLarge,
                                    "request header too large");
         else

@@ -4,6 +4,13 @@ import pytest
 from spec_schema import ORG_SPEC, PROJECT_SPEC, assert_error, expect
 
 
+def assert_no_leak(resp, path, *secrets):
+    """None of secrets may appear in the response, except those the caller put in the path."""
+    for s in secrets:
+        if s not in path:
+            assert s not in resp.text, f"response to {path} leaks {s!r}: {resp.text[:300]}"
+
+
 # --- authentication -----------------------------------------------------------------------
 
 def test_missing_token_is_401(anon):
@@ -83,20 +90,20 @@ def test_token_used_on_other_account_via_header_is_403_and_leaks_nothing(tenant,
     secret_org = uid("org")
     b.api.create_org(secret_org, name="Secret B org")
     intruder = a.api.as_(account=b.account)
-    for r in (intruder.get("/v1/orgs"), intruder.get(f"/v1/orgs/{secret_org}"),
-              intruder.get(f"/v1/orgs/{secret_org}/projects")):
+    for path in ("/v1/orgs", f"/v1/orgs/{secret_org}", f"/v1/orgs/{secret_org}/projects"):
+        r = intruder.get(path)
         assert_error(r, 403)
-        assert secret_org not in r.text and "Secret B org" not in r.text
+        assert_no_leak(r, path, secret_org, "Secret B org")
 
 
 def test_token_used_on_other_account_via_query_is_403(tenant, uid):
     a, b = tenant(), tenant()
     secret_org = uid("org")
-    b.api.create_org(secret_org)
+    b.api.create_org(secret_org, name="Secret B org")
     intruder = a.api.as_(account=None)
     r = intruder.get(f"/v1/orgs/{secret_org}", params={"accountIdentifier": b.account})
     assert_error(r, 403)
-    assert secret_org not in r.text
+    assert "Secret B org" not in r.text
     r = intruder.get("/v1/orgs", params={"accountIdentifier": b.account})
     assert_error(r, 403)
     assert secret_org not in r.text
@@ -181,6 +188,7 @@ def test_editor_can_create_update_and_delete(tenant, uid):
 DENIED = (403, 404)
 
 
+
 def test_org_scoped_token_reads_own_org_only(tenant, uid):
     t = tenant()
     x, y = uid("orgx"), uid("orgy")
@@ -194,7 +202,7 @@ def test_org_scoped_token_reads_own_org_only(tenant, uid):
     for path in (f"/v1/orgs/{y}", f"/v1/orgs/{y}/projects", f"/v1/orgs/{y}/projects/{py}"):
         r = scoped.get(path)
         assert_error(r, DENIED)
-        assert y not in r.text and "Hidden" not in r.text and py not in r.text
+        assert_no_leak(r, path, y, py, "Hidden")
     r = scoped.get("/v1/orgs")
     if r.status_code == 200:
         assert y not in r.text, "org-scoped listing must not show other orgs"
@@ -258,3 +266,36 @@ def test_project_scoped_token_sees_only_its_project(tenant, uid):
                  DENIED)
     assert_error(t.api.get(f"/v1/orgs/{x}/projects/{n}"), 404)
     assert t.api.get(f"/v1/orgs/{x}/projects/{q}").json()["project"]["name"] == "Hidden Q"
+
+
+def test_valid_token_naming_nonexistent_account_is_403(api, uid):
+    r = api.as_(account=uid("nosuchacct")).get("/v1/orgs")
+    assert_error(r, 403)
+
+
+@pytest.mark.parametrize("where", ["query-names-other", "header-names-other"])
+def test_conflicting_account_header_and_query_never_expose_other_account(tenant, uid, where):
+    a, b = tenant(), tenant()
+    secret_org = uid("org")
+    b.api.create_org(secret_org, name="Secret B org")
+    if where == "query-names-other":
+        client, query = a.api.as_(account=a.account), b.account
+    else:
+        client, query = a.api.as_(account=b.account), a.account
+    for path in ("/v1/orgs", f"/v1/orgs/{secret_org}"):
+        r = client.get(path, params={"accountIdentifier": query})
+        # 400/403 for the contradiction, or the header wins and the answer is about account A
+        # (an empty list / 404); what must never happen is B's data
+        if r.status_code == 200:
+            assert where == "query-names-other" and path == "/v1/orgs" and r.json() == [], r.text
+        elif r.status_code == 404:
+            assert where == "query-names-other", r.text
+            assert_error(r, 404)
+        else:
+            assert_error(r, (400, 403))
+        assert_no_leak(r, path, secret_org, "Secret B org")
+
+
+def test_api_key_header_name_is_case_insensitive(api, admin_token):
+    r = api.as_(token=None).get("/v1/orgs", headers={"X-API-KEY": admin_token})
+    expect(r, 200, ORG_SPEC, "OrganizationResponse", array=True)

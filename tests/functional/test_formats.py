@@ -89,13 +89,13 @@ def test_json_with_charset_parameter_is_accepted(api, uid):
 def test_form_urlencoded_with_dots(api, uid):
     ident = uid("org")
     r = api.post("/v1/orgs", data={"org.identifier": ident, "org.name": "Form Org",
-                                   "org.description": "made by a form", "org.tags.team": "infra",
+                                   "org.description": "made by a form & x=y; 100%", "org.tags.team": "infra",
                                    "org.tags.env": "prod"})
     assert is_json(r), "form requests get JSON back: " + r.headers.get("Content-Type", "")
     body = expect(r, 201, ORG_SPEC, "OrganizationResponse")
     assert body["org"]["identifier"] == ident
     assert body["org"]["name"] == "Form Org"
-    assert body["org"]["description"] == "made by a form"
+    assert body["org"]["description"] == "made by a form & x=y; 100%"
     assert body["org"]["tags"] == {"team": "infra", "env": "prod"}
 
 
@@ -186,6 +186,19 @@ def test_oversized_body_is_413(api, uid):
     ident = uid("org")
     doc = {"org": {"identifier": ident, "name": "Huge", "description": "d" * (1024 * 1024 + 4096)}}
     r = api.post("/v1/orgs", json=doc)
+    assert_error(r, 413)
+    assert_error(api.get(f"/v1/orgs/{ident}"), 404)
+
+
+def test_oversized_chunked_body_is_413(api, uid):
+    ident = uid("org")
+    raw = json.dumps({"org": {"identifier": ident, "name": "Huge", "description": "d" * (1024 * 1024 + 4096)}})
+
+    def chunks(b=raw.encode()):  # a generator makes requests use Transfer-Encoding: chunked
+        for i in range(0, len(b), 64 * 1024):
+            yield b[i:i + 64 * 1024]
+
+    r = api.post("/v1/orgs", data=chunks(), headers={"Content-Type": "application/json"})
     assert_error(r, 413)
     assert_error(api.get(f"/v1/orgs/{ident}"), 404)
 

@@ -190,3 +190,10 @@ def test_default_page_walk_covers_everything_once(many):
         _, body = many.list(page=page, sort="identifier", order="ASC")
         seen += many.ids(body)
     assert seen == [f"m_{i:03d}" for i in range(N_MANY)]
+
+
+@pytest.mark.parametrize("params", [{"limit": "abc"}, {"page": "x"}, {"sort": "bogus"}, {"order": "SIDEWAYS"}],
+                         ids=["limit-not-int", "page-not-int", "sort-not-in-enum", "order-not-in-enum"])
+def test_invalid_list_parameters_are_400(api, params):
+    from spec_schema import assert_error
+    assert_error(api.get("/v1/orgs", params=params), 400, mentions=next(iter(params)))

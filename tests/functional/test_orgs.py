@@ -1,7 +1,9 @@
 """/v1/orgs CRUD: create, get, update, delete, conflicts, not-found, ETags, timestamps."""
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
 from spec_schema import ORG_SPEC, assert_error, expect
 
@@ -170,3 +172,44 @@ def test_unknown_org_is_404_for_every_method(api, uid, method):
 
 def test_unknown_route_is_404_iacm_error(api):
     assert_error(api.get("/v1/no-such-resource"), 404)
+
+
+def test_unicode_description_round_trips(api, uid):
+    ident = uid("org")
+    text = "Ünïcødé ✓ — 日本語 \"quoted\" \\ back"
+    api.create_org(ident, description=text, tags={"ключ": "значение"})
+    body = expect(api.get(f"/v1/orgs/{ident}"), 200, ORG_SPEC, "OrganizationResponse")
+    assert body["org"]["description"] == text
+    assert body["org"]["tags"] == {"ключ": "значение"}
+    r = api.get(f"/v1/orgs/{ident}", headers={"Accept": "application/yaml"})
+    assert yaml.safe_load(r.text)["org"]["description"] == text
+
+
+def test_concurrent_creates_of_same_org_one_wins(api, uid):
+    ident = uid("org")
+    body = {"org": {"identifier": ident, "name": "Race"}}
+
+    def create(_):
+        return api.as_().post("/v1/orgs", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(create, range(8)))
+    assert sorted(codes) == [201] + [409] * 7, codes
+
+
+def test_concurrent_puts_with_same_if_match_only_one_wins(api, uid):
+    ident = uid("org")
+    api.create_org(ident, name="Start")
+    etag = api.get(f"/v1/orgs/{ident}").headers["ETag"]
+
+    def put(i):
+        r = api.as_().put(f"/v1/orgs/{ident}", json={"org": {"identifier": ident, "name": f"Writer {i}"}},
+                          headers={"If-Match": etag})
+        return r.status_code, i
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(put, range(8)))
+    codes = sorted(c for c, _ in results)
+    assert codes == [200] + [412] * 7, results
+    winner = next(i for c, i in results if c == 200)
+    assert api.get(f"/v1/orgs/{ident}").json()["org"]["name"] == f"Writer {winner}"

@@ -126,3 +126,44 @@ def test_put_with_invalid_body_is_400_and_leaves_org_unchanged(api, uid):
 def test_form_field_validation_names_the_field(api, uid):
     r = api.post("/v1/orgs", data={"org.identifier": "9bad", "org.name": "Form"})
     assert_error(r, 400, mentions="identifier")
+
+
+def test_name_not_matching_spec_pattern_is_400(api, uid):
+    r = api.post("/v1/orgs", json={"org": {"identifier": uid("org"), "name": "1 bad!name"}})
+    assert_error(r, 400, mentions="name")
+
+
+def test_more_than_128_tags_is_400(api, uid):
+    tags = {f"k{i}": "v" for i in range(129)}
+    assert_error(api.post("/v1/orgs", json={"org": {"identifier": uid("org"), "name": "T", "tags": tags}}), 400,
+                 mentions="tags")
+
+
+def test_put_with_identifier_differing_from_path_neither_renames_nor_creates(api, uid):
+    ident, other = uid("org"), uid("org")
+    api.create_org(ident, name="Keep")
+    r = api.put(f"/v1/orgs/{ident}", json={"org": {"identifier": other, "name": "Moved"}})
+    assert_error(r, 400, mentions="identifier")
+    assert api.get(f"/v1/orgs/{ident}").json()["org"]["name"] == "Keep"
+    assert_error(api.get(f"/v1/orgs/{other}"), 404)
+
+
+def test_json_with_trailing_garbage_is_400(api, uid):
+    raw = ('{"org": {"identifier": "%s", "name": "x"}} trailing' % uid("org")).encode()
+    assert_error(api.post("/v1/orgs", data=raw, headers={"Content-Type": "application/json"}), 400)
+
+
+def test_hostile_bodies_are_400_and_server_survives(api, server):
+    deep = b"[" * 100000 + b"]" * 100000
+    assert_error(api.post("/v1/orgs", data=deep, headers={"Content-Type": "application/json"}), 400)
+    assert_error(api.post("/v1/orgs", data=deep, headers={"Content-Type": "application/yaml"}), 400,
+                 yaml_body=True)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    prev = "a"
+    for name in "bcdefghi":
+        bomb += f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]\n"
+        prev = name
+    assert_error(api.post("/v1/orgs", data=bomb.encode(), headers={"Content-Type": "application/yaml"}), 400,
+                 yaml_body=True)
+    assert api.get("/healthz").status_code == 200
+    assert server.proc.poll() is None, "server died"
