@@ -199,10 +199,11 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
       Fail(ErrorCode::kUnauthenticated,
            "missing API token: send it in the x-api-key header (or as the basic-auth password)");
     ctx.principal = auth::Authenticate(tokens_, *token, NowMillis());
-    std::optional<std::string_view> named = request.Header("harness-account");
-    if (!named) named = request.Query("accountIdentifier");
-    if (named && *named != ctx.principal.account)
-      Fail(ErrorCode::kPermissionDenied, "the token does not belong to the requested account");
+    // Either spelling may name the account; each one given must be the token's.
+    for (auto named : {request.Header("harness-account"), request.Query("accountIdentifier")}) {
+      if (named && *named != ctx.principal.account)
+        Fail(ErrorCode::kPermissionDenied, "the token does not belong to the requested account");
+    }
     if (!ctx.principal.HasRole(RoleFor(route->access)))
       Fail(ErrorCode::kPermissionDenied,
            std::string("this operation needs the ") + auth::RoleName(RoleFor(route->access)) +

@@ -4,6 +4,7 @@
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <list>
@@ -13,6 +14,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "http/error_map.h"
 
 namespace statehouse::http {
 
@@ -131,12 +133,28 @@ struct Server::Impl {
   }
 
   // Writes an error decided before a handler ran (framing, limits) and asks to close.
+  // The client may still be sending: half-close and drain for a moment, so it can read the
+  // answer instead of hitting a reset.
   awaitable<void> WriteEarlyError(beast::tcp_stream& stream, const Request& req, ErrorCode code,
                                   std::string_view message) {
     Response res = dispatcher.ErrorFor(req, code, message);
     auto out = ToBeast(std::move(res), 11, false, req.request_id);
     stream.expires_after(std::chrono::seconds(10));
-    co_await bhttp::async_write(stream, out, kTuple);
+    auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+    if (wec) co_return;
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    size_t drained = 0;
+    while (drained < (64u << 20)) {
+      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      drained += rn;
+    }
+    log::Info("request refused early", {{"request_id", req.request_id},
+                                        {"method", req.method},
+                                        {"status", StatusOf(code)}});
   }
 
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn) {

@@ -10,12 +10,15 @@ Every test makes its own uniquely named objects (``uid``) or its own account (``
 """
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
 import socket
 import subprocess
 import time
+import types
+import urllib.parse
 import uuid
 
 import pytest
@@ -57,6 +60,64 @@ def run_admin(data_dir, *args, check=True) -> subprocess.CompletedProcess:
     return proc
 
 
+class RawResponse:
+    """Just enough of requests.Response for spec_schema.assert_error / expect."""
+
+    def __init__(self, status, headers, content, request):
+        self.status_code = status
+        self.headers = headers
+        self.content = content
+        self.text = content.decode("utf-8", errors="replace")
+        self.request = request
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def raw_request(base_url, method, path, headers, body: bytes, chunked=False, chunk_size=64 * 1024):
+    """Send one request over a plain socket and read the answer even if the server stops reading
+    the body early (it may answer 413 and close while we are still sending: requests' chunked
+    upload turns that into a ConnectionError, a real client reads the response)."""
+    host, port = urllib.parse.urlsplit(base_url).netloc.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=HTTP_TIMEOUT)
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {len(body)}\r\n"
+    try:
+        sock.sendall(head.encode() + b"\r\n")
+        for i in range(0, len(body), chunk_size):
+            part = body[i:i + chunk_size]
+            sock.sendall(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered early; read what it said
+    data = b""
+    try:
+        while True:
+            got = sock.recv(65536)
+            if not got:
+                break
+            data += got
+    except ConnectionResetError:
+        pass
+    finally:
+        sock.close()
+    head_raw, sep, content = data.partition(b"\r\n\r\n")
+    assert sep, f"no HTTP response to {method} {path} (got {data[:200]!r})"
+    lines = head_raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = requests.structures.CaseInsensitiveDict()
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip()] = v.strip()
+    if "Content-Length" in hdrs:
+        content = content[:int(hdrs["Content-Length"])]
+    req = types.SimpleNamespace(method=method, url=base_url + path, headers=headers,
+                                body=body[:300])
+    return RawResponse(status, hdrs, content, req)
+
+
 class Api:
     """A thin requests wrapper that adds x-api-key / Harness-Account headers."""
 
@@ -82,6 +143,14 @@ class Api:
         h.update(headers or {})
         kw.setdefault("timeout", HTTP_TIMEOUT)
         return self.session.request(method, self.base_url + path, headers=h, **kw)
+
+    def raw_post(self, path, body: bytes, content_type="application/json", chunked=False):
+        h = {"Content-Type": content_type}
+        if self.token is not None:
+            h["x-api-key"] = self.token
+        if self.account is not None:
+            h["Harness-Account"] = self.account
+        return raw_request(self.base_url, "POST", path, h, body, chunked=chunked)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -95,5 +95,6 @@ def test_max_body_bytes_flag_sets_the_limit(spawn_server):
     big = {"org": {"identifier": unique("org"), "name": "Big", "description": "x" * 1000,
                    "tags": {f"k{i}": "v" * 20 for i in range(60)}}}
     assert len(json.dumps(big)) > 2048
-    assert_error(api.post("/v1/orgs", json=big), 413)
+    assert_error(api.raw_post("/v1/orgs", json.dumps(big).encode()), 413)
+    assert_error(api.raw_post("/v1/orgs", json.dumps(big).encode(), chunked=True), 413)
     assert_error(api.get(f"/v1/orgs/{big['org']['identifier']}"), 404)
