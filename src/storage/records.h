@@ -108,3 +108,65 @@ struct Page {
 };
 
 }  // namespace statehouse::storage
+
+namespace statehouse::storage {
+
+// A variable set named by a workspace, resolved to its level: org and project are empty for
+// account-level sets, project is empty for org-level sets.
+struct VariableSetKey {
+  std::string org;
+  std::string project;
+  std::string identifier;
+  bool operator==(const VariableSetKey&) const = default;
+};
+
+struct WorkspaceRecord {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string identifier;
+  std::string name;
+  std::string status;  // the spec's enum; "active" after create
+  std::string provisioner;
+  std::string template_id;  // associated_template, empty when none
+  std::string template_version;
+  Tags tags;
+  // As the client wrote them ("account.x", "org.x", "x"), in order. variable_set_keys holds
+  // their resolution on writes (the store checks and indexes them); reads leave it empty.
+  std::vector<std::string> variable_sets;
+  std::vector<VariableSetKey> variable_set_keys;
+  std::string config_json;  // the rest of the client-owned configuration (domain's encoding)
+  std::string server_json;  // server-owned fields: state ids, checksums, cost and module JSON
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t version = 1;
+};
+
+struct WorkspaceListQuery {
+  ListQuery page;                     // sort: kName or kUpdated
+  std::vector<std::string> statuses;  // any of these, when not empty
+  // key:value pairs (value empty with has_value false means "has the key"); all must match.
+  struct TagFilter {
+    std::string key;
+    std::optional<std::string> value;
+  };
+  std::vector<TagFilter> tags;
+  std::string template_id;  // workspaces associated with this template, when not empty
+  std::string template_version;
+};
+
+struct VariableSetRecord {
+  std::string account;
+  std::string org;      // empty for account level
+  std::string project;  // empty for account and org level
+  std::string identifier;
+  std::string name;
+  std::string document_json;  // variables, files and connectors (domain's encoding)
+  int64_t env_vars_count = 0;
+  int64_t tf_vars_count = 0;
+  int64_t var_files_count = 0;
+  int64_t created = 0;
+  int64_t updated = 0;
+};
+
+}  // namespace statehouse::storage

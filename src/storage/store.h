@@ -87,6 +87,78 @@ class TokenStore {
                                        int64_t now, const ListQuery& query) = 0;
 };
 
+class WorkspaceStore {
+ public:
+  virtual ~WorkspaceStore() = default;
+  // kNotFound when the project (or a referenced variable set) does not exist; kConflict on a
+  // duplicate identifier. Variable-set references are checked in the same transaction.
+  virtual void CreateWorkspace(const WorkspaceRecord& workspace) = 0;
+  virtual std::optional<WorkspaceRecord> GetWorkspace(std::string_view account,
+                                                      std::string_view org,
+                                                      std::string_view project,
+                                                      std::string_view identifier) = 0;
+  // Replaces everything but account/org/project/identifier/created; bumps version.
+  virtual WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& workspace,
+                                          std::optional<int64_t> expected_version) = 0;
+  // kLocked when the workspace's state is locked.
+  virtual void DeleteWorkspace(std::string_view account, std::string_view org,
+                               std::string_view project, std::string_view identifier) = 0;
+  // kNotFound when the project does not exist.
+  virtual Page<WorkspaceRecord> ListWorkspaces(std::string_view account, std::string_view org,
+                                               std::string_view project,
+                                               const WorkspaceListQuery& query) = 0;
+  // Distinct "key:value" tags (or "key" when the value is empty), sorted.
+  virtual std::vector<std::string> ListWorkspaceTags(std::string_view account,
+                                                     std::string_view org,
+                                                     std::string_view project) = 0;
+  // Workspace count per status / per provisioner in a project.
+  virtual std::vector<std::pair<std::string, int64_t>> CountWorkspacesBy(
+      std::string_view account, std::string_view org, std::string_view project,
+      std::string_view column) = 0;
+  // Workspaces associated with a template across the given scope ("" = any).
+  virtual std::vector<WorkspaceRecord> ListTemplateWorkspaces(std::string_view account,
+                                                              std::string_view org,
+                                                              std::string_view project,
+                                                              std::string_view template_id,
+                                                              std::string_view version,
+                                                              int64_t limit) = 0;
+  // Per-workspace JSON settings (drift-config, ephemeral-config); nullopt when unset.
+  virtual std::optional<std::string> GetWorkspaceSetting(std::string_view account,
+                                                         std::string_view org,
+                                                         std::string_view project,
+                                                         std::string_view identifier,
+                                                         std::string_view name) = 0;
+  virtual void PutWorkspaceSetting(std::string_view account, std::string_view org,
+                                   std::string_view project, std::string_view identifier,
+                                   std::string_view name, std::string_view json) = 0;
+  // Returns false when there was nothing to delete.
+  virtual bool DeleteWorkspaceSetting(std::string_view account, std::string_view org,
+                                      std::string_view project, std::string_view identifier,
+                                      std::string_view name) = 0;
+};
+
+class VariableSetStore {
+ public:
+  virtual ~VariableSetStore() = default;
+  // kNotFound when the org/project level does not exist; kConflict on a duplicate identifier.
+  virtual void CreateVariableSet(const VariableSetRecord& set) = 0;
+  virtual std::optional<VariableSetRecord> GetVariableSet(std::string_view account,
+                                                          const VariableSetKey& key) = 0;
+  // Replaces name, document and counts; bumps updated.
+  virtual VariableSetRecord UpdateVariableSet(const VariableSetRecord& set) = 0;
+  // kConflict, naming the referencing workspaces, while any workspace references the set.
+  virtual void DeleteVariableSet(std::string_view account, const VariableSetKey& key) = 0;
+  // Sets defined at exactly this level (org/project empty for account level).
+  virtual Page<VariableSetRecord> ListVariableSets(std::string_view account,
+                                                   std::string_view org,
+                                                   std::string_view project,
+                                                   const ListQuery& query) = 0;
+  // Workspaces referencing the set, ordered by org, project, identifier.
+  virtual Page<WorkspaceRecord> ListVariableSetReferences(std::string_view account,
+                                                          const VariableSetKey& key,
+                                                          const ListQuery& query) = 0;
+};
+
 // One database: all stores, plus health.
 class Database : public AccountStore,
                  public OrgStore,
@@ -94,6 +166,8 @@ class Database : public AccountStore,
                  public ApiKeyStore,
                  public TokenStore {
  public:
+  virtual WorkspaceStore& Workspaces() = 0;
+  virtual VariableSetStore& VariableSets() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
   virtual std::string BackendName() const = 0;

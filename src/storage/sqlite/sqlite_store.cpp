@@ -4,7 +4,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/migrations.h"
+#include "storage/sqlite/sqlite_common.h"
 #include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_stores.h"
 #include "storage/text_columns.h"
 
 namespace statehouse::storage {
@@ -13,45 +15,14 @@ namespace {
 using sqlite::Connection;
 using sqlite::ConnectionPool;
 using sqlite::Statement;
+using sqlite::CheckVersion;
+using sqlite::Filter;
+using sqlite::JoinNames;
+using sqlite::OrderBy;
+using sqlite::SearchFilter;
+using sqlite::Unfiltered;
 
-// Sort columns come from a fixed table, never from client text.
-const char* OrderBy(SortField field, bool descending) {
-  switch (field) {
-    case SortField::kName: return descending ? "name DESC, identifier DESC" : "name, identifier";
-    case SortField::kIdentifier: return descending ? "identifier DESC" : "identifier";
-    case SortField::kCreated:
-      return descending ? "created DESC, identifier DESC" : "created, identifier";
-    case SortField::kUpdated:
-      return descending ? "updated DESC, identifier DESC" : "updated, identifier";
-  }
-  return "identifier";
-}
 
-// Builds "AND (...)" filters shared by the list queries; binds start at next_index.
-struct Filter {
-  std::string sql;
-  std::vector<std::string> binds;
-};
-
-Filter SearchFilter(const ListQuery& q) {
-  Filter f;
-  if (!q.search.empty()) {
-    f.sql += " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(identifier) LIKE lower(?) ESCAPE '\\')";
-    f.binds.push_back(LikeContains(q.search));
-    f.binds.push_back(LikeContains(q.search));
-  }
-  if (!q.identifiers.empty()) {
-    f.sql += " AND identifier IN (";
-    for (size_t i = 0; i < q.identifiers.size(); ++i) {
-      f.sql += i ? ",?" : "?";
-      f.binds.push_back(q.identifiers[i]);
-    }
-    f.sql += ")";
-  }
-  return f;
-}
-
-bool Unfiltered(const ListQuery& q) { return q.search.empty() && q.identifiers.empty(); }
 
 constexpr const char* kOrgColumns =
     "account, identifier, name, description, tags, harness_managed, created, updated, version";
@@ -142,28 +113,16 @@ TokenRecord ReadToken(const Statement& s) {
   return r;
 }
 
-void CheckVersion(std::optional<int64_t> expected, int64_t actual, std::string_view what) {
-  if (expected && *expected != actual)
-    Fail(ErrorCode::kPreconditionFailed,
-         std::string(what) + " was modified since the given ETag (If-Match does not match)");
-}
-
-std::string JoinNames(const std::vector<std::string>& names, int64_t total) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (i) out += ", ";
-    out += names[i];
-  }
-  if (total > static_cast<int64_t>(names.size()))
-    out += " and " + std::to_string(total - static_cast<int64_t>(names.size())) + " more";
-  return out;
-}
-
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(const std::string& path, size_t pool_size) : pool_(path, pool_size) {
     Migrate();
+    workspaces_ = sqlite::MakeWorkspaceStore(pool_);
+    variable_sets_ = sqlite::MakeVariableSetStore(pool_);
   }
+
+  WorkspaceStore& Workspaces() override { return *workspaces_; }
+  VariableSetStore& VariableSets() override { return *variable_sets_; }
 
   std::string BackendName() const override { return "sqlite"; }
 
@@ -258,6 +217,10 @@ class SqliteDatabase final : public Database {
                                        std::to_string(projects) + " project(s): " +
                                        JoinNames(list, projects) + "; delete them first");
       }
+      // Org-level sets can only be referenced from the org's projects, which are gone.
+      Statement sets =
+          c.Prepare("DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ''");
+      sets.Bind(1, account).Bind(2, org).Run();
       Statement del = c.Prepare("DELETE FROM orgs WHERE account = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, org).Run();
       Statement dec = c.Prepare("UPDATE accounts SET org_count = org_count - 1 WHERE identifier = ?");
@@ -340,6 +303,27 @@ class SqliteDatabase final : public Database {
       auto current = FindProject(c, account, org, project);
       if (!current) Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
       CheckVersion(expected, current->version, "project '" + std::string(project) + "'");
+      Statement count = c.Prepare(
+          "SELECT workspace_count FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+      count.Bind(1, account).Bind(2, org).Bind(3, project);
+      count.Step();
+      int64_t workspaces = count.Int(0);
+      if (workspaces > 0) {
+        Statement names = c.Prepare(
+            "SELECT identifier FROM workspaces WHERE account = ? AND org = ? AND project = ? "
+            "ORDER BY identifier LIMIT 10");
+        names.Bind(1, account).Bind(2, org).Bind(3, project);
+        std::vector<std::string> list;
+        while (names.Step()) list.push_back(names.Text(0));
+        Fail(ErrorCode::kConflict, "project '" + std::string(project) + "' still holds " +
+                                       std::to_string(workspaces) + " workspace(s): " +
+                                       JoinNames(list, workspaces) + "; delete them first");
+      }
+      // Project-level variable sets go with their project (any referencing workspace lives in
+      // the project, so none remains).
+      Statement sets = c.Prepare(
+          "DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ?");
+      sets.Bind(1, account).Bind(2, org).Bind(3, project).Run();
       Statement del =
           c.Prepare("DELETE FROM projects WHERE account = ? AND org = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, org).Bind(3, project).Run();
@@ -615,6 +599,8 @@ class SqliteDatabase final : public Database {
   }
 
   ConnectionPool pool_;
+  std::unique_ptr<WorkspaceStore> workspaces_;
+  std::unique_ptr<VariableSetStore> variable_sets_;
 };
 
 }  // namespace

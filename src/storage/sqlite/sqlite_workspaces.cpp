@@ -1,0 +1,331 @@
+#include "common/error.h"
+#include "storage/sqlite/sqlite_common.h"
+#include "storage/sqlite/sqlite_stores.h"
+#include "storage/text_columns.h"
+
+namespace statehouse::storage::sqlite {
+namespace {
+
+std::string KeyText(const VariableSetKey& k) {
+  if (k.org.empty()) return "account." + k.identifier;
+  if (k.project.empty()) return "org." + k.identifier;
+  return k.identifier;
+}
+
+class SqliteWorkspaceStore final : public WorkspaceStore {
+ public:
+  explicit SqliteWorkspaceStore(ConnectionPool& pool) : pool_(pool) {}
+
+  void CreateWorkspace(const WorkspaceRecord& w) override {
+    pool_.WriteTransaction([&](Connection& c) {
+      Statement p = c.Prepare(
+          "SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+      p.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project);
+      if (!p.Step())
+        Fail(ErrorCode::kNotFound,
+             "project '" + w.project + "' not found in organization '" + w.org + "'");
+      if (Find(c, w.account, w.org, w.project, w.identifier))
+        Fail(ErrorCode::kConflict, "workspace '" + w.identifier + "' already exists in project '" +
+                                       w.project + "'");
+      Statement s = c.Prepare(std::string("INSERT INTO workspaces(") + kWorkspaceColumns +
+                              ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)");
+      BindRow(s, w);
+      s.Bind(14, w.created).Bind(15, w.updated).Run();
+      WriteChildren(c, w);
+      Statement inc = c.Prepare(
+          "UPDATE projects SET workspace_count = workspace_count + 1 WHERE account = ? AND org = ? "
+          "AND identifier = ?");
+      inc.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Run();
+    });
+  }
+
+  std::optional<WorkspaceRecord> GetWorkspace(std::string_view account, std::string_view org,
+                                              std::string_view project,
+                                              std::string_view id) override {
+    return pool_.With([&](Connection& c) { return Find(c, account, org, project, id); });
+  }
+
+  WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& w,
+                                  std::optional<int64_t> expected) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      auto current = Find(c, w.account, w.org, w.project, w.identifier);
+      if (!current) Fail(ErrorCode::kNotFound, "workspace '" + w.identifier + "' not found");
+      CheckVersion(expected, current->version, "workspace '" + w.identifier + "'");
+      Statement s = c.Prepare(
+          "UPDATE workspaces SET name = ?, status = ?, provisioner = ?, template_id = ?, "
+          "template_version = ?, tags = ?, variable_sets = ?, config = ?, server = ?, updated = ?, "
+          "version = version + 1 WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+      s.Bind(1, w.name).Bind(2, w.status).Bind(3, w.provisioner).Bind(4, w.template_id);
+      s.Bind(5, w.template_version).Bind(6, TagsToText(w.tags));
+      s.Bind(7, StringsToText(w.variable_sets)).Bind(8, w.config_json).Bind(9, w.server_json);
+      s.Bind(10, w.updated).Bind(11, w.account).Bind(12, w.org).Bind(13, w.project);
+      s.Bind(14, w.identifier).Run();
+      DeleteChildren(c, w.account, w.org, w.project, w.identifier);
+      WriteChildren(c, w);
+      return *Find(c, w.account, w.org, w.project, w.identifier);
+    });
+  }
+
+  void DeleteWorkspace(std::string_view account, std::string_view org, std::string_view project,
+                       std::string_view id) override {
+    pool_.WriteTransaction([&](Connection& c) {
+      if (!Find(c, account, org, project, id))
+        Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+      Statement lock = c.Prepare(
+          "SELECT lock_id FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ?");
+      lock.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
+      if (lock.Step())
+        Fail(ErrorCode::kLocked, "workspace '" + std::string(id) +
+                                     "' has a locked state (lock " + lock.Text(0) +
+                                     "); unlock it before destroying the workspace");
+      DeleteChildren(c, account, org, project, id);
+      for (const char* table : {"workspace_settings"}) {
+        Statement s = c.Prepare(std::string("DELETE FROM ") + table +
+                                " WHERE account = ? AND org = ? AND project = ? AND workspace = ?");
+        s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
+      }
+      Statement del = c.Prepare(
+          "DELETE FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+      del.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
+      Statement dec = c.Prepare(
+          "UPDATE projects SET workspace_count = workspace_count - 1 WHERE account = ? AND org = ? "
+          "AND identifier = ?");
+      dec.Bind(1, account).Bind(2, org).Bind(3, project).Run();
+    });
+  }
+
+  Page<WorkspaceRecord> ListWorkspaces(std::string_view account, std::string_view org,
+                                       std::string_view project,
+                                       const WorkspaceListQuery& q) override {
+    return pool_.ReadTransaction([&](Connection& c) {
+      Page<WorkspaceRecord> page;
+      Statement count = c.Prepare(
+          "SELECT workspace_count FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+      count.Bind(1, account).Bind(2, org).Bind(3, project);
+      if (!count.Step())
+        Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
+      Filter f = SearchFilter(q.page);
+      std::string where = " WHERE account = ? AND org = ? AND project = ?" + f.sql;
+      std::vector<std::string> binds = f.binds;
+      if (!q.statuses.empty()) {
+        where += " AND status IN (";
+        for (size_t i = 0; i < q.statuses.size(); ++i) {
+          where += i ? ",?" : "?";
+          binds.push_back(q.statuses[i]);
+        }
+        where += ")";
+      }
+      for (const auto& tag : q.tags) {
+        // Each tag filter is an indexed probe into workspace_tags.
+        where +=
+            " AND EXISTS (SELECT 1 FROM workspace_tags t WHERE t.account = workspaces.account AND "
+            "t.org = workspaces.org AND t.project = workspaces.project AND t.workspace = "
+            "workspaces.identifier AND t.key = ?";
+        binds.push_back(tag.key);
+        if (tag.value) {
+          where += " AND t.value = ?";
+          binds.push_back(*tag.value);
+        }
+        where += ")";
+      }
+      auto bind_where = [&](Statement& s) {
+        int i = 1;
+        s.Bind(i++, account).Bind(i++, org).Bind(i++, project);
+        for (const auto& b : binds) s.Bind(i++, b);
+        return i;
+      };
+      if (Unfiltered(q.page) && q.statuses.empty() && q.tags.empty()) {
+        page.total = count.Int(0);
+      } else {
+        Statement s = c.Prepare("SELECT count(*) FROM workspaces" + where);
+        bind_where(s);
+        s.Step();
+        page.total = s.Int(0);
+      }
+      Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces" +
+                              where + " ORDER BY " + OrderBy(q.page.sort, q.page.descending) +
+                              " LIMIT ? OFFSET ?");
+      int i = bind_where(s);
+      s.Bind(i++, q.page.limit).Bind(i++, q.page.offset);
+      while (s.Step()) page.items.push_back(ReadWorkspaceRow(s));
+      return page;
+    });
+  }
+
+  std::vector<std::string> ListWorkspaceTags(std::string_view account, std::string_view org,
+                                             std::string_view project) override {
+    return pool_.ReadTransaction([&](Connection& c) {
+      RequireProject(c, account, org, project);
+      Statement s = c.Prepare(
+          "SELECT DISTINCT key, value FROM workspace_tags WHERE account = ? AND org = ? AND "
+          "project = ? ORDER BY key, value");
+      s.Bind(1, account).Bind(2, org).Bind(3, project);
+      std::vector<std::string> out;
+      while (s.Step()) {
+        std::string v = s.Text(1);
+        out.push_back(v.empty() ? s.Text(0) : s.Text(0) + ":" + v);
+      }
+      return out;
+    });
+  }
+
+  std::vector<std::pair<std::string, int64_t>> CountWorkspacesBy(std::string_view account,
+                                                                 std::string_view org,
+                                                                 std::string_view project,
+                                                                 std::string_view column) override {
+    // column is chosen by the domain from a fixed set.
+    const char* col = column == "status" ? "status" : column == "provisioner" ? "provisioner" : nullptr;
+    if (!col) Fail(ErrorCode::kInternal, "unknown workspace grouping column");
+    return pool_.ReadTransaction([&](Connection& c) {
+      RequireProject(c, account, org, project);
+      Statement s = c.Prepare(std::string("SELECT ") + col + ", count(*) FROM workspaces WHERE "
+                              "account = ? AND org = ? AND project = ? GROUP BY " + col +
+                              " ORDER BY " + col);
+      s.Bind(1, account).Bind(2, org).Bind(3, project);
+      std::vector<std::pair<std::string, int64_t>> out;
+      while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
+      return out;
+    });
+  }
+
+  std::vector<WorkspaceRecord> ListTemplateWorkspaces(std::string_view account,
+                                                      std::string_view org,
+                                                      std::string_view project,
+                                                      std::string_view template_id,
+                                                      std::string_view version,
+                                                      int64_t limit) override {
+    return pool_.With([&](Connection& c) {
+      Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns +
+                              " FROM workspaces WHERE account = ? AND template_id = ? AND "
+                              "template_id != '' AND (? = '' OR template_version = ?) AND "
+                              "(? = '' OR org = ?) AND (? = '' OR project = ?) "
+                              "ORDER BY org, project, identifier LIMIT ?");
+      s.Bind(1, account).Bind(2, template_id).Bind(3, version).Bind(4, version);
+      s.Bind(5, org).Bind(6, org).Bind(7, project).Bind(8, project).Bind(9, limit);
+      std::vector<WorkspaceRecord> out;
+      while (s.Step()) out.push_back(ReadWorkspaceRow(s));
+      return out;
+    });
+  }
+
+  std::optional<std::string> GetWorkspaceSetting(std::string_view account, std::string_view org,
+                                                 std::string_view project, std::string_view id,
+                                                 std::string_view name) override {
+    return pool_.With([&](Connection& c) -> std::optional<std::string> {
+      RequireWorkspace(c, account, org, project, id);
+      Statement s = c.Prepare(
+          "SELECT value FROM workspace_settings WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ? AND name = ?");
+      s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Bind(5, name);
+      if (!s.Step()) return std::nullopt;
+      return s.Text(0);
+    });
+  }
+
+  void PutWorkspaceSetting(std::string_view account, std::string_view org,
+                           std::string_view project, std::string_view id, std::string_view name,
+                           std::string_view json) override {
+    pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, account, org, project, id);
+      Statement s = c.Prepare(
+          "INSERT INTO workspace_settings(account, org, project, workspace, name, value) "
+          "VALUES(?,?,?,?,?,?) ON CONFLICT(account, org, project, workspace, name) DO UPDATE SET "
+          "value = excluded.value");
+      s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Bind(5, name).Bind(6, json);
+      s.Run();
+    });
+  }
+
+  bool DeleteWorkspaceSetting(std::string_view account, std::string_view org,
+                              std::string_view project, std::string_view id,
+                              std::string_view name) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, account, org, project, id);
+      Statement s = c.Prepare(
+          "DELETE FROM workspace_settings WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ? AND name = ?");
+      s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Bind(5, name).Run();
+      return c.Changes() > 0;
+    });
+  }
+
+ private:
+  static std::optional<WorkspaceRecord> Find(Connection& c, std::string_view account,
+                                             std::string_view org, std::string_view project,
+                                             std::string_view id) {
+    Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns +
+                            " FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
+                            "identifier = ?");
+    s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
+    if (!s.Step()) return std::nullopt;
+    return ReadWorkspaceRow(s);
+  }
+
+  static void RequireProject(Connection& c, std::string_view account, std::string_view org,
+                             std::string_view project) {
+    Statement s = c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+    s.Bind(1, account).Bind(2, org).Bind(3, project);
+    if (!s.Step()) Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
+  }
+
+  static void RequireWorkspace(Connection& c, std::string_view account, std::string_view org,
+                               std::string_view project, std::string_view id) {
+    Statement s = c.Prepare(
+        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+    s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
+    if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+  }
+
+  static void BindRow(Statement& s, const WorkspaceRecord& w) {
+    s.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Bind(4, w.identifier).Bind(5, w.name);
+    s.Bind(6, w.status).Bind(7, w.provisioner).Bind(8, w.template_id).Bind(9, w.template_version);
+    s.Bind(10, TagsToText(w.tags)).Bind(11, StringsToText(w.variable_sets));
+    s.Bind(12, w.config_json).Bind(13, w.server_json);
+  }
+
+  static void DeleteChildren(Connection& c, std::string_view account, std::string_view org,
+                             std::string_view project, std::string_view id) {
+    for (const char* table : {"workspace_tags", "workspace_variable_sets"}) {
+      Statement s = c.Prepare(std::string("DELETE FROM ") + table +
+                              " WHERE account = ? AND org = ? AND project = ? AND workspace = ?");
+      s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
+    }
+  }
+
+  // Tags and variable-set references, checked against existing sets in this transaction.
+  static void WriteChildren(Connection& c, const WorkspaceRecord& w) {
+    for (const auto& [k, v] : w.tags) {
+      Statement s = c.Prepare(
+          "INSERT OR REPLACE INTO workspace_tags(account, org, project, workspace, key, value) "
+          "VALUES(?,?,?,?,?,?)");
+      s.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Bind(4, w.identifier);
+      s.Bind(5, k).Bind(6, v).Run();
+    }
+    int64_t position = 0;
+    for (const VariableSetKey& key : w.variable_set_keys) {
+      Statement exists = c.Prepare(
+          "SELECT 1 FROM variable_sets WHERE account = ? AND org = ? AND project = ? AND "
+          "identifier = ?");
+      exists.Bind(1, w.account).Bind(2, key.org).Bind(3, key.project).Bind(4, key.identifier);
+      if (!exists.Step())
+        Fail(ErrorCode::kNotFound, "variable_sets: variable set '" + KeyText(key) +
+                                       "' does not exist at that level");
+      Statement s = c.Prepare(
+          "INSERT INTO workspace_variable_sets(account, org, project, workspace, position, "
+          "set_org, set_project, set_identifier) VALUES(?,?,?,?,?,?,?,?)");
+      s.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Bind(4, w.identifier);
+      s.Bind(5, position++).Bind(6, key.org).Bind(7, key.project).Bind(8, key.identifier).Run();
+    }
+  }
+
+  ConnectionPool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool) {
+  return std::make_unique<SqliteWorkspaceStore>(pool);
+}
+
+}  // namespace statehouse::storage::sqlite
