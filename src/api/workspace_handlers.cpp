@@ -1,0 +1,239 @@
+// /iacm/api/orgs/{org}/projects/{project}/workspaces... (harness-workspaces-api-openapi.yml).
+// IaCM lists count pages from 1.
+#include <boost/json.hpp>
+
+#include "api/routes.h"
+#include "api/views.h"
+#include "api/workspace_views.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "http/conventions.h"
+
+namespace statehouse::api {
+namespace json = boost::json;
+using http::Access;
+using http::Context;
+using http::Reply;
+
+namespace {
+constexpr const char* kBase = "/iacm/api/orgs/{org}/projects/{project}";
+
+const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
+                                              {"updated", storage::SortField::kUpdated}};
+
+domain::WorkspaceScope ScopeOf(const Context& ctx) {
+  return {std::string(ctx.Param("org")), std::string(ctx.Param("project"))};
+}
+
+const json::object& BodyObject(const Context& ctx) {
+  if (!ctx.has_body) Fail(ErrorCode::kInvalidArgument, "a request body is required");
+  if (!ctx.body.is_object()) Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+  return ctx.body.get_object();
+}
+
+bool Lenient(const Context& ctx) {
+  return ctx.body_format == http::BodyFormat::kFormUrlEncoded ||
+         ctx.body_format == http::BodyFormat::kMultipart;
+}
+
+// Values of a repeatable, comma-separated query parameter.
+std::vector<std::string> ListQueryValues(const Context& ctx, std::string_view name) {
+  std::vector<std::string> out;
+  for (std::string_view v : ctx.request.QueryAll(name)) {
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view item = Trim(v.substr(0, comma));
+      if (!item.empty()) out.emplace_back(item);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    }
+  }
+  return out;
+}
+
+Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective) {
+  json::object body = WorkspaceJson(w);
+  if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
+  Reply reply = Reply::Of(status, std::move(body));
+  reply.headers.emplace_back("ETag", http::ETagOf(w.version));
+  return reply;
+}
+
+json::object SettingView(const std::string& name, const std::optional<json::object>& stored) {
+  json::object out;
+  out["enabled"] = stored.has_value();
+  if (name == "ephemeral-config") out["source"] = stored ? "workspace" : "disabled";
+  if (stored)
+    for (const auto& kv : *stored)
+      if (kv.key() != "updated") out[kv.key()] = kv.value();
+  return out;
+}
+
+void AddSettingRoutes(http::Router& router, Services& s, const std::string& name) {
+  std::string path = std::string(kBase) + "/workspaces/{workspace}/" + name;
+  router.Add({"GET", path, Access::kRead, [&s, name](Context& ctx) {
+                auto stored = s.workspaces.GetSetting(ctx.principal, ScopeOf(ctx),
+                                                      std::string(ctx.Param("workspace")), name);
+                return Reply::Of(200, SettingView(name, stored));
+              }});
+  router.Add({"PUT", path, Access::kWrite, [&s, name](Context& ctx) {
+                json::object doc = s.workspaces.PutSetting(
+                    ctx.principal, ScopeOf(ctx), std::string(ctx.Param("workspace")), name,
+                    BodyObject(ctx), Lenient(ctx));
+                json::object out;
+                out["status"] = "updated";
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"DELETE", path, Access::kWrite, [&s, name](Context& ctx) {
+                if (!s.workspaces.DeleteSetting(ctx.principal, ScopeOf(ctx),
+                                                std::string(ctx.Param("workspace")), name))
+                  Fail(ErrorCode::kNotFound, name + " is not configured for this workspace");
+                json::object out;
+                out["status"] = "deleted";
+                return Reply::Of(200, std::move(out));
+              }});
+}
+}  // namespace
+
+void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
+  const std::string base = kBase;
+  router.Add({"POST", base + "/workspaces", Access::kWrite, [&s](Context& ctx) {
+                auto w = s.workspaces.Create(ctx.principal, ScopeOf(ctx), BodyObject(ctx),
+                                             Lenient(ctx));
+                return ShowReply(s, w, 200, true);
+              }});
+  router.Add({"GET", base + "/workspaces", Access::kRead, [&s](Context& ctx) {
+                auto p = http::ParseListParams(ctx.request, 1, kSorts, storage::SortField::kName);
+                storage::WorkspaceListQuery q;
+                q.page = p.query;
+                q.statuses = ListQueryValues(ctx, "status");
+                for (const auto& t : ListQueryValues(ctx, "tags")) {
+                  size_t colon = t.find(':');
+                  storage::WorkspaceListQuery::TagFilter f;
+                  f.key = t.substr(0, colon);
+                  if (colon != std::string::npos) f.value = t.substr(colon + 1);
+                  q.tags.push_back(std::move(f));
+                }
+                auto page = s.workspaces.List(ctx.principal, ScopeOf(ctx), q);
+                json::array items;
+                for (const auto& w : page.items) items.push_back(WorkspaceSummaryJson(w));
+                Reply reply = Reply::Of(200, std::move(items));
+                http::AddPageHeaders(reply, p, page.total);
+                return reply;
+              }});
+  // Registered before {identifier} so the literal path wins.
+  router.Add({"GET", base + "/workspaces/provisioners-ratio", Access::kRead, [&s](Context& ctx) {
+                auto counts = s.workspaces.CountBy(ctx.principal, ScopeOf(ctx), "provisioner");
+                int64_t total = 0;
+                for (const auto& [k, n] : counts) total += n;
+                json::object ratios;
+                for (const auto& [k, n] : counts)
+                  ratios[k] = total ? static_cast<double>(n) / static_cast<double>(total) : 0.0;
+                json::object out;
+                out["provisioner"] = std::move(ratios);
+                out["total"] = static_cast<double>(total);
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"GET", base + "/workspaces/{identifier}", Access::kRead, [&s](Context& ctx) {
+                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx),
+                                          std::string(ctx.Param("identifier")));
+                return ShowReply(s, w, 200, true);
+              }});
+  router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
+                auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
+                                             std::string(ctx.Param("identifier")),
+                                             BodyObject(ctx), Lenient(ctx),
+                                             http::IfMatchVersion(ctx.request));
+                return ShowReply(s, w, 200, true);
+              }});
+  router.Add({"DELETE", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
+                s.workspaces.Destroy(ctx.principal, ScopeOf(ctx),
+                                     std::string(ctx.Param("identifier")));
+                Reply reply;
+                reply.status = 204;
+                reply.no_body = true;
+                return reply;
+              }});
+  router.Add({"POST", base + "/workspaces/{workspace}/clone", Access::kWrite, [&s](Context& ctx) {
+                const json::object& body = BodyObject(ctx);
+                auto text = [&](const char* k) -> std::string {
+                  const json::value* v = body.if_contains(k);
+                  if (!v || v->is_null()) Fail(ErrorCode::kInvalidArgument, std::string(k) + ": is required");
+                  if (!v->is_string()) Fail(ErrorCode::kInvalidArgument, std::string(k) + ": must be a string");
+                  return std::string(v->get_string());
+                };
+                auto w = s.workspaces.Clone(ctx.principal, ScopeOf(ctx),
+                                            std::string(ctx.Param("workspace")), text("identifier"),
+                                            text("name"));
+                return ShowReply(s, w, 200, true);
+              }});
+  router.Add({"GET", base + "/tags", Access::kRead, [&s](Context& ctx) {
+                json::array out;
+                for (const auto& t : s.workspaces.Tags(ctx.principal, ScopeOf(ctx)))
+                  out.emplace_back(t);
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"GET", base + "/workspace-metrics", Access::kRead, [&s](Context& ctx) {
+                json::object counts;
+                for (const auto& st : domain::WorkspaceStatuses()) counts[st] = 0;
+                for (const auto& [k, n] : s.workspaces.CountBy(ctx.principal, ScopeOf(ctx), "status"))
+                  counts[k] = n;
+                json::object out;
+                out["status_counts"] = std::move(counts);
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"GET", base + "/workspaces/{workspace}/pipelines", Access::kRead, [&s](Context& ctx) {
+                auto p = http::ParseListParams(ctx.request, 1, kSorts, storage::SortField::kName);
+                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx),
+                                          std::string(ctx.Param("workspace")));
+                // The pipelines a workspace runs: its default pipelines, distinct, in order.
+                std::vector<std::string> all;
+                json::object config = WorkspaceJson(w);
+                if (const json::value* dp = config.if_contains("default_pipelines");
+                    dp && dp->is_object()) {
+                  for (const auto& kv : dp->get_object()) {
+                    for (const char* k : {"workspace_pipeline", "project_pipeline"}) {
+                      const json::value* v = kv.value().get_object().if_contains(k);
+                      if (v && v->is_string() && !v->get_string().empty() &&
+                          std::find(all.begin(), all.end(), v->get_string()) == all.end())
+                        all.emplace_back(v->get_string());
+                    }
+                  }
+                }
+                json::array pipelines;
+                for (int64_t i = p.query.offset;
+                     i < static_cast<int64_t>(all.size()) && i < p.query.offset + p.limit; ++i)
+                  pipelines.emplace_back(all[static_cast<size_t>(i)]);
+                json::object out;
+                out["account"] = w.account;
+                out["org"] = w.org;
+                out["project"] = w.project;
+                out["pipelines"] = std::move(pipelines);
+                Reply reply = Reply::Of(200, std::move(out));
+                http::AddPageHeaders(reply, p, static_cast<int64_t>(all.size()));
+                return reply;
+              }});
+  AddSettingRoutes(router, s, "drift-config");
+  AddSettingRoutes(router, s, "ephemeral-config");
+  router.Add({"GET", "/iacm/api/workspace/templates/{template_id}", Access::kRead,
+              [&s](Context& ctx) {
+                auto q = [&](const char* k) { return std::string(ctx.request.Query(k).value_or("")); };
+                json::array out;
+                for (const auto& w : s.workspaces.TemplateWorkspaces(
+                         ctx.principal, q("org"), q("project"),
+                         std::string(ctx.Param("template_id")), q("version"))) {
+                  json::object row;
+                  row["workspace_id"] = w.identifier;
+                  row["template_id"] = w.template_id;
+                  if (!w.template_version.empty()) row["version"] = w.template_version;
+                  row["created_at"] = w.created;
+                  row["updated_at"] = w.updated;
+                  row["account"] = w.account;
+                  row["org"] = w.org;
+                  row["project"] = w.project;
+                  out.push_back(std::move(row));
+                }
+                return Reply::Of(200, std::move(out));
+              }});
+}
+
+}  // namespace statehouse::api

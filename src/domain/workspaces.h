@@ -1,0 +1,79 @@
+// IaCM workspaces: validation and normalisation of the whole workspace document, variable-set
+// resolution and effective variables, listings and per-workspace settings.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/auth.h"
+#include "storage/store.h"
+
+namespace statehouse::domain {
+
+// Provisioners a workspace may use.
+const std::vector<std::string>& WorkspaceProvisioners();
+// The spec's workspace status enum.
+const std::vector<std::string>& WorkspaceStatuses();
+
+// Resolves a workspace's variable-set reference: "account.x", "org.x" or "x" (project level).
+storage::VariableSetKey ResolveVariableSetRef(std::string_view ref, const std::string& org,
+                                              const std::string& project);
+
+struct WorkspaceScope {
+  std::string org;
+  std::string project;
+};
+
+class WorkspaceService {
+ public:
+  explicit WorkspaceService(storage::Database& db) : db_(db) {}
+
+  // body: the request document (CreateWorkspaceRequest). lenient: values may be text (forms).
+  storage::WorkspaceRecord Create(const auth::Principal& who, const WorkspaceScope& scope,
+                                  const boost::json::object& body, bool lenient);
+  storage::WorkspaceRecord Get(const auth::Principal& who, const WorkspaceScope& scope,
+                               const std::string& id);
+  // PUT semantics: every client-owned field is replaced (UpdateWorkspaceRequest).
+  storage::WorkspaceRecord Update(const auth::Principal& who, const WorkspaceScope& scope,
+                                  const std::string& id, const boost::json::object& body,
+                                  bool lenient, std::optional<int64_t> if_match);
+  void Destroy(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id);
+  storage::WorkspaceRecord Clone(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& source, const std::string& identifier,
+                                 const std::string& name);
+  storage::Page<storage::WorkspaceRecord> List(const auth::Principal& who,
+                                               const WorkspaceScope& scope,
+                                               const storage::WorkspaceListQuery& query);
+  std::vector<std::string> Tags(const auth::Principal& who, const WorkspaceScope& scope);
+  std::vector<std::pair<std::string, int64_t>> CountBy(const auth::Principal& who,
+                                                       const WorkspaceScope& scope,
+                                                       const std::string& column);
+  std::vector<storage::WorkspaceRecord> TemplateWorkspaces(const auth::Principal& who,
+                                                           const std::string& org,
+                                                           const std::string& project,
+                                                           const std::string& template_id,
+                                                           const std::string& version);
+
+  // The workspace's own variables over those of its variable sets (the first listed set wins
+  // among sets), each with its source.
+  boost::json::object EffectiveVariables(const storage::WorkspaceRecord& w);
+
+  // drift-config / ephemeral-config: stored JSON documents, validated here.
+  std::optional<boost::json::object> GetSetting(const auth::Principal& who,
+                                                const WorkspaceScope& scope,
+                                                const std::string& id, const std::string& name);
+  boost::json::object PutSetting(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& id, const std::string& name,
+                                 const boost::json::object& body, bool lenient);
+  bool DeleteSetting(const auth::Principal& who, const WorkspaceScope& scope,
+                     const std::string& id, const std::string& name);
+
+ private:
+  void CheckRead(const auth::Principal& who, const WorkspaceScope& scope);
+  void CheckWrite(const auth::Principal& who, const WorkspaceScope& scope);
+  storage::Database& db_;
+};
+
+}  // namespace statehouse::domain
