@@ -28,6 +28,17 @@ CREATE INDEX workspaces_by_status ON workspaces(account, org, project, status, n
 CREATE INDEX workspaces_by_template ON workspaces(account, template_id, template_version)
   WHERE template_id != '';
 
+-- Workspaces per status, kept in step with the rows so status-filtered totals and metrics
+-- cost the same at any table size.
+CREATE TABLE workspace_status_counts (
+  account TEXT NOT NULL,
+  org TEXT NOT NULL,
+  project TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (account, org, project, status)
+) WITHOUT ROWID;
+
 CREATE TABLE workspace_tags (
   account TEXT NOT NULL,
   org TEXT NOT NULL,

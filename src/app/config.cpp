@@ -64,8 +64,14 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
   }
   if (!root.IsMap()) Fail(ErrorCode::kInvalidArgument, "config file " + path + ": expected a map");
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar())
+      Fail(ErrorCode::kInvalidArgument, "config file " + path + ": keys must be plain names");
+    std::string key = kv.first.Scalar();
     if (is_set(key.c_str(), ctx)) continue;
+    if (!kv.second.IsScalar() || kv.second.Tag() == "?" && kv.second.Scalar().empty())
+      Fail(ErrorCode::kInvalidArgument, "config file " + path + ": '" + key + "' needs a value");
+    if (kv.second.Tag() != "!" && (kv.second.Scalar() == "~" || kv.second.Scalar() == "null"))
+      Fail(ErrorCode::kInvalidArgument, "config file " + path + ": '" + key + "' needs a value");
     try {
       if (key == "listen") config.listen = kv.second.as<std::string>();
       else if (key == "data-dir" || key == "data_dir") config.data_dir = kv.second.as<std::string>();

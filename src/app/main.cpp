@@ -12,11 +12,14 @@ int main(int argc, char** argv) {
   Config config;
   std::string config_file;
 
-  auto add_storage_flags = [&](CLI::App* sub) {
-    sub->add_option("--data-dir", config.data_dir, "Data directory")
+  // Each subcommand binds its own Config: CLI11 applies environment values of every
+  // subcommand's options, so a shared field would let admin's env default overwrite serve's flag.
+  Config admin_config;
+  auto add_storage_flags = [](CLI::App* sub, Config& target) {
+    sub->add_option("--data-dir", target.data_dir, "Data directory")
         ->envname("STATEHOUSE_DATA_DIR")
         ->capture_default_str();
-    sub->add_option("--database", config.database,
+    sub->add_option("--database", target.database,
                     "Database URL (default: SQLite file in the data dir; sqlite:///path)")
         ->envname("STATEHOUSE_DATABASE_URL");
   };
@@ -26,7 +29,7 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", config.listen, "HOST:PORT to listen on")
       ->envname("STATEHOUSE_LISTEN")
       ->capture_default_str();
-  add_storage_flags(serve);
+  add_storage_flags(serve, config);
   serve->add_option("--log-level", config.log_level, "debug|info|warn|error|off")
       ->envname("STATEHOUSE_LOG_LEVEL")
       ->capture_default_str();
@@ -42,7 +45,7 @@ int main(int argc, char** argv) {
 
   CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
   admin->require_subcommand(1);
-  add_storage_flags(admin);
+  add_storage_flags(admin, admin_config);
   std::string account, role, org, project;
   CLI::App* create_account = admin->add_subcommand("create-account", "Create an account");
   create_account->add_option("ID", account, "Account identifier")->required();
@@ -78,8 +81,8 @@ int main(int argc, char** argv) {
     }
     return statehouse::app::Serve(config);
   }
-  if (*create_account) return statehouse::app::AdminCreateAccount(config, account);
+  if (*create_account) return statehouse::app::AdminCreateAccount(admin_config, account);
   if (*create_token)
-    return statehouse::app::AdminCreateToken(config, account, role, org, project);
+    return statehouse::app::AdminCreateToken(admin_config, account, role, org, project);
   return 2;
 }

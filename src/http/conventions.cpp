@@ -28,8 +28,7 @@ ListParams ParseListParams(const Request& r, int page_base, const std::vector<So
   if (p.limit > kMaxLimit) p.limit = kMaxLimit;
   p.page = QueryInt(r, {"page", "pageIndex", "page_index"}, page_base, page_base);
   p.query.limit = p.limit;
-  p.query.offset = (p.page - page_base) * p.limit;
-  if (p.query.offset / p.limit != p.page - page_base)
+  if (__builtin_mul_overflow(p.page - page_base, p.limit, &p.query.offset))
     Fail(ErrorCode::kInvalidArgument, "query parameter 'page' is out of range");
 
   p.query.sort = default_sort;

@@ -36,6 +36,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
           "UPDATE projects SET workspace_count = workspace_count + 1 WHERE account = ? AND org = ? "
           "AND identifier = ?");
       inc.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Run();
+      AddStatusCount(c, w.account, w.org, w.project, w.status, 1);
     });
   }
 
@@ -62,6 +63,10 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
       s.Bind(14, w.identifier).Run();
       DeleteChildren(c, w.account, w.org, w.project, w.identifier);
       WriteChildren(c, w);
+      if (current->status != w.status) {
+        AddStatusCount(c, w.account, w.org, w.project, current->status, -1);
+        AddStatusCount(c, w.account, w.org, w.project, w.status, 1);
+      }
       return *Find(c, w.account, w.org, w.project, w.identifier);
     });
   }
@@ -69,8 +74,8 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   void DeleteWorkspace(std::string_view account, std::string_view org, std::string_view project,
                        std::string_view id) override {
     pool_.WriteTransaction([&](Connection& c) {
-      if (!Find(c, account, org, project, id))
-        Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+      auto current = Find(c, account, org, project, id);
+      if (!current) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
       Statement lock = c.Prepare(
           "SELECT lock_id FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
           "workspace = ?");
@@ -92,6 +97,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
           "UPDATE projects SET workspace_count = workspace_count - 1 WHERE account = ? AND org = ? "
           "AND identifier = ?");
       dec.Bind(1, account).Bind(2, org).Bind(3, project).Run();
+      AddStatusCount(c, account, org, project, current->status, -1);
     });
   }
 
@@ -137,6 +143,9 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
       };
       if (Unfiltered(q.page) && q.statuses.empty() && q.tags.empty()) {
         page.total = count.Int(0);
+      } else if (Unfiltered(q.page) && q.tags.empty()) {
+        page.total = 0;
+        for (const auto& status : q.statuses) page.total += StatusCount(c, account, org, project, status);
       } else {
         Statement s = c.Prepare("SELECT count(*) FROM workspaces" + where);
         bind_where(s);
@@ -179,11 +188,19 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
     if (!col) Fail(ErrorCode::kInternal, "unknown workspace grouping column");
     return pool_.ReadTransaction([&](Connection& c) {
       RequireProject(c, account, org, project);
+      std::vector<std::pair<std::string, int64_t>> out;
+      if (column == "status") {
+        Statement s = c.Prepare(
+            "SELECT status, count FROM workspace_status_counts WHERE account = ? AND org = ? AND "
+            "project = ? AND count > 0 ORDER BY status");
+        s.Bind(1, account).Bind(2, org).Bind(3, project);
+        while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
+        return out;
+      }
       Statement s = c.Prepare(std::string("SELECT ") + col + ", count(*) FROM workspaces WHERE "
                               "account = ? AND org = ? AND project = ? GROUP BY " + col +
                               " ORDER BY " + col);
       s.Bind(1, account).Bind(2, org).Bind(3, project);
-      std::vector<std::pair<std::string, int64_t>> out;
       while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
       return out;
     });
@@ -275,6 +292,24 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
         "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
     s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+  }
+
+  static void AddStatusCount(Connection& c, std::string_view account, std::string_view org,
+                             std::string_view project, std::string_view status, int64_t delta) {
+    Statement s = c.Prepare(
+        "INSERT INTO workspace_status_counts(account, org, project, status, count) "
+        "VALUES(?,?,?,?,?) ON CONFLICT(account, org, project, status) DO UPDATE SET "
+        "count = count + excluded.count");
+    s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, status).Bind(5, delta).Run();
+  }
+
+  static int64_t StatusCount(Connection& c, std::string_view account, std::string_view org,
+                             std::string_view project, std::string_view status) {
+    Statement s = c.Prepare(
+        "SELECT count FROM workspace_status_counts WHERE account = ? AND org = ? AND project = ? "
+        "AND status = ?");
+    s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, status);
+    return s.Step() ? s.Int(0) : 0;
   }
 
   static void BindRow(Statement& s, const WorkspaceRecord& w) {

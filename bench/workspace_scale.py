@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Workspace list/show latency with 1k and 1M workspaces in a project, side by side.
+
+Starts the real server on a temp data dir, bulk-loads two projects straight into its SQLite
+file (one transaction, the server's own schema), restarts it, then times over one keep-alive
+connection: a list page (30 rows, name order), a list page sorted by updated DESC, a list page
+deep in the table (page 100), a show and an update. Prints medians and p99 per scenario and
+the 1M/1k ratio. A benchmark, not a test: it asserts nothing about time.
+
+usage: bench/workspace_scale.py [--binary build/statehouse] [--big 1000000] [--requests 2000]
+"""
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(binary, data_dir, port):
+    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
+                             "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("server did not start")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+CONFIG = json.dumps({"provider_connector": "", "description": "", "repository": "https://example.com/r",
+                     "repository_path": "", "repository_submodules": "false", "provisioner_version": "latest",
+                     "provisioner_data": "", "terragrunt_provider": False, "provider_connectors": [],
+                     "environment_variables": {}, "terraform_variables": {
+                         "region": {"key": "region", "value": "eu-west-1", "value_type": "string",
+                                    "created": 1, "updated": 1}},
+                     "terraform_variable_files": [], "default_pipelines": {}, "cost_estimation_enabled": False,
+                     "ccm_cost_enabled": False, "prune_sensitive_data": False})
+
+
+def load(db_path, project, count):
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA synchronous=OFF")
+    now = int(time.time() * 1000)
+    db.execute("INSERT INTO orgs(account, identifier, name, created, updated) VALUES('default','bench','Bench',?,?)"
+               " ON CONFLICT DO NOTHING", (now, now))
+    db.execute("INSERT INTO projects(account, org, identifier, name, created, updated, workspace_count) "
+               "VALUES('default','bench',?,?,?,?,?)", (project, project, now, now, count))
+    statuses = ["active", "inactive", "failed"]
+    rows = ((f"default", "bench", project, f"ws{i:07d}", f"Workspace {i:07d}", statuses[i % 3], "terraform",
+             json.dumps({"team": f"t{i % 50}"}), CONFIG, now - i, now - i) for i in range(count))
+    t = time.time()
+    db.executemany("INSERT INTO workspaces(account, org, project, identifier, name, status, provisioner, tags,"
+                   " config, created, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany("INSERT INTO workspace_tags(account, org, project, workspace, key, value) VALUES(?,?,?,?,?,?)",
+                   (("default", "bench", project, f"ws{i:07d}", "team", f"t{i % 50}") for i in range(count)))
+    for i, status in enumerate(statuses):
+        db.execute("INSERT INTO workspace_status_counts(account, org, project, status, count) VALUES(?,?,?,?,?)",
+                   ("default", "bench", project, status, len(range(i, count, 3))))
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+    print(f"loaded {count} workspaces into {project} in {time.time() - t:.1f}s", file=sys.stderr)
+
+
+def timed(conn, method, path, headers, body=None, n=1000):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        samples.append((time.perf_counter() - t) * 1e3)
+        if r.status >= 300:
+            sys.exit(f"{method} {path} -> {r.status}")
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "statehouse"))
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--big", type=int, default=1_000_000)
+    ap.add_argument("--requests", type=int, default=2000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="statehouse-bench-") as data:
+        port = free_port()
+        proc = start(args.binary, data, port)
+        token = open(os.path.join(data, "admin.token")).read().strip()
+        stop(proc)
+        load(os.path.join(data, "statehouse.db"), "small", args.small)
+        load(os.path.join(data, "statehouse.db"), "big", args.big)
+        proc = start(args.binary, data, port)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            h = {"x-api-key": token}
+            hj = dict(h, **{"Content-Type": "application/json"})
+            results = []
+            scenarios = [
+                ("list page 1 (name)", "GET", "/workspaces?limit=30", None),
+                ("list page 1 (updated,DESC)", "GET", "/workspaces?limit=30&sort=updated,DESC", None),
+                ("list page 30", "GET", "/workspaces?limit=30&page=30", None),
+                ("list status=failed", "GET", "/workspaces?limit=30&status=failed", None),
+                ("show", "GET", "/workspaces/ws0000500", None),
+                ("update", "PUT", "/workspaces/ws0000500", json.dumps({
+                    "name": "Workspace renamed", "provisioner": "terraform", "provider_connector": "",
+                    "terraform_variables": {}, "environment_variables": {}})),
+            ]
+            for label, method, suffix, body in scenarios:
+                row = [label]
+                for project in ("small", "big"):
+                    path = f"/iacm/api/orgs/bench/projects/{project}{suffix}"
+                    n = args.requests if method == "GET" else max(50, args.requests // 10)
+                    timed(conn, method, path, hj if body else h, body, n=min(100, n))  # warm-up
+                    row += list(timed(conn, method, path, hj if body else h, body, n=n))
+                results.append(row)
+            print(f"{'scenario':30} {'1k p50 ms':>10} {'1k p99':>8} {'1M p50 ms':>10} {'1M p99':>8} {'ratio p50':>10}")
+            for label, sp50, sp99, bp50, bp99 in results:
+                print(f"{label:30} {sp50:10.3f} {sp99:8.3f} {bp50:10.3f} {bp99:8.3f} {bp50 / sp50:10.2f}")
+        finally:
+            stop(proc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,571 @@
+#include "http/router.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "auth/auth.h"
+#include "common/error.h"
+#include "domain/credentials.h"
+#include "http/codec.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace statehouse::http {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kSecretDetail = "SQLITE_CORRUPT at /var/lib/statehouse/secret.db: xyzzy";
+
+Handler Echo(std::string tag) {
+  return [tag](Context& ctx) {
+    json::object o;
+    o["route"] = tag;
+    o["account"] = ctx.Account();
+    json::object params;
+    for (const auto& [k, v] : ctx.params) params[k] = v;
+    o["params"] = std::move(params);
+    o["has_body"] = ctx.has_body;
+    o["body"] = ctx.body;
+    return Reply::Of(200, std::move(o));
+  };
+}
+
+// --- Router ---------------------------------------------------------------------------------
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.Add({"GET", "/v1/orgs", Access::kRead, Echo("list")});
+    router_.Add({"POST", "/v1/orgs", Access::kWrite, Echo("create")});
+    router_.Add({"GET", "/v1/orgs/{org}", Access::kRead, Echo("get")});
+    router_.Add({"GET", "/v1/orgs/{org}/projects/{project}", Access::kRead, Echo("project")});
+    router_.Add({"GET", "/ng/api/apikey/aggregate", Access::kRead, Echo("aggregate")});
+    router_.Add({"GET", "/ng/api/apikey/{id}", Access::kRead, Echo("apikey")});
+  }
+  Router router_;
+};
+
+TEST_F(RouterTest, MatchesLiteralRoute) {
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("GET", "/v1/orgs", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pattern, "/v1/orgs");
+  EXPECT_EQ(r->method, "GET");
+  EXPECT_TRUE(known);
+  EXPECT_TRUE(params.empty());
+}
+
+TEST_F(RouterTest, MatchesByMethod) {
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("POST", "/v1/orgs", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->method, "POST");
+  EXPECT_EQ(r->access, Access::kWrite);
+}
+
+TEST_F(RouterTest, ExtractsParameters) {
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("GET", "/v1/orgs/platform/projects/network", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pattern, "/v1/orgs/{org}/projects/{project}");
+  ASSERT_EQ(params.size(), 2u);
+  EXPECT_EQ(params[0], (std::pair<std::string, std::string>{"org", "platform"}));
+  EXPECT_EQ(params[1], (std::pair<std::string, std::string>{"project", "network"}));
+}
+
+TEST_F(RouterTest, ParameterKeepsDecodedCharacters) {
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("GET", "/v1/orgs/a b$c", params, known);
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0].second, "a b$c");
+}
+
+TEST_F(RouterTest, LiteralBeforeParameterWhenRegisteredFirst) {
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("GET", "/ng/api/apikey/aggregate", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pattern, "/ng/api/apikey/aggregate");
+  r = router_.Match("GET", "/ng/api/apikey/k1", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pattern, "/ng/api/apikey/{id}");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0].second, "k1");
+}
+
+TEST_F(RouterTest, MethodMismatchSetsPathKnown) {
+  NameValues params;
+  bool known = false;
+  EXPECT_EQ(router_.Match("DELETE", "/v1/orgs/platform", params, known), nullptr);
+  EXPECT_TRUE(known);
+  known = false;
+  EXPECT_EQ(router_.Match("PUT", "/v1/orgs", params, known), nullptr);
+  EXPECT_TRUE(known);
+}
+
+TEST_F(RouterTest, MethodIsCaseSensitive) {
+  NameValues params;
+  bool known = false;
+  EXPECT_EQ(router_.Match("get", "/v1/orgs", params, known), nullptr);
+  EXPECT_TRUE(known);
+}
+
+TEST_F(RouterTest, NoMatchClearsPathKnown) {
+  NameValues params;
+  bool known = true;  // must be reset by Match
+  EXPECT_EQ(router_.Match("GET", "/v2/orgs", params, known), nullptr);
+  EXPECT_FALSE(known);
+  known = true;
+  EXPECT_EQ(router_.Match("GET", "/v1/orgs/a/b", params, known), nullptr);
+  EXPECT_FALSE(known);
+  known = true;
+  EXPECT_EQ(router_.Match("GET", "/v1/orgs/a/projects/b/extra", params, known), nullptr);
+  EXPECT_FALSE(known);
+  known = true;
+  EXPECT_EQ(router_.Match("GET", "/", params, known), nullptr);
+  EXPECT_FALSE(known);
+}
+
+TEST_F(RouterTest, EmptyRouterMatchesNothing) {
+  Router empty;
+  NameValues params;
+  bool known = true;
+  EXPECT_EQ(empty.Match("GET", "/v1/orgs", params, known), nullptr);
+  EXPECT_FALSE(known);
+}
+
+// --- Dispatcher over a real SQLite database ------------------------------------------------
+
+std::string Base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  static constexpr size_t kDefaultLimit = 4096;
+  static constexpr size_t kBigLimit = 64 << 20;
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("statehouse-router-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    db_ = storage::OpenSqlite((dir_ / "test.db").string(), 2);
+    domain::CreateAccount(*db_, "acct");
+    domain::CreateAccount(*db_, "other");
+    admin_ = domain::CreateOperatorToken(*db_, "acct", auth::Role::kAdmin, "", "");
+    editor_ = domain::CreateOperatorToken(*db_, "acct", auth::Role::kEditor, "", "");
+    viewer_ = domain::CreateOperatorToken(*db_, "acct", auth::Role::kViewer, "", "");
+    other_admin_ = domain::CreateOperatorToken(*db_, "other", auth::Role::kAdmin, "", "");
+
+    router_.Add({"GET", "/healthz", Access::kPublic, Echo("health")});
+    router_.Add({"GET", "/v1/orgs", Access::kRead, Echo("list")});
+    router_.Add({"POST", "/v1/orgs", Access::kWrite, Echo("create")});
+    router_.Add({"GET", "/v1/orgs/{org}", Access::kRead, Echo("get")});
+    router_.Add({"POST", "/ng/api/apikey", Access::kAdmin, Echo("apikey")});
+    router_.Add({"GET", "/boom", Access::kRead,
+                 [](Context&) -> Reply { throw std::runtime_error(kSecretDetail); }});
+    router_.Add({"GET", "/internal", Access::kRead,
+                 [](Context&) -> Reply { Fail(ErrorCode::kInternal, kSecretDetail); }});
+    router_.Add({"POST", "/invalid", Access::kRead,
+                 [](Context&) -> Reply { Fail(ErrorCode::kInvalidArgument, "org.name: bad"); }});
+    Route big{"POST", "/state", Access::kWrite, Echo("state")};
+    big.body_limit = kBigLimit;
+    router_.Add(big);
+    Route text{"POST", "/ng/api/token/validate", Access::kRead, Echo("validate")};
+    text.accepts_text = true;
+    router_.Add(text);
+    Route nobody{"DELETE", "/v1/orgs/{org}", Access::kWrite, [](Context&) {
+                   Reply r;
+                   r.status = 204;
+                   r.no_body = true;
+                   r.headers.emplace_back("ETag", "\"2\"");
+                   return r;
+                 }};
+    router_.Add(nobody);
+
+    dispatcher_ = std::make_unique<Dispatcher>(router_, *db_, DispatcherOptions{kDefaultLimit});
+  }
+
+  void TearDown() override {
+    dispatcher_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Request Req(std::string method, std::string path, const std::string& token) {
+    Request r;
+    r.method = std::move(method);
+    r.target = path;
+    r.path = std::move(path);
+    r.request_id = "req-1234";
+    if (!token.empty()) r.headers.emplace_back("x-api-key", token);
+    return r;
+  }
+
+  static Request WithBody(Request r, std::string content_type, std::string body) {
+    r.headers.emplace_back("content-type", std::move(content_type));
+    r.body = std::move(body);
+    return r;
+  }
+
+  static json::object JsonBody(const Response& res) {
+    EXPECT_EQ(res.content_type, "application/json");
+    boost::system::error_code ec;
+    json::value v = json::parse(res.body, ec);
+    EXPECT_FALSE(ec) << "not JSON: " << res.body;
+    if (ec || !v.is_object()) return {};
+    return v.get_object();
+  }
+
+  static void ExpectError(const Response& res, int status, const char* name) {
+    EXPECT_EQ(res.status, status) << res.body;
+    json::object o = JsonBody(res);
+    ASSERT_TRUE(o.contains("name")) << res.body;
+    EXPECT_EQ(o["name"], name) << res.body;
+    EXPECT_EQ(o["id"], "req-1234") << res.body;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Database> db_;
+  std::string admin_, editor_, viewer_, other_admin_;
+  Router router_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, AuthenticatedRequestReachesHandler) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs/platform", admin_));
+  EXPECT_EQ(res.status, 200) << res.body;
+  json::object o = JsonBody(res);
+  EXPECT_EQ(o["route"], "get");
+  EXPECT_EQ(o["account"], "acct");
+  EXPECT_EQ(o["params"].as_object()["org"], "platform");
+  EXPECT_EQ(o["has_body"], false);
+}
+
+TEST_F(DispatcherTest, PublicRouteNeedsNoToken) {
+  Response res = dispatcher_->Handle(Req("GET", "/healthz", ""));
+  EXPECT_EQ(res.status, 200) << res.body;
+}
+
+TEST_F(DispatcherTest, MissingTokenIs401) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", ""));
+  ExpectError(res, 401, "unauthorized");
+}
+
+TEST_F(DispatcherTest, EmptyTokenIs401) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", "   "));
+  ExpectError(res, 401, "unauthorized");
+}
+
+TEST_F(DispatcherTest, MalformedTokenIs401) {
+  for (const char* bad : {"garbage", "pat.acct", "pat..x.y", "Bearer", "pat.acct.id.secret.extra"}) {
+    SCOPED_TRACE(bad);
+    Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", bad));
+    ExpectError(res, 401, "unauthorized");
+  }
+}
+
+TEST_F(DispatcherTest, UnknownTokenIs401) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", "pat.acct.nosuchtoken.abcdef0123"));
+  ExpectError(res, 401, "unauthorized");
+}
+
+TEST_F(DispatcherTest, WrongSecretIs401AndMessageDoesNotEchoToken) {
+  std::string tampered = admin_;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", tampered));
+  ExpectError(res, 401, "unauthorized");
+  EXPECT_EQ(res.body.find(tampered), std::string::npos) << res.body;
+  // Not even the secret part.
+  std::string secret = tampered.substr(tampered.rfind('.') + 1);
+  EXPECT_EQ(res.body.find(secret), std::string::npos) << res.body;
+}
+
+TEST_F(DispatcherTest, MatchingAccountHeaderAndQueryAreAccepted) {
+  Request r = Req("GET", "/v1/orgs", admin_);
+  r.headers.emplace_back("harness-account", "acct");
+  r.query = {{"accountIdentifier", "acct"}};
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 200) << res.body;
+}
+
+TEST_F(DispatcherTest, HarnessAccountOfAnotherAccountIs403) {
+  Request r = Req("GET", "/v1/orgs", admin_);
+  r.headers.emplace_back("harness-account", "other");
+  ExpectError(dispatcher_->Handle(r), 403, "forbidden");
+}
+
+TEST_F(DispatcherTest, AccountIdentifierOfAnotherAccountIs403) {
+  Request r = Req("GET", "/v1/orgs", admin_);
+  r.query = {{"accountIdentifier", "other"}};
+  ExpectError(dispatcher_->Handle(r), 403, "forbidden");
+}
+
+TEST_F(DispatcherTest, HeaderRightQueryWrongIs403) {
+  Request r = Req("GET", "/v1/orgs", admin_);
+  r.headers.emplace_back("harness-account", "acct");
+  r.query = {{"accountIdentifier", "other"}};
+  ExpectError(dispatcher_->Handle(r), 403, "forbidden");
+}
+
+TEST_F(DispatcherTest, TokenOfAnotherAccountNamingThisAccountIs403) {
+  Request r = Req("GET", "/v1/orgs", other_admin_);
+  r.headers.emplace_back("harness-account", "acct");
+  ExpectError(dispatcher_->Handle(r), 403, "forbidden");
+}
+
+TEST_F(DispatcherTest, ViewerOnWriteRouteIs403) {
+  Request r = WithBody(Req("POST", "/v1/orgs", viewer_), "application/json", "{}");
+  Response res = dispatcher_->Handle(r);
+  ExpectError(res, 403, "forbidden");
+  EXPECT_NE(res.body.find("editor"), std::string::npos) << res.body;
+}
+
+TEST_F(DispatcherTest, ViewerMayRead) {
+  EXPECT_EQ(dispatcher_->Handle(Req("GET", "/v1/orgs", viewer_)).status, 200);
+}
+
+TEST_F(DispatcherTest, EditorMayWriteButNotAdmin) {
+  EXPECT_EQ(dispatcher_->Handle(WithBody(Req("POST", "/v1/orgs", editor_), "application/json", "{}"))
+                .status,
+            200);
+  ExpectError(
+      dispatcher_->Handle(WithBody(Req("POST", "/ng/api/apikey", editor_), "application/json", "{}")),
+      403, "forbidden");
+  EXPECT_EQ(
+      dispatcher_->Handle(WithBody(Req("POST", "/ng/api/apikey", admin_), "application/json", "{}"))
+          .status,
+      200);
+}
+
+TEST_F(DispatcherTest, TextPlainOnNormalRouteIs415) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "text/plain", "hello");
+  ExpectError(dispatcher_->Handle(r), 415, "unsupported_media_type");
+}
+
+TEST_F(DispatcherTest, UnknownMediaTypeIs415) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/xml", "<org/>");
+  ExpectError(dispatcher_->Handle(r), 415, "unsupported_media_type");
+}
+
+TEST_F(DispatcherTest, TextPlainAcceptedWhereRouteAllowsIt) {
+  Request r = WithBody(Req("POST", "/ng/api/token/validate", admin_), "text/plain", "pat.x.y.z");
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 200) << res.body;
+}
+
+TEST_F(DispatcherTest, JsonBodyIsParsed) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/json; charset=utf-8",
+                       R"({"org":{"identifier":"a"}})");
+  Response res = dispatcher_->Handle(r);
+  ASSERT_EQ(res.status, 200) << res.body;
+  json::object o = JsonBody(res);
+  EXPECT_EQ(o["has_body"], true);
+  EXPECT_EQ(o["body"].at_pointer("/org/identifier"), "a");
+}
+
+TEST_F(DispatcherTest, MalformedJsonIs400) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/json", R"({"org": )");
+  Response res = dispatcher_->Handle(r);
+  ExpectError(res, 400, "bad_request");
+}
+
+TEST_F(DispatcherTest, YamlRequestGetsYamlError) {
+  Request r = WithBody(Req("POST", "/invalid", admin_), "application/yaml", "org:\n  name: x\n");
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  ASSERT_TRUE(v.is_object()) << res.body;
+  EXPECT_EQ(v.at("name"), "bad_request");
+  EXPECT_EQ(v.at("message"), "org.name: bad");
+  EXPECT_EQ(v.at("id"), "req-1234");
+}
+
+TEST_F(DispatcherTest, MalformedYamlGetsYamlError) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/x-yaml", "org: [unclosed\n");
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  ASSERT_TRUE(v.is_object()) << res.body;
+  EXPECT_EQ(v.at("name"), "bad_request");
+}
+
+TEST_F(DispatcherTest, YamlRequestWithoutTokenGetsYaml401) {
+  Request r = WithBody(Req("POST", "/v1/orgs", ""), "text/yaml", "org: {}\n");
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(res.content_type, "application/yaml");
+}
+
+TEST_F(DispatcherTest, YamlBodyGetsYamlSuccessReply) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/yaml",
+                       "org:\n  identifier: a\n");
+  Response res = dispatcher_->Handle(r);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  EXPECT_EQ(v.at("route"), "create");
+}
+
+TEST_F(DispatcherTest, AcceptYamlForBodylessRequest) {
+  Request r = Req("GET", "/v1/orgs/x", admin_);
+  r.headers.emplace_back("accept", "application/yaml");
+  Response res = dispatcher_->Handle(r);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  EXPECT_EQ(v.at("route"), "get");
+}
+
+TEST_F(DispatcherTest, AcceptYamlAlsoForErrors) {
+  Request r = Req("GET", "/v1/orgs/x", "");
+  r.headers.emplace_back("accept", "application/yaml");
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  EXPECT_EQ(v.at("name"), "unauthorized");
+}
+
+TEST_F(DispatcherTest, AcceptJsonFirstWins) {
+  Request r = Req("GET", "/v1/orgs/x", admin_);
+  r.headers.emplace_back("accept", "application/json, application/yaml");
+  EXPECT_EQ(dispatcher_->Handle(r).content_type, "application/json");
+}
+
+TEST_F(DispatcherTest, DefaultReplyIsJson) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs/x", admin_));
+  EXPECT_EQ(res.content_type, "application/json");
+}
+
+TEST_F(DispatcherTest, HandlerExceptionIs500WithoutDetails) {
+  Response res = dispatcher_->Handle(Req("GET", "/boom", admin_));
+  ExpectError(res, 500, "internal_error");
+  EXPECT_EQ(res.body.find("xyzzy"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("SQLITE"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("/var/lib"), std::string::npos) << res.body;
+  json::object o = JsonBody(res);
+  EXPECT_EQ(o["fault"], true);
+  EXPECT_EQ(o["temporary"], false);
+}
+
+TEST_F(DispatcherTest, InternalErrorIs500WithoutDetails) {
+  Response res = dispatcher_->Handle(Req("GET", "/internal", admin_));
+  ExpectError(res, 500, "internal_error");
+  EXPECT_EQ(res.body.find("xyzzy"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("/var/lib"), std::string::npos) << res.body;
+}
+
+TEST_F(DispatcherTest, ErrorBodyHasAllIaCMErrorFields) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", ""));
+  json::object o = JsonBody(res);
+  for (const char* field : {"name", "id", "message", "temporary", "timeout", "fault"})
+    EXPECT_TRUE(o.contains(field)) << field << " missing in " << res.body;
+  EXPECT_TRUE(o["name"].is_string());
+  EXPECT_TRUE(o["id"].is_string());
+  EXPECT_TRUE(o["message"].is_string());
+  EXPECT_FALSE(o["message"].as_string().empty());
+  EXPECT_TRUE(o["temporary"].is_bool());
+  EXPECT_TRUE(o["timeout"].is_bool());
+  EXPECT_TRUE(o["fault"].is_bool());
+  EXPECT_EQ(o["fault"], false);  // the caller's fault
+  EXPECT_EQ(o["id"], "req-1234");
+}
+
+TEST_F(DispatcherTest, UnknownPathIs404) {
+  ExpectError(dispatcher_->Handle(Req("GET", "/v9/nothing", admin_)), 404, "not_found");
+}
+
+TEST_F(DispatcherTest, KnownPathWrongMethodIsError) {
+  Response res = dispatcher_->Handle(Req("PATCH", "/v1/orgs", admin_));
+  EXPECT_GE(res.status, 400);
+  EXPECT_LT(res.status, 500);
+  EXPECT_NE(res.body.find("PATCH"), std::string::npos) << res.body;
+}
+
+TEST_F(DispatcherTest, BasicAuthWithTokenAsPassword) {
+  Request r = Req("GET", "/v1/orgs", "");
+  r.headers.emplace_back("authorization", "Basic " + Base64("anyuser:" + admin_));
+  Response res = dispatcher_->Handle(r);
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(JsonBody(res)["account"], "acct");
+}
+
+TEST_F(DispatcherTest, BasicAuthWithEmptyUser) {
+  Request r = Req("GET", "/v1/orgs", "");
+  r.headers.emplace_back("authorization", "basic " + Base64(":" + viewer_));
+  EXPECT_EQ(dispatcher_->Handle(r).status, 200);
+}
+
+TEST_F(DispatcherTest, BasicAuthWithWrongPasswordIs401) {
+  Request r = Req("GET", "/v1/orgs", "");
+  r.headers.emplace_back("authorization", "Basic " + Base64("user:not-a-token"));
+  ExpectError(dispatcher_->Handle(r), 401, "unauthorized");
+}
+
+TEST_F(DispatcherTest, BasicAuthWithBadBase64Is401) {
+  Request r = Req("GET", "/v1/orgs", "");
+  r.headers.emplace_back("authorization", "Basic !!!not-base64");
+  ExpectError(dispatcher_->Handle(r), 401, "unauthorized");
+}
+
+TEST_F(DispatcherTest, BearerToken) {
+  Request r = Req("GET", "/v1/orgs", "");
+  r.headers.emplace_back("authorization", "Bearer " + admin_);
+  EXPECT_EQ(dispatcher_->Handle(r).status, 200);
+}
+
+TEST_F(DispatcherTest, NoBodyReplyKeepsHeaders) {
+  Response res = dispatcher_->Handle(Req("DELETE", "/v1/orgs/x", admin_));
+  EXPECT_EQ(res.status, 204);
+  EXPECT_TRUE(res.body.empty());
+  ASSERT_EQ(res.headers.size(), 1u);
+  EXPECT_EQ(res.headers[0].first, "ETag");
+}
+
+TEST_F(DispatcherTest, BodyLimitForRouteOwnLimit) {
+  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/state"), kBigLimit);
+  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/state?ID=abc"), kBigLimit);
+}
+
+TEST_F(DispatcherTest, BodyLimitForDefault) {
+  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/v1/orgs"), kDefaultLimit);
+  EXPECT_EQ(dispatcher_->BodyLimitFor("GET", "/state"), kDefaultLimit);  // other method
+  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/nowhere"), kDefaultLimit);
+  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "not-origin-form"), kDefaultLimit);
+}
+
+TEST_F(DispatcherTest, ErrorForUsesRequestFormat) {
+  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/yaml", "x: 1\n");
+  Response res = dispatcher_->ErrorFor(r, ErrorCode::kPayloadTooLarge, "too big");
+  EXPECT_EQ(res.status, 413);
+  EXPECT_EQ(res.content_type, "application/yaml");
+  json::value v = ParseYaml(res.body);
+  EXPECT_EQ(v.at("name"), "payload_too_large");
+  EXPECT_EQ(v.at("message"), "too big");
+  EXPECT_EQ(v.at("id"), "req-1234");
+}
+
+}  // namespace
+}  // namespace statehouse::http
