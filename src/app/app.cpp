@@ -87,6 +87,10 @@ int Serve(const Config& config) {
     int cores = static_cast<int>(std::thread::hardware_concurrency());
     options.io_threads = config.io_threads > 0 ? config.io_threads : (cores > 0 ? cores : 2);
     options.worker_threads = workers;
+    // Spooled uploads live beside the data so a rename into the blob store stays on one disk.
+    options.spool_dir = config.data_dir + "/tmp";
+    std::filesystem::remove_all(options.spool_dir);  // leftovers of a crash mid-upload
+    std::filesystem::create_directories(options.spool_dir);
     http::Server server(options, dispatcher);
     uint16_t port = server.Bind();
     log::Info("listening", {{"host", listen.host},

@@ -26,10 +26,16 @@ class Error : public std::runtime_error {
  public:
   Error(ErrorCode code, std::string message)
       : std::runtime_error(std::move(message)), code_(code) {}
+  // details_json: a JSON object whose fields the HTTP layer adds to the error body (e.g. the
+  // lock holder's info on a lock conflict, which the Terraform CLI prints).
+  Error(ErrorCode code, std::string message, std::string details_json)
+      : std::runtime_error(std::move(message)), code_(code), details_(std::move(details_json)) {}
   ErrorCode code() const noexcept { return code_; }
+  const std::string& details_json() const noexcept { return details_; }
 
  private:
   ErrorCode code_;
+  std::string details_;
 };
 
 [[noreturn]] inline void Fail(ErrorCode code, std::string message) {

@@ -152,7 +152,7 @@ json::object ReadVariables(const Reader& r, std::string_view name, const json::o
     Reader v(kv.value().get_object(), field, r.lenient());
     auto key = v.Str("key", 128);
     if (key && *key != kv.key()) Bad(field + ".key", "must equal the map key '" + std::string(kv.key()) + "'");
-    std::string value = v.Str("value", 65536).value_or("");
+    std::string value = v.Str("value", 65536, true).value();
     std::string value_type = v.Enum("value_type", kValueTypes, true).value();
     if (value_type == "secret") CheckSecretReference(field + ".value", value);
     std::string kind = v.Str("kind", 64).value_or("");

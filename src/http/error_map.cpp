@@ -1,6 +1,6 @@
 #include "http/error_map.h"
 
-#include <boost/json/object.hpp>
+#include <boost/json.hpp>
 
 namespace statehouse::http {
 
@@ -34,8 +34,14 @@ const Entry& Find(ErrorCode code) {
 int StatusOf(ErrorCode code) { return Find(code).status; }
 const char* ErrorNameOf(ErrorCode code) { return Find(code).name; }
 
-boost::json::value ErrorBody(ErrorCode code, std::string_view message, std::string_view id) {
+boost::json::value ErrorBody(ErrorCode code, std::string_view message, std::string_view id,
+                             std::string_view details_json) {
   boost::json::object o;
+  if (!details_json.empty()) {
+    boost::system::error_code ec;
+    boost::json::value details = boost::json::parse(details_json, ec);
+    if (!ec && details.is_object()) o = details.get_object();
+  }
   o["name"] = ErrorNameOf(code);
   o["id"] = id;
   if (code == ErrorCode::kInternal) {

@@ -20,8 +20,15 @@ struct Request {
   NameValues query;    // decoded, in order
   NameValues headers;  // names lower-cased
   std::string body;
+  // Routes that spool (state uploads) get the body in a file instead, with its size and
+  // SHA-256 computed while it streamed in; body stays empty.
+  std::string body_file;
+  uint64_t body_size = 0;
+  std::string body_sha256;
   std::string request_id;
   std::string remote_address;
+
+  bool HasBody() const { return !body.empty() || body_size > 0; }
 
   std::optional<std::string_view> Header(std::string_view lower_name) const;
   std::optional<std::string_view> Query(std::string_view name) const;
@@ -33,6 +40,7 @@ struct Response {
   NameValues headers;
   std::string content_type;
   std::string body;
+  std::string body_file;  // when set, the file's bytes are the body (streamed, not loaded)
 
   void SetHeader(std::string name, std::string value);
 };

@@ -111,14 +111,17 @@ Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens,
                        DispatcherOptions options)
     : router_(router), tokens_(tokens), options_(options) {}
 
-size_t Dispatcher::BodyLimitFor(std::string_view method, std::string_view target) const {
+BodyPolicy Dispatcher::PolicyFor(std::string_view method, std::string_view target) const {
+  BodyPolicy policy{options_.default_body_limit, false};
   std::string path;
   NameValues query, params;
-  if (!ParseTarget(target, path, query)) return options_.default_body_limit;
+  if (!ParseTarget(target, path, query)) return policy;
   bool known = false;
   const Route* route = router_.Match(method, path, params, known);
-  if (route && route->body_limit) return route->body_limit;
-  return options_.default_body_limit;
+  if (!route) return policy;
+  if (route->body_limit) policy.limit = route->body_limit;
+  policy.spool = route->spool_body;
+  return policy;
 }
 
 static Response Serialize(int status, const boost::json::value& body, ReplyFormat format) {
@@ -131,7 +134,7 @@ static Response Serialize(int status, const boost::json::value& body, ReplyForma
 
 Response Dispatcher::ErrorFor(const Request& request, ErrorCode code,
                               std::string_view message) const {
-  bool has_body = !request.body.empty();
+  bool has_body = request.HasBody();
   BodyFormat bf = BodyFormat::kJson;
   if (auto ct = request.Header("content-type")) {
     try {
@@ -155,8 +158,8 @@ Response Dispatcher::Handle(const Request& request) const {
                                     {"status", StatusOf(e.code())},
                                     {"detail", e.what()}});
     }
-    return Serialize(StatusOf(e.code()), ErrorBody(e.code(), e.what(), request.request_id),
-                     format);
+    return Serialize(StatusOf(e.code()),
+                     ErrorBody(e.code(), e.what(), request.request_id, e.details_json()), format);
   } catch (const std::exception& e) {
     log::Error("unhandled exception", {{"request_id", request.request_id}, {"detail", e.what()}});
     return Serialize(500, ErrorBody(ErrorCode::kInternal, "", request.request_id), format);
@@ -169,7 +172,7 @@ Response Dispatcher::Handle(const Request& request) const {
 Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   // 1. Format first, so even early errors answer in the caller's format.
   std::optional<std::string_view> content_type = request.Header("content-type");
-  bool has_body = !request.body.empty();
+  bool has_body = request.HasBody();
   BodyFormat body_format = BodyFormat::kJson;
   NameValues params;
   bool path_known = false;
@@ -210,8 +213,10 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
                " role; the token has " + auth::RoleName(ctx.principal.role));
   }
 
-  // 3. Body.
-  if (has_body) {
+  // 3. Body (spooled bodies are the handler's to read).
+  if (has_body && route->spool_body) {
+    ctx.has_body = true;
+  } else if (has_body) {
     body_format = FormatOfContentType(content_type.value_or(""), route->accepts_text);
     ctx.has_body = true;
     ctx.body_format = body_format;
@@ -223,6 +228,14 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   Response res;
   if (reply.no_body) {
     res.status = reply.status;
+  } else if (!reply.body_file.empty()) {
+    res.status = reply.status;
+    res.body_file = std::move(reply.body_file);
+    res.content_type = std::move(reply.content_type);
+  } else if (reply.raw_body) {
+    res.status = reply.status;
+    res.body = std::move(*reply.raw_body);
+    res.content_type = std::move(reply.content_type);
   } else {
     res = Serialize(reply.status, reply.body, format);
   }

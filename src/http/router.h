@@ -40,6 +40,10 @@ struct Reply {
   boost::json::value body;
   NameValues headers;
   bool no_body = false;
+  // Bytes sent as they are (state downloads): a file, or an in-memory body, with its type.
+  std::string body_file;
+  std::optional<std::string> raw_body;
+  std::string content_type;
 
   static Reply Of(int status, boost::json::value body) {
     Reply r;
@@ -56,8 +60,15 @@ struct Route {
   std::string pattern;  // "/v1/orgs/{org}/projects/{project}"
   Access access = Access::kRead;
   Handler handler;
-  size_t body_limit = 0;     // 0: the server's default metadata limit
+  size_t body_limit = 0;      // 0: the server's default metadata limit
   bool accepts_text = false;  // text/plain bodies allowed (token validation)
+  bool spool_body = false;    // body streams to a file; the handler reads Request::body_file
+};
+
+// How the listener must read a request's body, decided from its header alone.
+struct BodyPolicy {
+  size_t limit = 0;
+  bool spool = false;
 };
 
 class Router {
@@ -83,8 +94,8 @@ class Dispatcher {
  public:
   Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options);
 
-  // Body limit for a request, decided from its header alone (before the body is read).
-  size_t BodyLimitFor(std::string_view method, std::string_view target) const;
+  // Body limit and spooling for a request, decided from its header (before the body is read).
+  BodyPolicy PolicyFor(std::string_view method, std::string_view target) const;
 
   // Never throws: every failure becomes an IaCMError response.
   Response Handle(const Request& request) const;

@@ -545,15 +545,15 @@ TEST_F(DispatcherTest, NoBodyReplyKeepsHeaders) {
 }
 
 TEST_F(DispatcherTest, BodyLimitForRouteOwnLimit) {
-  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/state"), kBigLimit);
-  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/state?ID=abc"), kBigLimit);
+  EXPECT_EQ(dispatcher_->PolicyFor("POST", "/state").limit, kBigLimit);
+  EXPECT_EQ(dispatcher_->PolicyFor("POST", "/state?ID=abc").limit, kBigLimit);
 }
 
 TEST_F(DispatcherTest, BodyLimitForDefault) {
-  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/v1/orgs"), kDefaultLimit);
-  EXPECT_EQ(dispatcher_->BodyLimitFor("GET", "/state"), kDefaultLimit);  // other method
-  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "/nowhere"), kDefaultLimit);
-  EXPECT_EQ(dispatcher_->BodyLimitFor("POST", "not-origin-form"), kDefaultLimit);
+  EXPECT_EQ(dispatcher_->PolicyFor("POST", "/v1/orgs").limit, kDefaultLimit);
+  EXPECT_EQ(dispatcher_->PolicyFor("GET", "/state").limit, kDefaultLimit);  // other method
+  EXPECT_EQ(dispatcher_->PolicyFor("POST", "/nowhere").limit, kDefaultLimit);
+  EXPECT_EQ(dispatcher_->PolicyFor("POST", "not-origin-form").limit, kDefaultLimit);
 }
 
 TEST_F(DispatcherTest, ErrorForUsesRequestFormat) {

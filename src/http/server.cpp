@@ -4,6 +4,9 @@
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -14,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "http/codec.h"
 #include "http/error_map.h"
 
 namespace statehouse::http {
@@ -63,6 +67,65 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& res, unsigned version, bo
   out.prepare_payload();
   return out;
 }
+
+// A request body written to disk as it arrives. The file is removed when the request is
+// done unless the handler moved it (a rename into the blob store).
+class SpoolFile {
+ public:
+  explicit SpoolFile(const std::string& dir) {
+    path_ = dir + "/upload-" + RandomHex(12);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) Fail(ErrorCode::kUnavailable, "cannot create a spool file in " + dir);
+    sha_ = EVP_MD_CTX_new();
+    if (!sha_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1)
+      Fail(ErrorCode::kInternal, "SHA-256 init failed");
+  }
+  ~SpoolFile() {
+    if (fd_ >= 0) ::close(fd_);
+    ::unlink(path_.c_str());
+    EVP_MD_CTX_free(sha_);
+  }
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+
+  bool Write(const char* data, size_t n) {
+    EVP_DigestUpdate(sha_, data, n);
+    size_ += n;
+    while (n > 0) {
+      ssize_t w = ::write(fd_, data, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+  // Closes the file and returns the hex SHA-256 of everything written.
+  std::string Finish() {
+    ::close(fd_);
+    fd_ = -1;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(sha_, digest, &len);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+      out.push_back(kHex[digest[i] >> 4]);
+      out.push_back(kHex[digest[i] & 15]);
+    }
+    return out;
+  }
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  EVP_MD_CTX* sha_ = nullptr;
+  uint64_t size_ = 0;
+};
 
 }  // namespace
 
@@ -157,6 +220,35 @@ struct Server::Impl {
                                         {"status", StatusOf(code)}});
   }
 
+  // Sends a file as the body without loading it.
+  awaitable<boost::system::error_code> WriteFile(beast::tcp_stream& stream, Response&& res,
+                                                 unsigned version, bool keep_alive,
+                                                 const std::string& request_id) {
+    bhttp::response<bhttp::file_body> out;
+    boost::system::error_code ec;
+    out.body().open(res.body_file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      log::Error("cannot open a stored blob", {{"request_id", request_id}, {"detail", ec.message()}});
+      auto err = ToBeast(Response{500, {}, "application/json",
+                                  SerializeJson(ErrorBody(ErrorCode::kInternal, "", request_id)),
+                                  ""},
+                         version, false, request_id);
+      co_await bhttp::async_write(stream, err, kTuple);
+      co_return asio::error::not_found;
+    }
+    out.version(version);
+    out.result(static_cast<unsigned>(res.status));
+    out.set(bhttp::field::server, "statehouse");
+    out.set("X-Request-Id", request_id);
+    if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) out.insert(k, v);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    stream.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
+    auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+    co_return wec;
+  }
+
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn) {
     beast::tcp_stream stream(std::move(socket));
     conn->stream = &stream;
@@ -170,7 +262,7 @@ struct Server::Impl {
     for (;;) {
       conn->idle = true;
       if (stopping) break;
-      bhttp::request_parser<bhttp::string_body> parser;
+      bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       // The real limit depends on the route, known only once the header is in; until then
       // Beast must not judge Content-Length against its 1 MiB default.
@@ -205,7 +297,8 @@ struct Server::Impl {
                                                           field.name_string().size())),
                                  std::string(field.value()));
       }
-      size_t limit = dispatcher.BodyLimitFor(req.method, req.target);
+      BodyPolicy policy = dispatcher.PolicyFor(req.method, req.target);
+      size_t limit = policy.limit;
       auto declared = parser.content_length();
       if (declared && *declared > limit) {
         co_await WriteEarlyError(stream, req, ErrorCode::kPayloadTooLarge,
@@ -214,7 +307,9 @@ struct Server::Impl {
                                      " bytes for this endpoint");
         break;
       }
-      parser.body_limit(limit);
+      bool keep_alive = parser.get().keep_alive();
+      unsigned version = parser.get().version();
+      std::unique_ptr<SpoolFile> spool;
       if (!parser.is_done()) {
         auto expect = header.find(bhttp::field::expect);
         if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
@@ -223,24 +318,68 @@ struct Server::Impl {
         }
         size_t mib = declared ? static_cast<size_t>(*declared >> 20) : limit >> 20;
         stream.expires_after(options.body_timeout + std::chrono::seconds(mib));
-        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+        boost::system::error_code bec;
+        if (policy.spool) {
+          // Stream to disk in fixed-size pieces: memory stays flat whatever the body's size.
+          bool spool_failed = false;
+          try {
+            spool = std::make_unique<SpoolFile>(options.spool_dir);
+          } catch (const Error& e) {
+            log::Error("spooling failed", {{"request_id", req.request_id}, {"detail", e.what()}});
+            spool_failed = true;
+          }
+          if (spool_failed) {
+            co_await WriteEarlyError(stream, req, ErrorCode::kUnavailable,
+                                     "the server cannot accept uploads right now");
+            break;
+          }
+          bhttp::request_parser<bhttp::buffer_body> body_parser{std::move(parser)};
+          body_parser.body_limit(limit);
+          std::vector<char> chunk(256 * 1024);
+          while (!body_parser.is_done()) {
+            body_parser.get().body().data = chunk.data();
+            body_parser.get().body().size = chunk.size();
+            auto [ec, n] = co_await bhttp::async_read(stream, buffer, body_parser, kTuple);
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) {
+              bec = ec;
+              break;
+            }
+            size_t got = chunk.size() - body_parser.get().body().size;
+            if (got > 0 && !spool->Write(chunk.data(), got)) {
+              co_await WriteEarlyError(stream, req, ErrorCode::kUnavailable,
+                                       "the server could not store the upload (disk full?)");
+              bec = boost::system::errc::make_error_code(boost::system::errc::no_space_on_device);
+              break;
+            }
+          }
+          if (!bec) {
+            req.body_sha256 = spool->Finish();
+            req.body_size = spool->size();
+            req.body_file = spool->path();
+          }
+        } else {
+          bhttp::request_parser<bhttp::string_body> body_parser{std::move(parser)};
+          body_parser.body_limit(limit);
+          auto [ec, n] = co_await bhttp::async_read(stream, buffer, body_parser, kTuple);
+          bec = ec;
+          if (!ec) req.body = std::move(body_parser.get().body());
+        }
         if (bec) {
+          if (bec == boost::system::errc::make_error_code(boost::system::errc::no_space_on_device)) break;
           if (bec == bhttp::error::body_limit) {
             co_await WriteEarlyError(stream, req, ErrorCode::kPayloadTooLarge,
                                      "request body exceeds the limit of " + std::to_string(limit) +
                                          " bytes for this endpoint");
           } else if (bec != beast::error::timeout && bec != asio::error::eof &&
                      bec != bhttp::error::end_of_stream && bec != asio::error::connection_reset &&
-                     bec != asio::error::operation_aborted) {
+                     bec != asio::error::operation_aborted && bec != bhttp::error::partial_message) {
             co_await WriteEarlyError(stream, req, ErrorCode::kInvalidArgument,
                                      "malformed HTTP request body: " + bec.message());
           }
           break;
         }
       }
-      bool keep_alive = parser.get().keep_alive();
-      unsigned version = parser.get().version();
-      req.body = std::move(parser.get().body());
       Response res;
       if (!ParseTarget(req.target, req.path, req.query)) {
         res = dispatcher.ErrorFor(req, ErrorCode::kInvalidArgument, "malformed request target");
@@ -253,9 +392,15 @@ struct Server::Impl {
       }
       int status = res.status;
       keep_alive = keep_alive && !stopping;
-      auto out = ToBeast(std::move(res), version, keep_alive, req.request_id);
-      stream.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
-      auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+      boost::system::error_code wec;
+      if (!res.body_file.empty()) {
+        wec = co_await WriteFile(stream, std::move(res), version, keep_alive, req.request_id);
+      } else {
+        auto out = ToBeast(std::move(res), version, keep_alive, req.request_id);
+        stream.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
+        auto [ec, wn] = co_await bhttp::async_write(stream, out, kTuple);
+        wec = ec;
+      }
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::chrono::seconds body_timeout{60};    // plus one second per MiB of declared body
   std::chrono::seconds shutdown_grace{30};  // in-flight requests get this long after a signal
   size_t max_connections = 20000;
+  std::string spool_dir;  // where spooled request bodies (state uploads) are written
 };
 
 class Server {
