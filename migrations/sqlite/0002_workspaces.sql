@@ -100,6 +100,7 @@ CREATE TABLE workspace_locks (
   info TEXT NOT NULL DEFAULT '{}',
   manual INTEGER NOT NULL DEFAULT 0,
   reason TEXT NOT NULL DEFAULT '',
+  locked_by TEXT NOT NULL DEFAULT '',
   created INTEGER NOT NULL,
   PRIMARY KEY (account, org, project, workspace)
 ) WITHOUT ROWID;

@@ -3,6 +3,7 @@
 
 #include "domain/credentials.h"
 #include "domain/organizations.h"
+#include "domain/state.h"
 #include "domain/variable_sets.h"
 #include "domain/workspaces.h"
 #include "http/router.h"
@@ -17,16 +18,27 @@ struct Services {
   domain::CredentialService credentials;
   domain::WorkspaceService workspaces;
   domain::VariableSetService variable_sets;
+  domain::StateService states;
+  size_t max_state_bytes;  // body limit of state uploads
 
-  explicit Services(storage::Database& database)
-      : db(database), orgs(database), projects(database), credentials(database), workspaces(database),
-        variable_sets(database) {}
+  explicit Services(storage::Database& database, size_t state_limit = kDefaultMaxStateBytes)
+      : db(database),
+        orgs(database),
+        projects(database),
+        credentials(database),
+        workspaces(database),
+        variable_sets(database),
+        states(database, workspaces),
+        max_state_bytes(state_limit) {}
+
+  static constexpr size_t kDefaultMaxStateBytes = size_t{2} << 30;
 };
 
 void RegisterHealthRoutes(http::Router& router, Services& services);
 void RegisterOrgRoutes(http::Router& router, Services& services);
 void RegisterCredentialRoutes(http::Router& router, Services& services);
 void RegisterWorkspaceRoutes(http::Router& router, Services& services);
+void RegisterStateRoutes(http::Router& router, Services& services);
 void RegisterVariableSetRoutes(http::Router& router, Services& services);
 
 inline void RegisterAllRoutes(http::Router& router, Services& services) {
@@ -34,6 +46,7 @@ inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterOrgRoutes(router, services);
   RegisterCredentialRoutes(router, services);
   RegisterWorkspaceRoutes(router, services);
+  RegisterStateRoutes(router, services);
   RegisterVariableSetRoutes(router, services);
 }
 

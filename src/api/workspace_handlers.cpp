@@ -52,6 +52,19 @@ std::vector<std::string> ListQueryValues(const Context& ctx, std::string_view na
 
 Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective) {
   json::object body = WorkspaceJson(w);
+  if (auto lock = s.states.CurrentLock(w)) {
+    body["backend_locked"] = true;
+    json::object l;
+    l["id"] = lock->lock_id;
+    l["created_at"] = lock->created;
+    l["manual"] = lock->manual;
+    l["reason"] = lock->reason;
+    l["locked_by_principal_id"] = lock->locked_by;
+    l["locked_by_principal_type"] = "service_account";
+    l["locked_by_display_name"] = lock->locked_by;
+    l["info"] = domain::StateService::SpecLockView(*lock, {w.account, w.org, w.project, w.identifier});
+    body["lock"] = std::move(l);
+  }
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
   Reply reply = Reply::Of(status, std::move(body));
   reply.headers.emplace_back("ETag", http::ETagOf(w.version));
@@ -147,7 +160,8 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"DELETE", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 s.workspaces.Destroy(ctx.principal, ScopeOf(ctx),
-                                     std::string(ctx.Param("identifier")));
+                                     std::string(ctx.Param("identifier")),
+                                     http::IfMatchVersion(ctx.request));
                 Reply reply;
                 reply.status = 204;
                 reply.no_body = true;

@@ -73,16 +73,7 @@ std::string Hex(const unsigned char* data, size_t n) {
 }
 
 std::string Sha256Hex(std::string_view salt, std::string_view secret) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-            EVP_DigestUpdate(ctx, salt.data(), salt.size()) == 1 &&
-            EVP_DigestUpdate(ctx, secret.data(), secret.size()) == 1 &&
-            EVP_DigestFinal_ex(ctx, digest, &len) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) Fail(ErrorCode::kInternal, "SHA-256 failed");
-  return Hex(digest, len);
+  return statehouse::Sha256Hex({salt, secret});
 }
 }  // namespace
 

@@ -81,3 +81,36 @@ bool ParseInt64(std::string_view s, int64_t& out) {
 }
 
 }  // namespace statehouse
+
+namespace statehouse {
+std::string RandomUuid() {
+  std::string hex = RandomHex(16);
+  hex[12] = '4';
+  static constexpr char kVariant[] = "89ab";
+  hex[16] = kVariant[(hex[16] >= 'a' ? hex[16] - 'a' + 10 : hex[16] - '0') & 3];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+}  // namespace statehouse
+
+#include <openssl/evp.h>
+
+namespace statehouse {
+std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  for (std::string_view p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
+  ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) Fail(ErrorCode::kInternal, "SHA-256 failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+}  // namespace statehouse

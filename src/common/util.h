@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <initializer_list>
 #include <string_view>
 
 namespace statehouse {
@@ -23,4 +24,14 @@ std::string_view Trim(std::string_view s);
 // Parses a base-10 int64; false on any junk, sign misuse or overflow.
 bool ParseInt64(std::string_view s, int64_t& out);
 
+}  // namespace statehouse
+
+namespace statehouse {
+// A random (version 4) UUID in its canonical text form.
+std::string RandomUuid();
+}  // namespace statehouse
+
+namespace statehouse {
+// Hex SHA-256 of the concatenation of parts.
+std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 }  // namespace statehouse

@@ -462,8 +462,8 @@ TEST_F(VariableSetServiceTest, ReferencesAndDeleteConflict) {
   EXPECT_NE(message.find("ws_b"), std::string::npos) << message;
   EXPECT_EQ(service_->Get(admin_, {"", "", "shared"}).identifier, "shared");
 
-  db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws_a");
-  db_->Workspaces().DeleteWorkspace("acct", "o2", "p1", "ws_b");
+  db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws_a", std::nullopt);
+  db_->Workspaces().DeleteWorkspace("acct", "o2", "p1", "ws_b", std::nullopt);
   EXPECT_EQ(service_->References(admin_, {"", "", "shared"}, {}).total, 0);
   service_->Delete(admin_, {"", "", "shared"});
   EXPECT_EQ(CodeOf([&] { service_->Get(admin_, {"", "", "shared"}); }), ErrorCode::kNotFound);

@@ -150,8 +150,8 @@ json::object ReadVariables(const Reader& r, std::string_view name, const json::o
     CheckKey(field, kv.key());
     if (!kv.value().is_object()) Bad(field, "must be an object with key, value and value_type");
     Reader v(kv.value().get_object(), field, r.lenient());
-    auto key = v.Str("key", 128);
-    if (key && *key != kv.key()) Bad(field + ".key", "must equal the map key '" + std::string(kv.key()) + "'");
+    auto key = v.Str("key", 128, true);
+    if (*key != kv.key()) Bad(field + ".key", "must equal the map key '" + std::string(kv.key()) + "'");
     std::string value = v.Str("value", 65536, true).value();
     std::string value_type = v.Enum("value_type", kValueTypes, true).value();
     if (value_type == "secret") CheckSecretReference(field + ".value", value);
@@ -443,10 +443,10 @@ storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,
 }
 
 void WorkspaceService::Destroy(const auth::Principal& who, const WorkspaceScope& scope,
-                               const std::string& id) {
+                               const std::string& id, std::optional<int64_t> if_match) {
   CheckWrite(who, scope);
   Get(who, scope, id);
-  db_.Workspaces().DeleteWorkspace(who.account, scope.org, scope.project, id);
+  db_.Workspaces().DeleteWorkspace(who.account, scope.org, scope.project, id, if_match);
 }
 
 storage::WorkspaceRecord WorkspaceService::Clone(const auth::Principal& who,

@@ -39,7 +39,8 @@ class WorkspaceService {
   storage::WorkspaceRecord Update(const auth::Principal& who, const WorkspaceScope& scope,
                                   const std::string& id, const boost::json::object& body,
                                   bool lenient, std::optional<int64_t> if_match);
-  void Destroy(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id);
+  void Destroy(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id,
+               std::optional<int64_t> if_match);
   storage::WorkspaceRecord Clone(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& source, const std::string& identifier,
                                  const std::string& name);

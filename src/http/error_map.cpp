@@ -37,11 +37,6 @@ const char* ErrorNameOf(ErrorCode code) { return Find(code).name; }
 boost::json::value ErrorBody(ErrorCode code, std::string_view message, std::string_view id,
                              std::string_view details_json) {
   boost::json::object o;
-  if (!details_json.empty()) {
-    boost::system::error_code ec;
-    boost::json::value details = boost::json::parse(details_json, ec);
-    if (!ec && details.is_object()) o = details.get_object();
-  }
   o["name"] = ErrorNameOf(code);
   o["id"] = id;
   if (code == ErrorCode::kInternal) {
@@ -52,6 +47,15 @@ boost::json::value ErrorBody(ErrorCode code, std::string_view message, std::stri
   o["temporary"] = code == ErrorCode::kUnavailable;
   o["timeout"] = false;
   o["fault"] = code == ErrorCode::kInternal || code == ErrorCode::kUnavailable;
+  // Details follow the spec's fields: clients that match keys case-insensitively (Go's
+  // encoding/json, in the Terraform CLI) then take e.g. a lock's "ID" over the error's "id".
+  if (!details_json.empty()) {
+    boost::system::error_code ec;
+    boost::json::value details = boost::json::parse(details_json, ec);
+    if (!ec && details.is_object())
+      for (const auto& kv : details.get_object())
+        if (!o.contains(kv.key())) o[kv.key()] = kv.value();
+  }
   return o;
 }
 

@@ -170,3 +170,69 @@ struct VariableSetRecord {
 };
 
 }  // namespace statehouse::storage
+
+namespace statehouse::storage {
+
+struct WorkspaceKey {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string workspace;
+};
+
+// A held state lock: a Terraform CLI lock (info_json is its LockInfo) or a manual one.
+struct LockRecord {
+  std::string lock_id;
+  std::string info_json = "{}";
+  bool manual = false;
+  std::string reason;
+  std::string locked_by;  // token id of the principal that took it
+  int64_t created = 0;
+};
+
+// One stored document of a workspace: a state version (data_type "state_raw") or an upload
+// such as a plan. The bytes live in the blob store under sha256.
+struct DataRecord {
+  std::string id;  // UUID
+  std::string data_type;
+  std::string sha256;
+  int64_t size = 0;
+  std::optional<int64_t> serial;  // v4 states only
+  std::string lineage;            // v4 states only
+  std::string pipeline_id;
+  std::string stage_id;
+  std::string pipeline_execution_id;
+  std::string pipeline_stage_id;
+  std::string provisioner_type = "tf";
+  std::string stack_path;
+  std::string rollback_source_id;
+  std::string created_by;
+  int64_t created = 0;
+};
+
+struct DataListQuery {
+  ListQuery page;
+  std::string data_type;
+  std::string pipeline_execution_id;
+  std::string pipeline_stage_id;
+  std::string provisioner_type;
+  std::string stack_path;
+};
+
+// What WriteState did. Rejections carry what the caller needs to explain them.
+struct StateWriteResult {
+  enum class Kind {
+    kStored,           // a new version
+    kRetried,          // same serial and bytes as the newest: accepted again, nothing stored
+    kLocked,           // locked by someone else (holder set)
+    kStaleSerial,      // serial lower than the newest's
+    kSerialConflict,   // same serial, other bytes
+    kLineageConflict,  // another lineage
+  };
+  Kind kind = Kind::kStored;
+  DataRecord record;                  // stored (or retried) version
+  std::optional<DataRecord> current;  // the newest version before the write
+  std::optional<LockRecord> holder;
+};
+
+}  // namespace statehouse::storage

@@ -100,9 +100,10 @@ class WorkspaceStore {
   // Replaces everything but account/org/project/identifier/created; bumps version.
   virtual WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& workspace,
                                           std::optional<int64_t> expected_version) = 0;
-  // kLocked when the workspace's state is locked.
+  // kLocked when the workspace's state is locked; kPreconditionFailed on a stale version.
   virtual void DeleteWorkspace(std::string_view account, std::string_view org,
-                               std::string_view project, std::string_view identifier) = 0;
+                               std::string_view project, std::string_view identifier,
+                               std::optional<int64_t> expected_version) = 0;
   // kNotFound when the project does not exist.
   virtual Page<WorkspaceRecord> ListWorkspaces(std::string_view account, std::string_view org,
                                                std::string_view project,
@@ -159,6 +160,48 @@ class VariableSetStore {
                                                           const ListQuery& query) = 0;
 };
 
+// Content-addressed bytes of state versions and uploads.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Takes the file at spool_path (consuming it) as the blob sha256; durable on return.
+  virtual void Put(std::string_view sha256, const std::string& spool_path) = 0;
+  // Stores bytes given in memory (rollback copies, small uploads); durable on return.
+  virtual void PutBytes(std::string_view sha256, std::string_view bytes) = 0;
+  // A local file holding the blob, for zero-copy sends; nullopt when the backend has none.
+  virtual std::optional<std::string> LocalPath(std::string_view sha256) = 0;
+  // The whole blob in memory (for parsing); kNotFound when absent.
+  virtual std::string Read(std::string_view sha256) = 0;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Takes the lock when the workspace has none, or when it already holds this lock id (a
+  // retried LOCK). Returns the holder when another lock is held. One atomic statement or
+  // transaction; kNotFound when the workspace does not exist.
+  virtual std::optional<LockRecord> AcquireLock(const WorkspaceKey& key, const LockRecord& lock) = 0;
+  virtual std::optional<LockRecord> GetLock(const WorkspaceKey& key) = 0;
+  // Releases the lock if lock_id holds it; returns the holder when another lock is held.
+  virtual std::optional<LockRecord> ReleaseLock(const WorkspaceKey& key, std::string_view lock_id,
+                                                bool& released) = 0;
+  // Removes any lock and records who forced it; returns the removed lock.
+  virtual std::optional<LockRecord> ForceUnlock(const WorkspaceKey& key, std::string_view by) = 0;
+
+  // Stores a state version after checking, in one transaction, the lock (a held lock needs
+  // lock_id to match; with none held any write goes) and Terraform's serial/lineage rules
+  // against the newest version (only when both are v4 states). Updates the workspace's
+  // state fields, and its status when new_status is given.
+  virtual StateWriteResult WriteState(const WorkspaceKey& key, const DataRecord& version,
+                                      const std::optional<std::string>& lock_id,
+                                      const std::optional<std::string>& new_status) = 0;
+  virtual std::optional<DataRecord> NewestState(const WorkspaceKey& key) = 0;
+  virtual std::optional<DataRecord> GetData(const WorkspaceKey& key, std::string_view id) = 0;
+  // Other data types (plans, cost breakdowns, ...); kNotFound when the workspace is absent.
+  virtual void AddData(const WorkspaceKey& key, const DataRecord& data) = 0;
+  virtual Page<DataRecord> ListData(const WorkspaceKey& key, const DataListQuery& query) = 0;
+};
+
 // One database: all stores, plus health.
 class Database : public AccountStore,
                  public OrgStore,
@@ -168,6 +211,8 @@ class Database : public AccountStore,
  public:
   virtual WorkspaceStore& Workspaces() = 0;
   virtual VariableSetStore& VariableSets() = 0;
+  virtual StateStore& States() = 0;
+  virtual BlobStore& Blobs() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
   virtual std::string BackendName() const = 0;

@@ -3,6 +3,9 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include <filesystem>
+
+#include "storage/file_blob_store.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_common.h"
 #include "storage/sqlite/sqlite_db.h"
@@ -119,10 +122,15 @@ class SqliteDatabase final : public Database {
     Migrate();
     workspaces_ = sqlite::MakeWorkspaceStore(pool_);
     variable_sets_ = sqlite::MakeVariableSetStore(pool_);
+    states_ = sqlite::MakeStateStore(pool_);
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    blobs_ = OpenFileBlobStore((dir.empty() ? std::string(".") : dir.string()) + "/blobs");
   }
 
   WorkspaceStore& Workspaces() override { return *workspaces_; }
   VariableSetStore& VariableSets() override { return *variable_sets_; }
+  StateStore& States() override { return *states_; }
+  BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return "sqlite"; }
 
@@ -601,6 +609,8 @@ class SqliteDatabase final : public Database {
   ConnectionPool pool_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
+  std::unique_ptr<StateStore> states_;
+  std::unique_ptr<BlobStore> blobs_;
 };
 
 }  // namespace

@@ -10,5 +10,6 @@ namespace statehouse::storage::sqlite {
 
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
+std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool);
 
 }  // namespace statehouse::storage::sqlite

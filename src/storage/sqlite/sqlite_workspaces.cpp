@@ -72,10 +72,11 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   }
 
   void DeleteWorkspace(std::string_view account, std::string_view org, std::string_view project,
-                       std::string_view id) override {
+                       std::string_view id, std::optional<int64_t> expected) override {
     pool_.WriteTransaction([&](Connection& c) {
       auto current = Find(c, account, org, project, id);
       if (!current) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+      CheckVersion(expected, current->version, "workspace '" + std::string(id) + "'");
       Statement lock = c.Prepare(
           "SELECT lock_id FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
           "workspace = ?");
@@ -85,7 +86,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
                                      "' has a locked state (lock " + lock.Text(0) +
                                      "); unlock it before destroying the workspace");
       DeleteChildren(c, account, org, project, id);
-      for (const char* table : {"workspace_settings"}) {
+      for (const char* table : {"workspace_settings", "workspace_data"}) {
         Statement s = c.Prepare(std::string("DELETE FROM ") + table +
                                 " WHERE account = ? AND org = ? AND project = ? AND workspace = ?");
         s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();

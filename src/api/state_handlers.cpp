@@ -1,0 +1,411 @@
+// The Terraform http backend (harness-tf-standard-backend-api-openapi.yml) and the state
+// endpoints of harness-workspaces-api-openapi.yml: locks, data, rollback, resources.
+#include <boost/json.hpp>
+
+#include "api/routes.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "http/conventions.h"
+
+namespace statehouse::api {
+namespace json = boost::json;
+using http::Access;
+using http::Context;
+using http::Reply;
+
+namespace {
+constexpr const char* kWorkspace = "/iacm/api/orgs/{org}/projects/{project}/workspaces/{workspace}";
+
+domain::WorkspaceScope ScopeOf(const Context& ctx) {
+  return {std::string(ctx.Param("org")), std::string(ctx.Param("project"))};
+}
+std::string Ws(const Context& ctx) { return std::string(ctx.Param("workspace")); }
+
+domain::Upload UploadOf(const Context& ctx) {
+  return {ctx.request.body_file, ctx.request.body_size, ctx.request.body_sha256};
+}
+
+// Lock bodies are JSON whatever the client says (the CLI sends no Content-Type).
+std::optional<json::object> LockBody(const Context& ctx) {
+  if (!ctx.request.HasBody()) return std::nullopt;
+  json::value v = http::ParseJson(ctx.request.body);
+  if (!v.is_object()) Fail(ErrorCode::kInvalidArgument, "lock info must be a JSON object");
+  return v.get_object();
+}
+
+Reply Empty(int status) {
+  Reply r;
+  r.status = status;
+  r.no_body = true;
+  return r;
+}
+
+std::string Q(const Context& ctx, std::string_view name) {
+  return std::string(ctx.request.Query(name).value_or(""));
+}
+
+const char* MediaTypeOf(const std::string& data_type) {
+  if (data_type == "plan_human" || data_type == "state_human") return "text/plain";
+  if (data_type.rfind("cdk_", 0) == 0 && data_type != "cdk_template" && data_type != "cdk_manifest")
+    return "application/octet-stream";
+  return "application/json";
+}
+
+Reply ContentReply(const domain::StateService::Content& c, const std::string& media_type) {
+  Reply r;
+  r.status = 200;
+  r.content_type = media_type;
+  if (!c.file.empty()) r.body_file = c.file;
+  else r.raw_body = c.bytes;
+  return r;
+}
+
+json::object DataJson(const storage::WorkspaceKey& key, const storage::DataRecord& d) {
+  json::object o;
+  o["account"] = key.account;
+  o["org"] = key.org;
+  o["project"] = key.project;
+  o["workspace"] = key.workspace;
+  o["id"] = d.id;
+  o["data_type"] = d.data_type;
+  o["created"] = d.created;
+  o["pipeline_id"] = d.pipeline_id;
+  o["stage_id"] = d.stage_id;
+  o["pipeline_execution_id"] = d.pipeline_execution_id;
+  o["pipeline_stage_id"] = d.pipeline_stage_id;
+  o["provisioner_type"] = d.provisioner_type;
+  o["stack_path"] = d.stack_path;
+  if (!d.rollback_source_id.empty()) o["rollback_source_id"] = d.rollback_source_id;
+  o["size"] = d.size;
+  o["state_checksum"] = d.sha256;
+  if (d.serial) o["serial"] = *d.serial;
+  if (!d.lineage.empty()) o["lineage"] = d.lineage;
+  return o;
+}
+
+json::object PassingEvaluation(const Context& ctx, std::string_view entity) {
+  json::object e;
+  e["id"] = 0;
+  e["status"] = "pass";
+  e["entity"] = entity;
+  e["entity_metadata"] = "";
+  e["type"] = "workspace";
+  e["action"] = "onforceunlock";
+  e["account_id"] = ctx.Account();
+  e["org_id"] = ctx.Param("org");
+  e["project_id"] = ctx.Param("project");
+  e["created"] = NowMillis();
+  e["input"] = json::object();
+  e["details"] = json::array();
+  return e;
+}
+
+std::vector<domain::ResourceSelector> ReadSelectors(const json::object& body) {
+  std::vector<domain::ResourceSelector> out;
+  const json::value* list = body.if_contains("selectors");
+  if (!list || list->is_null()) return out;
+  if (!list->is_array()) Fail(ErrorCode::kInvalidArgument, "selectors: must be an array");
+  auto text = [](const json::object& o, const char* k, const std::string& field) -> std::string {
+    const json::value* v = o.if_contains(k);
+    if (!v || v->is_null()) return {};
+    if (!v->is_string()) Fail(ErrorCode::kInvalidArgument, field + "." + k + ": must be a string");
+    return std::string(v->get_string());
+  };
+  static const std::vector<std::string> kOps = {"equals", "not_equals", "contains",
+                                                "not_contains", "starts_with", "ends_with"};
+  for (size_t i = 0; i < list->get_array().size(); ++i) {
+    std::string field = "selectors[" + std::to_string(i) + "]";
+    const json::value& s = list->get_array()[i];
+    if (!s.is_object()) Fail(ErrorCode::kInvalidArgument, field + ": must be an object");
+    domain::ResourceSelector sel;
+    sel.resource_type = text(s.get_object(), "resource_type", field);
+    sel.provider = text(s.get_object(), "provider", field);
+    sel.path_id = text(s.get_object(), "path_id", field);
+    sel.search_text = text(s.get_object(), "search_text", field);
+    if (const json::value* conds = s.get_object().if_contains("include_conditions");
+        conds && !conds->is_null()) {
+      if (!conds->is_array())
+        Fail(ErrorCode::kInvalidArgument, field + ".include_conditions: must be an array");
+      for (size_t j = 0; j < conds->get_array().size(); ++j) {
+        std::string cf = field + ".include_conditions[" + std::to_string(j) + "]";
+        const json::value& c = conds->get_array()[j];
+        if (!c.is_object()) Fail(ErrorCode::kInvalidArgument, cf + ": must be an object");
+        domain::ResourceCondition cond{text(c.get_object(), "attribute", cf),
+                                       text(c.get_object(), "operator", cf),
+                                       text(c.get_object(), "value", cf)};
+        if (cond.attribute.empty()) Fail(ErrorCode::kInvalidArgument, cf + ".attribute: is required");
+        if (std::find(kOps.begin(), kOps.end(), cond.op) == kOps.end())
+          Fail(ErrorCode::kInvalidArgument,
+               cf + ".operator: must be one of equals, not_equals, contains, not_contains, "
+                    "starts_with, ends_with");
+        sel.conditions.push_back(std::move(cond));
+      }
+    }
+    out.push_back(std::move(sel));
+  }
+  return out;
+}
+
+// Slices resources to one page; data sources and outputs come whole.
+json::object ResourcesPage(const domain::tfstate::StateAnalysis& a, json::array resources,
+                           int64_t offset, int64_t limit) {
+  json::array page;
+  for (int64_t i = offset; i < static_cast<int64_t>(resources.size()) && i < offset + limit; ++i)
+    page.push_back(resources[static_cast<size_t>(i)]);
+  json::object out;
+  out["resources"] = std::move(page);
+  out["data_sources"] = a.data_sources;
+  out["outputs"] = a.outputs;
+  out["total_resources"] = static_cast<int64_t>(resources.size());
+  return out;
+}
+
+void AddBackendRoutes(http::Router& router, Services& s, const std::string& base) {
+  const std::string backend = base + "/terraform-backend";
+  router.Add({"GET", backend, Access::kRead, [&s](Context& ctx) {
+                auto newest = s.states.Newest(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                if (!newest) return Empty(204);
+                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                return ContentReply(s.states.ContentOf(w, *newest, true), "application/json");
+              }});
+  http::Route post{"POST", backend, Access::kWrite, [&s](Context& ctx) {
+                     auto id = ctx.request.Query("ID");
+                     std::optional<std::string> lock_id;
+                     if (id && !id->empty()) lock_id = std::string(*id);
+                     auto v = s.states.WriteState(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                                  UploadOf(ctx), lock_id);
+                     json::object out;
+                     out["id"] = v.id;
+                     if (v.serial) out["serial"] = *v.serial;
+                     out["state_checksum"] = v.sha256;
+                     return Reply::Of(200, std::move(out));
+                   }};
+  post.spool_body = true;
+  post.body_limit = s.max_state_bytes;
+  router.Add(std::move(post));
+
+  auto lock = [&s](Context& ctx) {
+    auto body = LockBody(ctx);
+    if (!body) Fail(ErrorCode::kInvalidArgument, "lock info is required");
+    auto held = s.states.Lock(ctx.principal, ScopeOf(ctx), Ws(ctx), *body);
+    // The spec's POST answers HarnessIacmLockinfo; the CLI's LOCK ignores the body.
+    if (ctx.request.method == "POST")
+      return Reply::Of(200, domain::StateService::SpecLockView(
+                                held, {ctx.Account(), std::string(ctx.Param("org")),
+                                       std::string(ctx.Param("project")), Ws(ctx)}));
+    return Reply::Of(200, domain::StateService::LockView(held));
+  };
+  auto unlock = [&s](Context& ctx) {
+    auto body = LockBody(ctx);
+    s.states.Unlock(ctx.principal, ScopeOf(ctx), Ws(ctx), body ? &*body : nullptr);
+    return Empty(200);
+  };
+  // The CLI's LOCK/UNLOCK (on the lock address or the state address) and the spec's
+  // POST/DELETE on .../lock.
+  for (const std::string& path : {backend + "/lock", backend}) {
+    http::Route l{"LOCK", path, Access::kWrite, lock};
+    l.accepts_text = true;
+    router.Add(std::move(l));
+    http::Route u{"UNLOCK", path, Access::kWrite, unlock};
+    u.accepts_text = true;
+    router.Add(std::move(u));
+  }
+  http::Route post_lock{"POST", backend + "/lock", Access::kWrite, lock};
+  post_lock.accepts_text = true;
+  router.Add(std::move(post_lock));
+  http::Route delete_lock{"DELETE", backend + "/lock", Access::kWrite, unlock};
+  delete_lock.accepts_text = true;
+  router.Add(std::move(delete_lock));
+}
+}  // namespace
+
+void RegisterStateRoutes(http::Router& router, Services& s) {
+  const std::string base = kWorkspace;
+  AddBackendRoutes(router, s, base);
+
+  router.Add({"POST", base + "/actions/lock", Access::kWrite, [&s](Context& ctx) {
+                std::string reason;
+                if (ctx.has_body) {
+                  if (!ctx.body.is_object())
+                    Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+                  if (const json::value* r = ctx.body.get_object().if_contains("reason");
+                      r && !r->is_null()) {
+                    if (!r->is_string()) Fail(ErrorCode::kInvalidArgument, "reason: must be a string");
+                    reason = std::string(r->get_string());
+                  }
+                }
+                auto lock = s.states.ManualLock(ctx.principal, ScopeOf(ctx), Ws(ctx), reason);
+                json::object out;
+                out["id"] = lock.lock_id;
+                out["workspace"] = Ws(ctx);
+                out["manual"] = true;
+                out["reason"] = lock.reason;
+                out["locked_by_principal_id"] = lock.locked_by;
+                out["locked_by_principal_type"] = "service_account";
+                out["locked_by_display_name"] = lock.locked_by;
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"POST", base + "/actions/force-unlock", Access::kWrite, [&s](Context& ctx) {
+                auto removed = s.states.ForceUnlock(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                json::object out;
+                out["policy_evaluation"] = PassingEvaluation(ctx, Ws(ctx));
+                out["unlocked"] = removed.has_value();
+                if (removed) out["lock_id"] = removed->lock_id;
+                return Reply::Of(200, std::move(out));
+              }});
+
+  router.Add({"GET", base + "/data", Access::kRead, [&s](Context& ctx) {
+                auto p = http::ParseListParams(ctx.request, 1, {}, storage::SortField::kCreated);
+                storage::DataListQuery q;
+                q.page = p.query;
+                q.data_type = Q(ctx, "data_type");
+                q.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
+                q.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
+                q.provisioner_type = Q(ctx, "provisioner_type");
+                q.stack_path = Q(ctx, "stack_path");
+                auto page = s.states.ListData(ctx.principal, ScopeOf(ctx), Ws(ctx), q);
+                storage::WorkspaceKey key{ctx.Account(), std::string(ctx.Param("org")),
+                                          std::string(ctx.Param("project")), Ws(ctx)};
+                json::array items;
+                for (const auto& d : page.items) items.push_back(DataJson(key, d));
+                Reply reply = Reply::Of(200, std::move(items));
+                http::AddPageHeaders(reply, p, page.total);
+                return reply;
+              }});
+  http::Route create_data{"POST", base + "/data", Access::kWrite, [&s](Context& ctx) {
+                            storage::DataRecord meta;
+                            meta.data_type = Q(ctx, "data_type");
+                            if (meta.data_type.empty())
+                              Fail(ErrorCode::kInvalidArgument, "data_type: is required");
+                            meta.pipeline_id = Q(ctx, "pipeline_id");
+                            meta.stage_id = Q(ctx, "stage_id");
+                            meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
+                            meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
+                            if (auto t = ctx.request.Query("provisioner_type")) meta.provisioner_type = *t;
+                            meta.stack_path = Q(ctx, "stack_path");
+                            if (!ctx.request.HasBody())
+                              Fail(ErrorCode::kInvalidArgument, "a request body is required");
+                            auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                                         UploadOf(ctx), meta);
+                            json::object out;
+                            out["id"] = d.id;
+                            out["policy_evaluation"] = json::array();
+                            out["policy_evaluation_status"] = "pass";
+                            return Reply::Of(200, std::move(out));
+                          }};
+  create_data.spool_body = true;
+  create_data.body_limit = s.max_state_bytes;
+  router.Add(std::move(create_data));
+  router.Add({"GET", base + "/data/{id}", Access::kRead, [&s](Context& ctx) {
+                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                          std::string(ctx.Param("id")));
+                return ContentReply(s.states.ContentOf(w, d, false), MediaTypeOf(d.data_type));
+              }});
+  router.Add({"GET", base + "/data/{id}/evaluate-policy", Access::kRead, [&s](Context& ctx) {
+                auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                          std::string(ctx.Param("id")));
+                json::object out;
+                out["id"] = d.id;
+                out["policy_evaluation"] = json::array();
+                out["policy_evaluation_status"] = "pass";
+                out["policy_evaluation_message"] = "no policies apply";
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"POST", base + "/state-versions/{data_id}/rollback", Access::kWrite,
+              [&s](Context& ctx) {
+                if (ctx.has_body && !ctx.body.is_object())
+                  Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+                auto v = s.states.Rollback(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                           std::string(ctx.Param("data_id")));
+                json::object out;
+                out["new_data_id"] = v.id;
+                out["new_file_version"] = *v.serial;
+                out["activity_id"] = RandomUuid();
+                out["status"] = "rollback_applied";
+                return Reply::Of(200, std::move(out));
+              }});
+
+  router.Add({"GET", base + "/resources", Access::kRead, [&s](Context& ctx) {
+                auto p = http::ParseListParams(ctx.request, 1, {}, storage::SortField::kName);
+                auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                std::vector<std::string> types;
+                for (std::string_view t : ctx.request.QueryAll("resource_types")) {
+                  while (!t.empty()) {
+                    size_t comma = t.find(',');
+                    if (!Trim(t.substr(0, comma)).empty()) types.emplace_back(Trim(t.substr(0, comma)));
+                    t = comma == std::string_view::npos ? std::string_view() : t.substr(comma + 1);
+                  }
+                }
+                json::array resources;
+                for (const auto& r : a.resources) {
+                  if (types.empty() ||
+                      std::find(types.begin(), types.end(), r.at("type").get_string()) != types.end())
+                    resources.push_back(r);
+                }
+                int64_t total = static_cast<int64_t>(resources.size());
+                Reply reply = Reply::Of(200, ResourcesPage(a, std::move(resources), p.query.offset, p.limit));
+                http::AddPageHeaders(reply, p, total);
+                return reply;
+              }});
+  router.Add({"POST", base + "/resources/search", Access::kRead, [&s](Context& ctx) {
+                json::object body;
+                if (ctx.has_body) {
+                  if (!ctx.body.is_object())
+                    Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+                  body = ctx.body.get_object();
+                }
+                int64_t limit = http::kDefaultLimit, page = 1;
+                if (const json::value* v = body.if_contains("limit"); v && !v->is_null()) {
+                  if (!v->is_int64() || v->get_int64() < 1)
+                    Fail(ErrorCode::kInvalidArgument, "limit: must be a positive integer");
+                  limit = std::min<int64_t>(v->get_int64(), http::kMaxLimit);
+                }
+                if (const json::value* v = body.if_contains("page"); v && !v->is_null()) {
+                  if (!v->is_int64() || v->get_int64() < 1)
+                    Fail(ErrorCode::kInvalidArgument, "page: must be an integer >= 1");
+                  page = v->get_int64();
+                  if (page > 1'000'000'000) Fail(ErrorCode::kInvalidArgument, "page: out of range");
+                }
+                auto selectors = ReadSelectors(body);
+                auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                json::array matched;
+                for (const auto& r : a.resources)
+                  if (domain::MatchesAnySelector(r.get_object(), selectors)) matched.push_back(r);
+                return Reply::Of(200, ResourcesPage(a, std::move(matched), (page - 1) * limit, limit));
+              }});
+  router.Add({"GET", base + "/modules", Access::kRead, [&s](Context& ctx) {
+                return Reply::Of(200, s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).modules);
+              }});
+  router.Add({"GET", base + "/resource-types", Access::kRead, [&s](Context& ctx) {
+                json::array out;
+                for (const auto& [type, attrs] :
+                     s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).type_attributes)
+                  out.emplace_back(type);
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"GET", base + "/resource-types-and-attributes", Access::kRead, [&s](Context& ctx) {
+                json::object out;
+                for (const auto& [type, attrs] :
+                     s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).type_attributes) {
+                  json::array list;
+                  for (const auto& a : attrs) list.emplace_back(a);
+                  out[type] = std::move(list);
+                }
+                return Reply::Of(200, std::move(out));
+              }});
+  router.Add({"GET", base + "/resource-types/{resource_type}/attributes", Access::kRead,
+              [&s](Context& ctx) {
+                auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                auto it = a.type_attributes.find(std::string(ctx.Param("resource_type")));
+                if (it == a.type_attributes.end())
+                  Fail(ErrorCode::kNotFound, "no resource of type '" +
+                                                 std::string(ctx.Param("resource_type")) +
+                                                 "' in the workspace's state");
+                json::array out;
+                for (const auto& attr : it->second) out.emplace_back(attr);
+                return Reply::Of(200, std::move(out));
+              }});
+}
+
+}  // namespace statehouse::api

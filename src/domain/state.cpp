@@ -1,0 +1,457 @@
+#include "domain/state.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <ctime>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace statehouse::domain {
+namespace json = boost::json;
+
+namespace {
+
+json::object ParseObject(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return !ec && v.is_object() ? v.get_object() : json::object();
+}
+
+// Terraform's LockInfo fields, matched case-insensitively.
+constexpr const char* kLockFields[] = {"ID", "Operation", "Info", "Who", "Version", "Created",
+                                       "Path"};
+
+json::object NormalizeLockInfo(const json::object& body) {
+  json::object info;
+  for (const auto& kv : body) {
+    for (const char* field : kLockFields) {
+      if (!IEquals(kv.key(), field)) continue;
+      if (!kv.value().is_string() && !kv.value().is_null())
+        Fail(ErrorCode::kInvalidArgument, "lock info field " + std::string(field) + " must be a string");
+      if (kv.value().is_string()) {
+        if (kv.value().get_string().size() > 4096)
+          Fail(ErrorCode::kInvalidArgument, "lock info field " + std::string(field) + " is too long");
+        info[field] = kv.value();
+      }
+    }
+  }
+  return info;
+}
+
+// Reads a spooled body through the state scanner in fixed-size pieces.
+tfstate::StateHeader ScanFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Fail(ErrorCode::kInternal, "cannot reopen the uploaded body");
+  tfstate::StateScanner scanner;
+  std::vector<char> buf(256 * 1024);
+  try {
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) Fail(ErrorCode::kInternal, "cannot read the uploaded body");
+      if (n == 0) break;
+      scanner.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
+    }
+    scanner.Finish();
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return scanner.header();
+}
+
+bool PruneSensitive(const storage::WorkspaceRecord& w) {
+  json::object config = ParseObject(w.config_json);
+  const json::value* v = config.if_contains("prune_sensitive_data");
+  return v && v->is_bool() && v->get_bool();
+}
+
+std::string Rfc3339(int64_t millis) {
+  time_t secs = static_cast<time_t>(millis / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis % 1000));
+  return buf;
+}
+
+}  // namespace
+
+const std::vector<std::string>& DataTypes() {
+  static const std::vector<std::string> kTypes = {
+      "plan_human", "state_raw", "state_human", "cost_breakdown", "cost_diff", "modules",
+      "providers", "cdk_template", "cdk_manifest", "cdk_tree", "cdk_assets", "cdk_diff",
+      "cdk_drift"};
+  return kTypes;
+}
+
+json::object StateService::LockView(const storage::LockRecord& lock) {
+  // Only Terraform's capitalised LockInfo fields plus names no LockInfo field matches, even
+  // case-insensitively: the CLI decodes this object into its LockInfo.
+  json::object view = ParseObject(lock.info_json);
+  view["ID"] = lock.lock_id;
+  if (lock.manual) {
+    if (!view.contains("Operation")) view["Operation"] = "manual";
+    if (!view.contains("Info")) view["Info"] = lock.reason;
+    if (!view.contains("Who")) view["Who"] = lock.locked_by;
+  }
+  if (!view.contains("Created")) view["Created"] = Rfc3339(lock.created);
+  view["manual"] = lock.manual;
+  view["reason"] = lock.reason;
+  view["locked_by_principal_id"] = lock.locked_by;
+  view["locked_by_principal_type"] = "service_account";
+  view["locked_by_display_name"] = lock.locked_by;
+  return view;
+}
+
+json::object StateService::SpecLockView(const storage::LockRecord& lock,
+                                        const storage::WorkspaceKey& key) {
+  json::object info = ParseObject(lock.info_json);
+  auto text = [&](const char* k) -> std::string {
+    const json::value* v = info.if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  json::object view;
+  view["account"] = key.account;
+  view["org"] = key.org;
+  view["project"] = key.project;
+  view["workspace"] = key.workspace;
+  view["id"] = lock.lock_id;
+  view["operation"] = lock.manual ? std::string("manual") : text("Operation");
+  view["info"] = lock.manual ? lock.reason : text("Info");
+  view["who"] = lock.manual ? lock.locked_by : text("Who");
+  view["version"] = text("Version");
+  view["path"] = text("Path");
+  view["created"] = lock.created;
+  view["manual"] = lock.manual;
+  view["locked_by_principal_id"] = lock.locked_by;
+  view["locked_by_principal_type"] = "service_account";
+  view["locked_by_display_name"] = lock.locked_by;
+  return view;
+}
+
+void StateService::ThrowLocked(const storage::LockRecord& holder, const std::string& ws,
+                               ErrorCode code) {
+  json::object view = LockView(holder);
+  std::string who = view.contains("Who") && view["Who"].is_string()
+                        ? std::string(view["Who"].get_string())
+                        : std::string("someone");
+  throw Error(code,
+              "workspace '" + ws + "' is locked by " + who + " (lock ID " + holder.lock_id + ")",
+              json::serialize(view));
+}
+
+std::optional<storage::DataRecord> StateService::Newest(const auth::Principal& who,
+                                                        const WorkspaceScope& scope,
+                                                        const std::string& ws) {
+  workspaces_.Get(who, scope, ws);
+  return db_.States().NewestState(KeyOf(who, scope, ws));
+}
+
+storage::DataRecord StateService::WriteState(const auth::Principal& who,
+                                             const WorkspaceScope& scope, const std::string& ws,
+                                             const Upload& body,
+                                             const std::optional<std::string>& lock_id) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  if (body.size == 0) Fail(ErrorCode::kInvalidArgument, "the state body is empty");
+  tfstate::StateHeader header = ScanFile(body.file);
+  storage::DataRecord version;
+  version.id = RandomUuid();
+  version.data_type = "state_raw";
+  version.sha256 = body.sha256;
+  version.size = static_cast<int64_t>(body.size);
+  if (header.IsV4()) {
+    version.serial = header.serial;
+    version.lineage = *header.lineage;
+  }
+  version.created_by = who.token_id;
+  version.created = NowMillis();
+  // The bytes are durable before any row points at them.
+  db_.Blobs().Put(body.sha256, body.file);
+  auto result = db_.States().WriteState(KeyOf(who, scope, ws), version, lock_id, std::nullopt);
+  using Kind = storage::StateWriteResult::Kind;
+  switch (result.kind) {
+    case Kind::kStored:
+      log::Info("state stored", {{"workspace", ws}, {"id", version.id}, {"size", version.size},
+                                 {"serial", version.serial ? *version.serial : -1}});
+      return result.record;
+    case Kind::kRetried:
+      return result.record;
+    case Kind::kLocked:
+      ThrowLocked(*result.holder, ws, ErrorCode::kLocked);
+    case Kind::kLineageConflict:
+      Fail(ErrorCode::kConflict, "state lineage " + version.lineage +
+                                     " does not match the workspace's lineage " +
+                                     result.current->lineage);
+    case Kind::kStaleSerial:
+      Fail(ErrorCode::kConflict, "state serial " + std::to_string(*version.serial) +
+                                     " is older than the stored serial " +
+                                     std::to_string(*result.current->serial));
+    case Kind::kSerialConflict:
+      Fail(ErrorCode::kConflict,
+           "state serial " + std::to_string(*version.serial) +
+               " is already stored with different content; increment the serial");
+  }
+  Fail(ErrorCode::kInternal, "unexpected state write result");
+}
+
+storage::LockRecord StateService::Lock(const auth::Principal& who, const WorkspaceScope& scope,
+                                       const std::string& ws, const json::object& body) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  json::object info = NormalizeLockInfo(body);
+  const json::value* id = info.if_contains("ID");
+  if (!id || id->get_string().empty())
+    Fail(ErrorCode::kInvalidArgument, "lock info needs an ID");
+  storage::LockRecord lock;
+  lock.lock_id = std::string(id->get_string());
+  lock.info_json = json::serialize(info);
+  lock.locked_by = who.token_id;
+  lock.created = NowMillis();
+  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock))
+    ThrowLocked(*holder, ws, ErrorCode::kLocked);
+  return lock;
+}
+
+bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scope,
+                          const std::string& ws, const json::object* body) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  json::object info = body ? NormalizeLockInfo(*body) : json::object();
+  bool id_only = info.size() == 1 && info.contains("ID");
+  if (info.empty() || id_only) {
+    auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
+    if (removed)
+      log::Warn("state lock forced open", {{"workspace", ws}, {"lock_id", removed->lock_id},
+                                           {"by", who.token_id}});
+    return removed.has_value();
+  }
+  const json::value* id = info.if_contains("ID");
+  if (!id) Fail(ErrorCode::kInvalidArgument, "unlock info needs the lock's ID");
+  bool released = false;
+  auto holder = db_.States().ReleaseLock(KeyOf(who, scope, ws), id->get_string(), released);
+  if (holder) ThrowLocked(*holder, ws, ErrorCode::kConflict);
+  return released;
+}
+
+storage::LockRecord StateService::ManualLock(const auth::Principal& who,
+                                             const WorkspaceScope& scope, const std::string& ws,
+                                             const std::string& reason) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  if (reason.size() > 1024) Fail(ErrorCode::kInvalidArgument, "reason: must be at most 1024 characters");
+  storage::LockRecord lock;
+  lock.lock_id = RandomUuid();
+  lock.manual = true;
+  lock.reason = reason;
+  lock.locked_by = who.token_id;
+  lock.created = NowMillis();
+  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock))
+    ThrowLocked(*holder, ws, ErrorCode::kLocked);
+  return lock;
+}
+
+std::optional<storage::LockRecord> StateService::ForceUnlock(const auth::Principal& who,
+                                                             const WorkspaceScope& scope,
+                                                             const std::string& ws) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
+  if (removed)
+    log::Warn("state lock forced open", {{"workspace", ws}, {"lock_id", removed->lock_id},
+                                         {"by", who.token_id}});
+  return removed;
+}
+
+std::optional<storage::LockRecord> StateService::CurrentLock(const storage::WorkspaceRecord& w) {
+  return db_.States().GetLock({w.account, w.org, w.project, w.identifier});
+}
+
+storage::Page<storage::DataRecord> StateService::ListData(const auth::Principal& who,
+                                                          const WorkspaceScope& scope,
+                                                          const std::string& ws,
+                                                          const storage::DataListQuery& query) {
+  workspaces_.Get(who, scope, ws);
+  if (!query.data_type.empty() &&
+      std::find(DataTypes().begin(), DataTypes().end(), query.data_type) == DataTypes().end())
+    Fail(ErrorCode::kInvalidArgument, "data_type: unknown data type '" + query.data_type + "'");
+  return db_.States().ListData(KeyOf(who, scope, ws), query);
+}
+
+storage::DataRecord StateService::GetData(const auth::Principal& who, const WorkspaceScope& scope,
+                                          const std::string& ws, const std::string& id) {
+  workspaces_.Get(who, scope, ws);
+  auto d = db_.States().GetData(KeyOf(who, scope, ws), id);
+  if (!d) Fail(ErrorCode::kNotFound, "data '" + id + "' not found in workspace '" + ws + "'");
+  return *d;
+}
+
+StateService::Content StateService::ContentOf(const storage::WorkspaceRecord& w,
+                                              const storage::DataRecord& d, bool for_backend) {
+  Content out;
+  // The CLI's backend GET always gets the state whole; API downloads honour pruning.
+  bool redact = !for_backend && d.data_type == "state_raw" && d.serial && PruneSensitive(w);
+  if (!redact) {
+    if (auto path = db_.Blobs().LocalPath(d.sha256)) {
+      out.file = *path;
+      return out;
+    }
+    out.bytes = db_.Blobs().Read(d.sha256);
+    return out;
+  }
+  std::string text = db_.Blobs().Read(d.sha256);
+  boost::system::error_code ec;
+  json::value state = json::parse(text, ec);
+  out.bytes = ec ? text : json::serialize(tfstate::Redact(state));
+  return out;
+}
+
+storage::DataRecord StateService::CreateData(const auth::Principal& who,
+                                             const WorkspaceScope& scope, const std::string& ws,
+                                             const Upload& body, storage::DataRecord meta) {
+  auth::RequireScope(who, scope.org, scope.project);
+  workspaces_.Get(who, scope, ws);
+  if (std::find(DataTypes().begin(), DataTypes().end(), meta.data_type) == DataTypes().end())
+    Fail(ErrorCode::kInvalidArgument, "data_type: must be one of the spec's data types");
+  if (meta.provisioner_type != "tf" && meta.provisioner_type != "awscdk")
+    Fail(ErrorCode::kInvalidArgument, "provisioner_type: must be tf or awscdk");
+  if (meta.data_type == "state_raw") return WriteState(who, scope, ws, body, std::nullopt);
+  meta.id = RandomUuid();
+  meta.sha256 = body.sha256;
+  meta.size = static_cast<int64_t>(body.size);
+  meta.created_by = who.token_id;
+  meta.created = NowMillis();
+  db_.Blobs().Put(body.sha256, body.file);
+  db_.States().AddData(KeyOf(who, scope, ws), meta);
+  return meta;
+}
+
+storage::DataRecord StateService::Rollback(const auth::Principal& who,
+                                           const WorkspaceScope& scope, const std::string& ws,
+                                           const std::string& data_id) {
+  auth::RequireScope(who, scope.org, scope.project);
+  storage::DataRecord source = GetData(who, scope, ws, data_id);
+  if (source.data_type != "state_raw")
+    Fail(ErrorCode::kInvalidArgument, "data '" + data_id + "' is not a state version");
+  auto current = db_.States().NewestState(KeyOf(who, scope, ws));
+  if (!current || !current->serial || !source.serial)
+    Fail(ErrorCode::kConflict, "only Terraform v4 states can be rolled back");
+  if (source.id == current->id)
+    Fail(ErrorCode::kConflict, "data '" + data_id + "' is already the newest state");
+  std::string text =
+      tfstate::WithSerial(db_.Blobs().Read(source.sha256), *current->serial + 1);
+  std::string sha = Sha256Hex({text});
+  db_.Blobs().PutBytes(sha, text);
+  storage::DataRecord version;
+  version.id = RandomUuid();
+  version.data_type = "state_raw";
+  version.sha256 = sha;
+  version.size = static_cast<int64_t>(text.size());
+  version.serial = *current->serial + 1;
+  version.lineage = source.lineage;
+  version.rollback_source_id = source.id;
+  version.created_by = who.token_id;
+  version.created = NowMillis();
+  auto result = db_.States().WriteState(KeyOf(who, scope, ws), version, std::nullopt,
+                                        std::string("rollback_applied"));
+  using Kind = storage::StateWriteResult::Kind;
+  if (result.kind == Kind::kLocked) ThrowLocked(*result.holder, ws, ErrorCode::kLocked);
+  if (result.kind == Kind::kLineageConflict)
+    Fail(ErrorCode::kConflict, "cannot roll back to a state of another lineage (" +
+                                   source.lineage + " vs " + result.current->lineage + ")");
+  if (result.kind != Kind::kStored)
+    Fail(ErrorCode::kConflict, "the state changed during the rollback; try again");
+  log::Info("state rolled back", {{"workspace", ws}, {"from", source.id}, {"id", version.id},
+                                  {"serial", *version.serial}});
+  return result.record;
+}
+
+tfstate::StateAnalysis StateService::Analyze(const auth::Principal& who,
+                                             const WorkspaceScope& scope, const std::string& ws) {
+  storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
+  auto newest = db_.States().NewestState(KeyOf(who, scope, ws));
+  if (!newest || !newest->serial) return {};
+  boost::system::error_code ec;
+  json::value state = json::parse(db_.Blobs().Read(newest->sha256), ec);
+  if (ec) return {};
+  return tfstate::Analyze(state, PruneSensitive(w));
+}
+
+namespace {
+std::string Text(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return {};
+  return v->is_string() ? std::string(v->get_string()) : json::serialize(*v);
+}
+
+bool Contains(std::string_view hay, std::string_view needle) {
+  return ToLower(hay).find(ToLower(needle)) != std::string::npos;
+}
+
+// The attribute a condition names, as text; nullopt when absent.
+std::optional<std::string> AttributeText(const json::object& resource, std::string path) {
+  if (path.rfind("<+", 0) == 0 && path.back() == '>') path = path.substr(2, path.size() - 3);
+  if (path.rfind("attributes.", 0) == 0) path = path.substr(11);
+  if (path.rfind("tag.", 0) == 0) path = "tags." + path.substr(4);
+  const json::value* cur = resource.if_contains("attributes");
+  size_t start = 0;
+  while (cur && start <= path.size()) {
+    size_t dot = path.find('.', start);
+    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!cur->is_object()) return std::nullopt;
+    cur = cur->get_object().if_contains(part);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!cur || cur->is_null()) return std::nullopt;
+  return cur->is_string() ? std::string(cur->get_string()) : json::serialize(*cur);
+}
+
+bool ConditionHolds(const json::object& resource, const ResourceCondition& c) {
+  auto v = AttributeText(resource, c.attribute);
+  if (c.op == "not_equals") return !v || *v != c.value;
+  if (c.op == "not_contains") return !v || v->find(c.value) == std::string::npos;
+  if (!v) return false;
+  if (c.op == "equals") return *v == c.value;
+  if (c.op == "contains") return v->find(c.value) != std::string::npos;
+  if (c.op == "starts_with") return v->rfind(c.value, 0) == 0;
+  if (c.op == "ends_with")
+    return v->size() >= c.value.size() && v->compare(v->size() - c.value.size(), c.value.size(), c.value) == 0;
+  return false;
+}
+}  // namespace
+
+bool MatchesAnySelector(const json::object& resource, const std::vector<ResourceSelector>& selectors) {
+  if (selectors.empty()) return true;
+  for (const auto& sel : selectors) {
+    if (!sel.resource_type.empty() && Text(resource, "type") != sel.resource_type) continue;
+    if (!sel.provider.empty()) {
+      std::string provider = Text(resource, "provider");
+      bool ok = provider == sel.provider ||
+                (provider.size() > sel.provider.size() &&
+                 provider.compare(provider.size() - sel.provider.size() - 1, std::string::npos,
+                                  "/" + sel.provider) == 0);
+      if (!ok) continue;
+    }
+    if (!sel.path_id.empty() && !Contains(Text(resource, "path_id"), sel.path_id)) continue;
+    if (!sel.search_text.empty() && !Contains(Text(resource, "path_id"), sel.search_text) &&
+        !Contains(Text(resource, "resource_id"), sel.search_text) &&
+        !Contains(Text(resource, "type"), sel.search_text))
+      continue;
+    bool all = true;
+    for (const auto& c : sel.conditions) all = all && ConditionHolds(resource, c);
+    if (all) return true;
+  }
+  return false;
+}
+
+}  // namespace statehouse::domain

@@ -1,0 +1,116 @@
+// Terraform / OpenTofu remote state: the http backend's locks and writes, version history,
+// rollback, other workspace data, and the views derived from the newest state.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+
+#include "auth/auth.h"
+#include "common/error.h"
+#include "domain/terraform_state.h"
+#include "domain/workspaces.h"
+#include "storage/store.h"
+
+namespace statehouse::domain {
+
+// A request body spooled to disk by the listener.
+struct Upload {
+  std::string file;
+  uint64_t size = 0;
+  std::string sha256;
+};
+
+// Data types of the spec's HarnessIacmWorkspacedata enum.
+const std::vector<std::string>& DataTypes();
+
+// resources/search: a resource matches a selector when every given field matches; it is kept
+// when any selector matches (or when there is none).
+struct ResourceCondition {
+  std::string attribute;  // "region", "tags.env", "<+attributes.region>"; "tag." means "tags."
+  std::string op;         // equals, not_equals, contains, not_contains, starts_with, ends_with
+  std::string value;
+};
+struct ResourceSelector {
+  std::string resource_type;
+  std::string provider;  // "aws" matches "registry.terraform.io/hashicorp/aws"
+  std::string path_id;   // substring of the address
+  std::string search_text;
+  std::vector<ResourceCondition> conditions;
+};
+bool MatchesAnySelector(const boost::json::object& resource,
+                        const std::vector<ResourceSelector>& selectors);
+
+class StateService {
+ public:
+  StateService(storage::Database& db, WorkspaceService& workspaces)
+      : db_(db), workspaces_(workspaces) {}
+
+  // The newest state version, or nullopt when the workspace has none.
+  std::optional<storage::DataRecord> Newest(const auth::Principal& who,
+                                            const WorkspaceScope& scope, const std::string& ws);
+  // Stores a state version. lock_id is the backend's ?ID=. Throws kLocked (holder's info in
+  // the details), kConflict (serial/lineage rules), kInvalidArgument (not JSON).
+  storage::DataRecord WriteState(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& ws, const Upload& body,
+                                 const std::optional<std::string>& lock_id);
+
+  // LOCK / POST .../lock with Terraform's lock info (either letter case).
+  storage::LockRecord Lock(const auth::Principal& who, const WorkspaceScope& scope,
+                           const std::string& ws, const boost::json::object& info);
+  // UNLOCK / DELETE .../lock. An absent body or one with only an ID forces the unlock.
+  // Returns true when a lock was released.
+  bool Unlock(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
+              const boost::json::object* info);
+  // actions/lock: a manual lock with a reason.
+  storage::LockRecord ManualLock(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& ws, const std::string& reason);
+  // actions/force-unlock: clears any lock; returns what it removed.
+  std::optional<storage::LockRecord> ForceUnlock(const auth::Principal& who,
+                                                 const WorkspaceScope& scope,
+                                                 const std::string& ws);
+  std::optional<storage::LockRecord> CurrentLock(const storage::WorkspaceRecord& w);
+
+  storage::Page<storage::DataRecord> ListData(const auth::Principal& who,
+                                              const WorkspaceScope& scope, const std::string& ws,
+                                              const storage::DataListQuery& query);
+  storage::DataRecord GetData(const auth::Principal& who, const WorkspaceScope& scope,
+                              const std::string& ws, const std::string& id);
+  // The bytes to send for a data record: a local file when the blob store has one and no
+  // redaction applies; otherwise the (redacted) bytes.
+  struct Content {
+    std::string file;
+    std::string bytes;
+  };
+  Content ContentOf(const storage::WorkspaceRecord& w, const storage::DataRecord& d,
+                    bool for_backend);
+  storage::DataRecord CreateData(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& ws, const Upload& body,
+                                 storage::DataRecord meta);
+  // A new newest version from an old one: serial = current + 1, the old lineage.
+  storage::DataRecord Rollback(const auth::Principal& who, const WorkspaceScope& scope,
+                               const std::string& ws, const std::string& data_id);
+
+  // The newest v4 state, analysed (pruned when the workspace asks for it). Empty when none.
+  tfstate::StateAnalysis Analyze(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& ws);
+
+  // Lock info as the Terraform CLI decodes it (ID, Operation, Who, Created, ...), used in
+  // conflict bodies and LOCK responses.
+  static boost::json::object LockView(const storage::LockRecord& lock);
+  // HarnessIacmLockinfo: the spec's lower-case lock fields.
+  static boost::json::object SpecLockView(const storage::LockRecord& lock,
+                                          const storage::WorkspaceKey& key);
+
+ private:
+  storage::WorkspaceKey KeyOf(const auth::Principal& who, const WorkspaceScope& scope,
+                              const std::string& ws) {
+    return {who.account, scope.org, scope.project, ws};
+  }
+  [[noreturn]] void ThrowLocked(const storage::LockRecord& holder, const std::string& ws,
+                                ErrorCode code);
+  storage::Database& db_;
+  WorkspaceService& workspaces_;
+};
+
+}  // namespace statehouse::domain

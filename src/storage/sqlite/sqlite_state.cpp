@@ -1,0 +1,285 @@
+#include "common/error.h"
+#include "common/util.h"
+#include "storage/sqlite/sqlite_common.h"
+#include "storage/sqlite/sqlite_stores.h"
+
+namespace statehouse::storage::sqlite {
+namespace {
+
+constexpr const char* kDataColumns =
+    "id, data_type, sha256, size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, "
+    "pipeline_stage_id, provisioner_type, stack_path, rollback_source_id, created_by, created";
+
+DataRecord ReadData(const Statement& s) {
+  DataRecord d;
+  d.id = s.Text(0);
+  d.data_type = s.Text(1);
+  d.sha256 = s.Text(2);
+  d.size = s.Int(3);
+  d.serial = s.OptInt(4);
+  d.lineage = s.Text(5);
+  d.pipeline_id = s.Text(6);
+  d.stage_id = s.Text(7);
+  d.pipeline_execution_id = s.Text(8);
+  d.pipeline_stage_id = s.Text(9);
+  d.provisioner_type = s.Text(10);
+  d.stack_path = s.Text(11);
+  d.rollback_source_id = s.Text(12);
+  d.created_by = s.Text(13);
+  d.created = s.Int(14);
+  return d;
+}
+
+LockRecord ReadLock(const Statement& s) {
+  LockRecord l;
+  l.lock_id = s.Text(0);
+  l.info_json = s.Text(1);
+  l.manual = s.Int(2) != 0;
+  l.reason = s.Text(3);
+  l.locked_by = s.Text(4);
+  l.created = s.Int(5);
+  return l;
+}
+
+void BindKey(Statement& s, const WorkspaceKey& k, int first = 1) {
+  s.Bind(first, k.account).Bind(first + 1, k.org).Bind(first + 2, k.project);
+  s.Bind(first + 3, k.workspace);
+}
+
+class SqliteStateStore final : public StateStore {
+ public:
+  explicit SqliteStateStore(ConnectionPool& pool) : pool_(pool) {}
+
+  std::optional<LockRecord> AcquireLock(const WorkspaceKey& key, const LockRecord& lock) override {
+    return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
+      RequireWorkspace(c, key);
+      // One conditional statement takes the lock; losing writers see the holder below.
+      Statement ins = c.Prepare(
+          "INSERT INTO workspace_locks(account, org, project, workspace, lock_id, info, manual, "
+          "reason, locked_by, created) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+      BindKey(ins, key);
+      ins.Bind(5, lock.lock_id).Bind(6, lock.info_json).Bind(7, int64_t{lock.manual});
+      ins.Bind(8, lock.reason).Bind(9, lock.locked_by).Bind(10, lock.created).Run();
+      if (c.Changes() == 1) return std::nullopt;
+      auto holder = FindLock(c, key);
+      if (holder && holder->lock_id == lock.lock_id) return std::nullopt;  // retried LOCK
+      return holder;
+    });
+  }
+
+  std::optional<LockRecord> GetLock(const WorkspaceKey& key) override {
+    return pool_.With([&](Connection& c) { return FindLock(c, key); });
+  }
+
+  std::optional<LockRecord> ReleaseLock(const WorkspaceKey& key, std::string_view lock_id,
+                                        bool& released) override {
+    return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
+      RequireWorkspace(c, key);
+      Statement del = c.Prepare(
+          "DELETE FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ? AND lock_id = ?");
+      BindKey(del, key);
+      del.Bind(5, lock_id).Run();
+      released = c.Changes() == 1;
+      if (released) return std::nullopt;
+      return FindLock(c, key);
+    });
+  }
+
+  std::optional<LockRecord> ForceUnlock(const WorkspaceKey& key, std::string_view by) override {
+    return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
+      RequireWorkspace(c, key);
+      auto held = FindLock(c, key);
+      if (!held) return std::nullopt;
+      Statement del = c.Prepare(
+          "DELETE FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ?");
+      BindKey(del, key);
+      del.Run();
+      Statement ev = c.Prepare(
+          "INSERT INTO lock_events(account, org, project, workspace, event, lock_id, info, by, "
+          "created) VALUES(?,?,?,?,'force-unlock',?,?,?,?)");
+      BindKey(ev, key);
+      ev.Bind(5, held->lock_id).Bind(6, held->info_json).Bind(7, by).Bind(8, NowMillis()).Run();
+      return held;
+    });
+  }
+
+  StateWriteResult WriteState(const WorkspaceKey& key, const DataRecord& version,
+                              const std::optional<std::string>& lock_id,
+                              const std::optional<std::string>& new_status) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, key);
+      StateWriteResult result;
+      if (auto held = FindLock(c, key); held && (!lock_id || *lock_id != held->lock_id)) {
+        result.kind = StateWriteResult::Kind::kLocked;
+        result.holder = held;
+        return result;
+      }
+      result.current = Newest(c, key);
+      const auto& cur = result.current;
+      if (cur && cur->serial && version.serial) {
+        if (cur->lineage != version.lineage) {
+          result.kind = StateWriteResult::Kind::kLineageConflict;
+          return result;
+        }
+        if (*version.serial < *cur->serial) {
+          result.kind = StateWriteResult::Kind::kStaleSerial;
+          return result;
+        }
+        if (*version.serial == *cur->serial) {
+          if (cur->sha256 == version.sha256) {
+            result.kind = StateWriteResult::Kind::kRetried;
+            result.record = *cur;
+            return result;
+          }
+          result.kind = StateWriteResult::Kind::kSerialConflict;
+          return result;
+        }
+      }
+      Insert(c, key, version);
+      Statement status = c.Prepare(
+          "SELECT status FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
+          "identifier = ?");
+      BindKey(status, key);
+      status.Step();
+      std::string old_status = status.Text(0);
+      Statement upd = c.Prepare(
+          "UPDATE workspaces SET server = json_set(server, '$.state_checksum', ?, "
+          "'$.terraform_state', ?, '$.terraform_state_json', ?), status = ?, updated = ?, "
+          "version = version + 1 WHERE account = ? AND org = ? AND project = ? AND "
+          "identifier = ?");
+      upd.Bind(1, version.sha256).Bind(2, version.id).Bind(3, version.id);
+      upd.Bind(4, new_status.value_or(old_status)).Bind(5, version.created);
+      BindKey(upd, key, 6);
+      upd.Run();
+      if (new_status && *new_status != old_status) {
+        // The status counters move with the status, in the same transaction.
+        for (auto [st, delta] : {std::pair<std::string, int64_t>{old_status, -1},
+                                 std::pair<std::string, int64_t>{*new_status, 1}}) {
+          Statement cnt = c.Prepare(
+              "INSERT INTO workspace_status_counts(account, org, project, status, count) "
+              "VALUES(?,?,?,?,?) ON CONFLICT(account, org, project, status) DO UPDATE SET "
+              "count = count + excluded.count");
+          cnt.Bind(1, key.account).Bind(2, key.org).Bind(3, key.project).Bind(4, st);
+          cnt.Bind(5, delta).Run();
+        }
+      }
+      result.kind = StateWriteResult::Kind::kStored;
+      result.record = version;
+      return result;
+    });
+  }
+
+  std::optional<DataRecord> NewestState(const WorkspaceKey& key) override {
+    return pool_.With([&](Connection& c) { return Newest(c, key); });
+  }
+
+  std::optional<DataRecord> GetData(const WorkspaceKey& key, std::string_view id) override {
+    return pool_.With([&](Connection& c) -> std::optional<DataRecord> {
+      Statement s = c.Prepare(std::string("SELECT ") + kDataColumns +
+                              " FROM workspace_data WHERE account = ? AND org = ? AND project = ? "
+                              "AND workspace = ? AND id = ?");
+      BindKey(s, key);
+      s.Bind(5, id);
+      if (!s.Step()) return std::nullopt;
+      return ReadData(s);
+    });
+  }
+
+  void AddData(const WorkspaceKey& key, const DataRecord& data) override {
+    pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, key);
+      Insert(c, key, data);
+    });
+  }
+
+  Page<DataRecord> ListData(const WorkspaceKey& key, const DataListQuery& q) override {
+    return pool_.ReadTransaction([&](Connection& c) {
+      RequireWorkspace(c, key);
+      std::string where =
+          " FROM workspace_data WHERE account = ? AND org = ? AND project = ? AND workspace = ? "
+          "AND (? = '' OR data_type = ?) AND (? = '' OR pipeline_execution_id = ?) AND (? = '' OR "
+          "pipeline_stage_id = ?) AND (? = '' OR provisioner_type = ?) AND (? = '' OR stack_path "
+          "= ?)";
+      auto bind = [&](Statement& s) {
+        BindKey(s, key);
+        int i = 5;
+        for (const std::string* v : {&q.data_type, &q.pipeline_execution_id, &q.pipeline_stage_id,
+                                     &q.provisioner_type, &q.stack_path}) {
+          s.Bind(i++, *v).Bind(i++, *v);
+        }
+        return i;
+      };
+      Page<DataRecord> page;
+      Statement cnt = c.Prepare("SELECT count(*)" + where);
+      bind(cnt);
+      cnt.Step();
+      page.total = cnt.Int(0);
+      Statement s = c.Prepare(std::string("SELECT ") + kDataColumns + where +
+                              (q.page.descending ? " ORDER BY seq" : " ORDER BY seq DESC") +
+                              " LIMIT ? OFFSET ?");
+      int i = bind(s);
+      s.Bind(i++, q.page.limit).Bind(i++, q.page.offset);
+      while (s.Step()) page.items.push_back(ReadData(s));
+      return page;
+    });
+  }
+
+ private:
+  static void RequireWorkspace(Connection& c, const WorkspaceKey& key) {
+    Statement s = c.Prepare(
+        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+    BindKey(s, key);
+    if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
+  }
+
+  static std::optional<LockRecord> FindLock(Connection& c, const WorkspaceKey& key) {
+    Statement s = c.Prepare(
+        "SELECT lock_id, info, manual, reason, locked_by, created FROM workspace_locks WHERE "
+        "account = ? AND org = ? AND project = ? AND workspace = ?");
+    BindKey(s, key);
+    if (!s.Step()) return std::nullopt;
+    return ReadLock(s);
+  }
+
+  static std::optional<DataRecord> Newest(Connection& c, const WorkspaceKey& key) {
+    Statement s = c.Prepare(std::string("SELECT ") + kDataColumns +
+                            " FROM workspace_data WHERE account = ? AND org = ? AND project = ? "
+                            "AND workspace = ? AND data_type = 'state_raw' ORDER BY seq DESC "
+                            "LIMIT 1");
+    BindKey(s, key);
+    if (!s.Step()) return std::nullopt;
+    return ReadData(s);
+  }
+
+  static void Insert(Connection& c, const WorkspaceKey& key, const DataRecord& d) {
+    Statement seq = c.Prepare(
+        "SELECT coalesce(max(seq), 0) + 1 FROM workspace_data WHERE account = ? AND org = ? AND "
+        "project = ? AND workspace = ?");
+    BindKey(seq, key);
+    seq.Step();
+    int64_t next = seq.Int(0);
+    Statement s = c.Prepare(
+        "INSERT INTO workspace_data(account, org, project, workspace, seq, id, data_type, sha256, "
+        "size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, pipeline_stage_id, "
+        "provisioner_type, stack_path, rollback_source_id, created_by, created) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    BindKey(s, key);
+    s.Bind(5, next).Bind(6, d.id).Bind(7, d.data_type).Bind(8, d.sha256).Bind(9, d.size);
+    s.Bind(10, d.serial).Bind(11, d.lineage).Bind(12, d.pipeline_id).Bind(13, d.stage_id);
+    s.Bind(14, d.pipeline_execution_id).Bind(15, d.pipeline_stage_id).Bind(16, d.provisioner_type);
+    s.Bind(17, d.stack_path).Bind(18, d.rollback_source_id).Bind(19, d.created_by);
+    s.Bind(20, d.created).Run();
+  }
+
+  ConnectionPool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool) {
+  return std::make_unique<SqliteStateStore>(pool);
+}
+
+}  // namespace statehouse::storage::sqlite
