@@ -308,10 +308,8 @@ StateService::Content StateService::ContentOf(const storage::WorkspaceRecord& w,
     out.bytes = db_.Blobs().Read(d.sha256);
     return out;
   }
-  std::string text = db_.Blobs().Read(d.sha256);
-  boost::system::error_code ec;
-  json::value state = json::parse(text, ec);
-  out.bytes = ec ? text : json::serialize(tfstate::Redact(state));
+  // A state that cannot be parsed is never served unredacted when pruning is asked for.
+  out.bytes = json::serialize(tfstate::Redact(tfstate::ParseState(db_.Blobs().Read(d.sha256))));
   return out;
 }
 
@@ -380,10 +378,8 @@ tfstate::StateAnalysis StateService::Analyze(const auth::Principal& who,
   storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
   auto newest = db_.States().NewestState(KeyOf(who, scope, ws));
   if (!newest || !newest->serial) return {};
-  boost::system::error_code ec;
-  json::value state = json::parse(db_.Blobs().Read(newest->sha256), ec);
-  if (ec) return {};
-  return tfstate::Analyze(state, PruneSensitive(w));
+  return tfstate::Analyze(tfstate::ParseState(db_.Blobs().Read(newest->sha256)),
+                         PruneSensitive(w));
 }
 
 namespace {

@@ -259,6 +259,13 @@ void StateScanner::Finish() {
 
 const StateHeader& StateScanner::header() const { return impl_->parser.handler().header; }
 
+json::value ParseState(std::string_view text) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec, json::storage_ptr(), ScannerOptions());
+  if (ec) Fail(ErrorCode::kInvalidArgument, "state is not valid JSON: " + ec.message());
+  return v;
+}
+
 // ------------------------------------------------------------------------------------------
 // Header of a parsed document
 

@@ -95,6 +95,11 @@ boost::json::value Redact(const boost::json::value& state);
 // Throws kInvalidArgument if the text is not a v4 state.
 std::string WithSerial(std::string_view state_text, int64_t serial);
 
+// Parses a whole state text into a DOM with the scanner's limits (nesting up to
+// StateScanner::kMaxDepth; boost::json::parse's default of 32 rejects deep but valid states such
+// as Kubernetes manifests). Throws kInvalidArgument "state is not valid JSON: ..." on bad input.
+boost::json::value ParseState(std::string_view text);
+
 // Helpers exposed for the API layer and tests.
 // The provider source address inside `provider["..."]` (aliases and module prefixes dropped);
 // legacy `provider.aws` gives "aws"; anything else is returned as it is.

@@ -558,6 +558,22 @@ TEST(TerraformStateScannerTest, FiftyMegabyteStateStreamsWithBoundedMemory) {
 #endif
 }
 
+TEST(TerraformStateScannerTest, ParseStateAcceptsDeepStatesAndRejectsBadText) {
+  std::string deep = R"({"version":4,"serial":1,"lineage":"l","resources":[{"mode":"managed",
+    "type":"kubernetes_manifest","name":"m","instances":[{"attributes":{"manifest":)";
+  for (int i = 0; i < 60; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 60; ++i) deep += "}";
+  deep += "}}]}]}";
+  json::value v = ParseState(deep);
+  EXPECT_TRUE(HeaderOf(v).IsV4());
+  EXPECT_EQ(Analyze(v, true).total_resources, 1);
+  for (const char* bad : {"", "{", "{} x", "[1,]", "// c\n{}"}) {
+    std::string msg = ExpectInvalid([&] { ParseState(bad); });
+    EXPECT_EQ(msg.rfind("state is not valid JSON: ", 0), 0u) << msg;
+  }
+}
+
 // ==========================================================================================
 // Analyze
 

@@ -169,6 +169,37 @@ Response Dispatcher::Handle(const Request& request) const {
   }
 }
 
+auth::Principal Dispatcher::Authorize(const Route& route, const Request& request) const {
+  auto token = PresentedToken(request);
+  if (!token || token->empty())
+    Fail(ErrorCode::kUnauthenticated,
+         "missing API token: send it in the x-api-key header (or as the basic-auth password)");
+  auth::Principal principal = auth::Authenticate(tokens_, *token, NowMillis());
+  // Either spelling may name the account; each one given must be the token's.
+  for (auto named : {request.Header("harness-account"), request.Query("accountIdentifier")}) {
+    if (named && *named != principal.account)
+      Fail(ErrorCode::kPermissionDenied, "the token does not belong to the requested account");
+  }
+  if (!principal.HasRole(RoleFor(route.access)))
+    Fail(ErrorCode::kPermissionDenied,
+         std::string("this operation needs the ") + auth::RoleName(RoleFor(route.access)) +
+             " role; the token has " + auth::RoleName(principal.role));
+  return principal;
+}
+
+std::optional<Response> Dispatcher::Preflight(const Request& request) const {
+  NameValues params;
+  bool known = false;
+  const Route* route = router_.Match(request.method, request.path, params, known);
+  if (!route || route->access == Access::kPublic) return std::nullopt;
+  try {
+    Authorize(*route, request);
+    return std::nullopt;
+  } catch (const Error&) {
+    return Handle(request);  // the same answer the full request would get, without its body
+  }
+}
+
 Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   // 1. Format first, so even early errors answer in the caller's format.
   std::optional<std::string_view> content_type = request.Header("content-type");
@@ -196,22 +227,7 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
 
   // 2. Authentication and account.
   Context ctx{request, std::move(params), {}, false, BodyFormat::kJson, nullptr};
-  if (route->access != Access::kPublic) {
-    auto token = PresentedToken(request);
-    if (!token || token->empty())
-      Fail(ErrorCode::kUnauthenticated,
-           "missing API token: send it in the x-api-key header (or as the basic-auth password)");
-    ctx.principal = auth::Authenticate(tokens_, *token, NowMillis());
-    // Either spelling may name the account; each one given must be the token's.
-    for (auto named : {request.Header("harness-account"), request.Query("accountIdentifier")}) {
-      if (named && *named != ctx.principal.account)
-        Fail(ErrorCode::kPermissionDenied, "the token does not belong to the requested account");
-    }
-    if (!ctx.principal.HasRole(RoleFor(route->access)))
-      Fail(ErrorCode::kPermissionDenied,
-           std::string("this operation needs the ") + auth::RoleName(RoleFor(route->access)) +
-               " role; the token has " + auth::RoleName(ctx.principal.role));
-  }
+  if (route->access != Access::kPublic) ctx.principal = Authorize(*route, request);
 
   // 3. Body (spooled bodies are the handler's to read).
   if (has_body && route->spool_body) {

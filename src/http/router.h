@@ -100,11 +100,16 @@ class Dispatcher {
   // Never throws: every failure becomes an IaCMError response.
   Response Handle(const Request& request) const;
 
+  // Checks credentials and role from the header alone, so large uploads are refused before
+  // their body is read. nullopt: go ahead.
+  std::optional<Response> Preflight(const Request& request) const;
+
   // Error response for failures outside a handler (framing errors, oversized bodies).
   Response ErrorFor(const Request& request, ErrorCode code, std::string_view message) const;
 
  private:
   Response Run(const Request& request, ReplyFormat& format) const;
+  auth::Principal Authorize(const Route& route, const Request& request) const;
   const Router& router_;
   storage::TokenStore& tokens_;
   DispatcherOptions options_;

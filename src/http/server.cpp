@@ -309,6 +309,26 @@ struct Server::Impl {
       }
       bool keep_alive = parser.get().keep_alive();
       unsigned version = parser.get().version();
+      if (policy.spool && !parser.is_done()) {
+        // Refuse unauthenticated or unauthorised uploads before taking their bytes.
+        bool target_ok = ParseTarget(req.target, req.path, req.query);
+        std::optional<Response> refusal;
+        if (target_ok)
+          refusal = co_await asio::co_spawn(
+              workers.get_executor(),
+              [this, &req]() -> awaitable<std::optional<Response>> {
+                co_return dispatcher.Preflight(req);
+              },
+              use_awaitable);
+        if (refusal) {
+          auto out = ToBeast(std::move(*refusal), version, false, req.request_id);
+          stream.expires_after(std::chrono::seconds(10));
+          co_await bhttp::async_write(stream, out, kTuple);
+          break;
+        }
+        req.path.clear();
+        req.query.clear();
+      }
       std::unique_ptr<SpoolFile> spool;
       if (!parser.is_done()) {
         auto expect = header.find(bhttp::field::expect);
