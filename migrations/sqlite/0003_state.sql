@@ -34,7 +34,7 @@ CREATE TABLE lock_events (
   event TEXT NOT NULL,
   lock_id TEXT NOT NULL,
   info TEXT NOT NULL,
-  by TEXT NOT NULL,
+  forced_by TEXT NOT NULL,
   created INTEGER NOT NULL
 );
 CREATE INDEX lock_events_by_workspace ON lock_events(account, org, project, workspace, created);

@@ -164,6 +164,10 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
   workspaces_.Get(who, scope, ws);
   if (body.size == 0) Fail(ErrorCode::kInvalidArgument, "the state body is empty");
   tfstate::StateHeader header = ScanFile(body.file);
+  // A document that says it is a v4 state must be one; anything else is stored opaquely.
+  if (header.version == 4 && !header.encrypted && !header.IsV4())
+    Fail(ErrorCode::kInvalidArgument,
+         "a version 4 state needs an integer \"serial\" and a string \"lineage\"");
   storage::DataRecord version;
   version.id = RandomUuid();
   version.data_type = "state_raw";

@@ -1,10 +1,13 @@
+#include <boost/json.hpp>
+
 #include "common/error.h"
 #include "common/util.h"
-#include "storage/sqlite/sqlite_common.h"
-#include "storage/sqlite/sqlite_stores.h"
+#include "storage/sql/sql_common.h"
+#include "storage/sql/sql_stores.h"
 
-namespace statehouse::storage::sqlite {
+namespace statehouse::storage::sql {
 namespace {
+namespace json = boost::json;
 
 constexpr const char* kDataColumns =
     "id, data_type, sha256, size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, "
@@ -46,9 +49,9 @@ void BindKey(Statement& s, const WorkspaceKey& k, int first = 1) {
   s.Bind(first + 3, k.workspace);
 }
 
-class SqliteStateStore final : public StateStore {
+class SqlStateStore final : public StateStore {
  public:
-  explicit SqliteStateStore(ConnectionPool& pool) : pool_(pool) {}
+  explicit SqlStateStore(ConnectionPool& pool) : pool_(pool) {}
 
   std::optional<LockRecord> AcquireLock(const WorkspaceKey& key, const LockRecord& lock) override {
     return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
@@ -97,7 +100,7 @@ class SqliteStateStore final : public StateStore {
       BindKey(del, key);
       del.Run();
       Statement ev = c.Prepare(
-          "INSERT INTO lock_events(account, org, project, workspace, event, lock_id, info, by, "
+          "INSERT INTO lock_events(account, org, project, workspace, event, lock_id, info, forced_by, "
           "created) VALUES(?,?,?,?,'force-unlock',?,?,?,?)");
       BindKey(ev, key);
       ev.Bind(5, held->lock_id).Bind(6, held->info_json).Bind(7, by).Bind(8, NowMillis()).Run();
@@ -138,20 +141,24 @@ class SqliteStateStore final : public StateStore {
         }
       }
       Insert(c, key, version);
-      Statement status = c.Prepare(
-          "SELECT status FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-          "identifier = ?");
-      BindKey(status, key);
-      status.Step();
-      std::string old_status = status.Text(0);
+      Statement row = c.Prepare(
+          "SELECT status, server FROM workspaces WHERE account = ? AND org = ? AND project = ? "
+          "AND identifier = ?");
+      BindKey(row, key);
+      row.Step();
+      std::string old_status = row.Text(0);
+      boost::system::error_code ec;
+      json::value server = json::parse(row.Text(1), ec);
+      if (ec || !server.is_object()) server = json::object();
+      server.get_object()["state_checksum"] = version.sha256;
+      server.get_object()["terraform_state"] = version.id;
+      server.get_object()["terraform_state_json"] = version.id;
       Statement upd = c.Prepare(
-          "UPDATE workspaces SET server = json_set(server, '$.state_checksum', ?, "
-          "'$.terraform_state', ?, '$.terraform_state_json', ?), status = ?, updated = ?, "
-          "version = version + 1 WHERE account = ? AND org = ? AND project = ? AND "
-          "identifier = ?");
-      upd.Bind(1, version.sha256).Bind(2, version.id).Bind(3, version.id);
-      upd.Bind(4, new_status.value_or(old_status)).Bind(5, version.created);
-      BindKey(upd, key, 6);
+          "UPDATE workspaces SET server = ?, status = ?, updated = ?, version = version + 1 "
+          "WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+      upd.Bind(1, json::serialize(server)).Bind(2, new_status.value_or(old_status));
+      upd.Bind(3, version.created);
+      BindKey(upd, key, 4);
       upd.Run();
       if (new_status && *new_status != old_status) {
         // The status counters move with the status, in the same transaction.
@@ -160,7 +167,7 @@ class SqliteStateStore final : public StateStore {
           Statement cnt = c.Prepare(
               "INSERT INTO workspace_status_counts(account, org, project, status, count) "
               "VALUES(?,?,?,?,?) ON CONFLICT(account, org, project, status) DO UPDATE SET "
-              "count = count + excluded.count");
+              "count = workspace_status_counts.count + excluded.count");
           cnt.Bind(1, key.account).Bind(2, key.org).Bind(3, key.project).Bind(4, st);
           cnt.Bind(5, delta).Run();
         }
@@ -227,9 +234,12 @@ class SqliteStateStore final : public StateStore {
   }
 
  private:
+  // Locks the workspace row where the database locks rows, so lock and state writes on one
+  // workspace run one at a time (SQLite already admits a single writer).
   static void RequireWorkspace(Connection& c, const WorkspaceKey& key) {
     Statement s = c.Prepare(
-        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+        std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
+                    "identifier = ?") + c.ForUpdate());
     BindKey(s, key);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
   }
@@ -279,7 +289,7 @@ class SqliteStateStore final : public StateStore {
 }  // namespace
 
 std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool) {
-  return std::make_unique<SqliteStateStore>(pool);
+  return std::make_unique<SqlStateStore>(pool);
 }
 
-}  // namespace statehouse::storage::sqlite
+}  // namespace statehouse::storage::sql

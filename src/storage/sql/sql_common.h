@@ -1,4 +1,4 @@
-// Helpers shared by the SQLite stores: list filters, ordering, version checks.
+// Helpers shared by the SQL stores: list filters, ordering, version checks.
 #pragma once
 
 #include <optional>
@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "storage/records.h"
-#include "storage/sqlite/sqlite_db.h"
+#include "storage/sql/sql.h"
 
-namespace statehouse::storage::sqlite {
+namespace statehouse::storage::sql {
 
 // ORDER BY clause for a sort field; columns come from a fixed table, never from client text.
 const char* OrderBy(SortField field, bool descending);
@@ -32,4 +32,4 @@ std::string JoinNames(const std::vector<std::string>& names, int64_t total);
 extern const char* const kWorkspaceColumns;
 WorkspaceRecord ReadWorkspaceRow(const Statement& s);
 
-}  // namespace statehouse::storage::sqlite
+}  // namespace statehouse::storage::sql

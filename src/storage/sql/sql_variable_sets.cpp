@@ -1,8 +1,8 @@
 #include "common/error.h"
-#include "storage/sqlite/sqlite_common.h"
-#include "storage/sqlite/sqlite_stores.h"
+#include "storage/sql/sql_common.h"
+#include "storage/sql/sql_stores.h"
 
-namespace statehouse::storage::sqlite {
+namespace statehouse::storage::sql {
 namespace {
 
 constexpr const char* kColumns =
@@ -32,9 +32,9 @@ std::string Describe(const VariableSetKey& k) {
   return out + " at account level";
 }
 
-class SqliteVariableSetStore final : public VariableSetStore {
+class SqlVariableSetStore final : public VariableSetStore {
  public:
-  explicit SqliteVariableSetStore(ConnectionPool& pool) : pool_(pool) {}
+  explicit SqlVariableSetStore(ConnectionPool& pool) : pool_(pool) {}
 
   void CreateVariableSet(const VariableSetRecord& v) override {
     pool_.WriteTransaction([&](Connection& c) {
@@ -193,7 +193,7 @@ class SqliteVariableSetStore final : public VariableSetStore {
 }  // namespace
 
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool) {
-  return std::make_unique<SqliteVariableSetStore>(pool);
+  return std::make_unique<SqlVariableSetStore>(pool);
 }
 
-}  // namespace statehouse::storage::sqlite
+}  // namespace statehouse::storage::sql

@@ -1,9 +1,9 @@
-#include "storage/sqlite/sqlite_common.h"
+#include "storage/sql/sql_common.h"
 
 #include "common/error.h"
 #include "storage/text_columns.h"
 
-namespace statehouse::storage::sqlite {
+namespace statehouse::storage::sql {
 
 // Sort columns come from a fixed table, never from client text.
 const char* OrderBy(SortField field, bool descending) {
@@ -80,4 +80,4 @@ WorkspaceRecord ReadWorkspaceRow(const Statement& s) {
   return r;
 }
 
-}  // namespace statehouse::storage::sqlite
+}  // namespace statehouse::storage::sql

@@ -1,9 +1,9 @@
 #include "common/error.h"
-#include "storage/sqlite/sqlite_common.h"
-#include "storage/sqlite/sqlite_stores.h"
+#include "storage/sql/sql_common.h"
+#include "storage/sql/sql_stores.h"
 #include "storage/text_columns.h"
 
-namespace statehouse::storage::sqlite {
+namespace statehouse::storage::sql {
 namespace {
 
 std::string KeyText(const VariableSetKey& k) {
@@ -12,9 +12,9 @@ std::string KeyText(const VariableSetKey& k) {
   return k.identifier;
 }
 
-class SqliteWorkspaceStore final : public WorkspaceStore {
+class SqlWorkspaceStore final : public WorkspaceStore {
  public:
-  explicit SqliteWorkspaceStore(ConnectionPool& pool) : pool_(pool) {}
+  explicit SqlWorkspaceStore(ConnectionPool& pool) : pool_(pool) {}
 
   void CreateWorkspace(const WorkspaceRecord& w) override {
     pool_.WriteTransaction([&](Connection& c) {
@@ -49,7 +49,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& w,
                                   std::optional<int64_t> expected) override {
     return pool_.WriteTransaction([&](Connection& c) {
-      auto current = Find(c, w.account, w.org, w.project, w.identifier);
+      auto current = Find(c, w.account, w.org, w.project, w.identifier, true);
       if (!current) Fail(ErrorCode::kNotFound, "workspace '" + w.identifier + "' not found");
       CheckVersion(expected, current->version, "workspace '" + w.identifier + "'");
       Statement s = c.Prepare(
@@ -74,7 +74,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   void DeleteWorkspace(std::string_view account, std::string_view org, std::string_view project,
                        std::string_view id, std::optional<int64_t> expected) override {
     pool_.WriteTransaction([&](Connection& c) {
-      auto current = Find(c, account, org, project, id);
+      auto current = Find(c, account, org, project, id, true);
       if (!current) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
       CheckVersion(expected, current->version, "workspace '" + std::string(id) + "'");
       Statement lock = c.Prepare(
@@ -269,12 +269,13 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   }
 
  private:
+  // lock: take the row for the rest of the transaction (version checks before a write).
   static std::optional<WorkspaceRecord> Find(Connection& c, std::string_view account,
                                              std::string_view org, std::string_view project,
-                                             std::string_view id) {
+                                             std::string_view id, bool lock = false) {
     Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns +
                             " FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                            "identifier = ?");
+                            "identifier = ?" + (lock ? c.ForUpdate() : ""));
     s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
     if (!s.Step()) return std::nullopt;
     return ReadWorkspaceRow(s);
@@ -300,7 +301,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
     Statement s = c.Prepare(
         "INSERT INTO workspace_status_counts(account, org, project, status, count) "
         "VALUES(?,?,?,?,?) ON CONFLICT(account, org, project, status) DO UPDATE SET "
-        "count = count + excluded.count");
+        "count = workspace_status_counts.count + excluded.count");
     s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, status).Bind(5, delta).Run();
   }
 
@@ -333,8 +334,9 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
   static void WriteChildren(Connection& c, const WorkspaceRecord& w) {
     for (const auto& [k, v] : w.tags) {
       Statement s = c.Prepare(
-          "INSERT OR REPLACE INTO workspace_tags(account, org, project, workspace, key, value) "
-          "VALUES(?,?,?,?,?,?)");
+          "INSERT INTO workspace_tags(account, org, project, workspace, key, value) "
+          "VALUES(?,?,?,?,?,?) ON CONFLICT(account, org, project, workspace, key) DO UPDATE SET "
+          "value = excluded.value");
       s.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Bind(4, w.identifier);
       s.Bind(5, k).Bind(6, v).Run();
     }
@@ -361,7 +363,7 @@ class SqliteWorkspaceStore final : public WorkspaceStore {
 }  // namespace
 
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool) {
-  return std::make_unique<SqliteWorkspaceStore>(pool);
+  return std::make_unique<SqlWorkspaceStore>(pool);
 }
 
-}  // namespace statehouse::storage::sqlite
+}  // namespace statehouse::storage::sql

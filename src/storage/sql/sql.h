@@ -1,0 +1,183 @@
+// The SQL layer the stores are written against once, with a driver per database (SQLite,
+// PostgreSQL). Statements use '?' placeholders; drivers translate. Driver failures become
+// statehouse::Error here and nowhere above.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace statehouse::storage::sql {
+
+// A driver's prepared statement. Owned and cached by its connection.
+class StatementImpl {
+ public:
+  virtual ~StatementImpl() = default;
+  virtual void BindText(int index, std::string_view text) = 0;
+  virtual void BindInt(int index, int64_t value) = 0;
+  virtual void BindBlob(int index, std::string_view bytes) = 0;
+  virtual void BindNull(int index) = 0;
+  virtual bool Step() = 0;  // executes on the first call; true while a row is available
+  virtual std::string Text(int col) const = 0;
+  virtual std::string Blob(int col) const = 0;
+  virtual int64_t Int(int col) const = 0;
+  virtual bool IsNull(int col) const = 0;
+  virtual void Reset() = 0;  // clears bindings and results for reuse
+};
+
+// A statement handle; resets its cached statement when it goes out of scope.
+class Statement {
+ public:
+  explicit Statement(StatementImpl* impl) : impl_(impl) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { impl_->Reset(); }
+
+  Statement& Bind(int index, std::string_view text) {
+    impl_->BindText(index, text);
+    return *this;
+  }
+  Statement& Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
+  Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
+  Statement& Bind(int index, int64_t value) {
+    impl_->BindInt(index, value);
+    return *this;
+  }
+  Statement& Bind(int index, std::optional<int64_t> value) {
+    if (value) impl_->BindInt(index, *value);
+    else impl_->BindNull(index);
+    return *this;
+  }
+  Statement& BindBlob(int index, std::string_view bytes) {
+    impl_->BindBlob(index, bytes);
+    return *this;
+  }
+  Statement& BindNull(int index) {
+    impl_->BindNull(index);
+    return *this;
+  }
+  bool Step() { return impl_->Step(); }
+  void Run() {
+    while (Step()) {
+    }
+  }
+  std::string Text(int col) const { return impl_->Text(col); }
+  std::string Blob(int col) const { return impl_->Blob(col); }
+  int64_t Int(int col) const { return impl_->Int(col); }
+  std::optional<int64_t> OptInt(int col) const {
+    if (IsNull(col)) return std::nullopt;
+    return Int(col);
+  }
+  bool IsNull(int col) const { return impl_->IsNull(col); }
+
+ private:
+  StatementImpl* impl_;
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  Statement Prepare(const std::string& sql) { return Statement(PrepareImpl(sql)); }
+  // Runs one or more statements without results (migrations, pragmas).
+  virtual void Exec(const std::string& sql) = 0;
+  // Rows changed by the last statement.
+  virtual int64_t Changes() const = 0;
+  virtual void BeginWrite() = 0;  // serialises writers where the database needs it
+  virtual void BeginRead() = 0;   // a consistent snapshot
+  virtual void Commit() = 0;
+  virtual void Rollback() noexcept = 0;
+  // " FOR UPDATE" where the database locks rows that way, "" where writers are serialised.
+  virtual const char* ForUpdate() const = 0;
+  // Serialises schema migrations across processes starting together (held to the end of the
+  // current transaction).
+  virtual void LockMigrations() = 0;
+  // False once the connection is broken; the pool then drops it.
+  virtual bool Healthy() const = 0;
+
+ protected:
+  virtual StatementImpl* PrepareImpl(const std::string& sql) = 0;
+};
+
+// Whether an error is worth retrying the whole transaction for (serialisation failures,
+// deadlocks); drivers throw this type for those.
+class RetryableError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ConnectionPool {
+ public:
+  using Factory = std::function<std::unique_ptr<Connection>()>;
+  // At most size connections; a caller waits up to acquire_timeout_ms for one, then gets
+  // kUnavailable.
+  ConnectionPool(Factory factory, size_t size, int64_t acquire_timeout_ms = 5000);
+
+  template <typename Fn>
+  auto With(Fn&& fn) {
+    Lease lease(*this);
+    return fn(*lease.conn);
+  }
+
+  // Runs fn in a write transaction; rolls back if it throws; retries a few times when the
+  // database reports a serialisation failure or deadlock.
+  template <typename Fn>
+  auto WriteTransaction(Fn&& fn) {
+    return Transaction(fn, true);
+  }
+  template <typename Fn>
+  auto ReadTransaction(Fn&& fn) {
+    return Transaction(fn, false);
+  }
+
+ private:
+  template <typename Fn>
+  auto Transaction(Fn& fn, bool write) {
+    for (int attempt = 1;; ++attempt) {
+      Lease lease(*this);
+      Connection& c = *lease.conn;
+      try {
+        if (write) c.BeginWrite();
+        else c.BeginRead();
+        if constexpr (std::is_void_v<decltype(fn(c))>) {
+          fn(c);
+          c.Commit();
+          return;
+        } else {
+          auto result = fn(c);
+          c.Commit();
+          return result;
+        }
+      } catch (const RetryableError&) {
+        c.Rollback();
+        if (attempt >= 5) ThrowContention();
+      } catch (...) {
+        c.Rollback();
+        throw;
+      }
+    }
+  }
+  [[noreturn]] static void ThrowContention();
+
+  struct Lease {
+    explicit Lease(ConnectionPool& p);
+    ~Lease();
+    ConnectionPool& pool;
+    std::unique_ptr<Connection> conn;
+  };
+  Factory factory_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  size_t created_ = 0;
+  size_t size_;
+  int64_t acquire_timeout_ms_;
+};
+
+}  // namespace statehouse::storage::sql

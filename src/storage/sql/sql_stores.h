@@ -1,0 +1,28 @@
+// The stores beyond the core ones, written once against the SQL layer and sharing the
+// database's connection pool.
+#pragma once
+
+#include <memory>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "storage/migrations.h"
+#include "storage/sql/sql.h"
+#include "storage/store.h"
+
+namespace statehouse::storage::sql {
+
+using BlobStoreFactory = std::function<std::unique_ptr<BlobStore>(ConnectionPool&)>;
+
+// A Database over a pool: applies the migrations, then serves every store.
+std::unique_ptr<Database> MakeDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
+                                       const std::vector<Migration>& migrations,
+                                       const BlobStoreFactory& blobs);
+
+std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
+std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
+std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool);
+
+}  // namespace statehouse::storage::sql

@@ -1,0 +1,137 @@
+#include "storage/sqlite/sqlite_driver.h"
+
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+#include "common/error.h"
+
+namespace statehouse::storage::sqlite {
+namespace {
+
+[[noreturn]] void ThrowSqlite(int rc, sqlite3* db, std::string_view what) {
+  std::string detail = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      Fail(ErrorCode::kUnavailable, "database busy: " + detail);
+    case SQLITE_CONSTRAINT:
+      Fail(ErrorCode::kConflict, "constraint violated: " + detail);
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+      Fail(ErrorCode::kUnavailable, "database unavailable: " + detail);
+    default:
+      Fail(ErrorCode::kInternal, "sqlite error: " + detail);
+  }
+}
+
+class SqliteStatement final : public sql::StatementImpl {
+ public:
+  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+
+  void BindText(int i, std::string_view text) override {
+    Check(sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+  }
+  void BindInt(int i, int64_t v) override { Check(sqlite3_bind_int64(stmt_, i, v)); }
+  void BindBlob(int i, std::string_view bytes) override {
+    Check(sqlite3_bind_blob64(stmt_, i, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+  }
+  void BindNull(int i) override { Check(sqlite3_bind_null(stmt_, i)); }
+  bool Step() override {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    ThrowSqlite(rc, sqlite3_db_handle(stmt_), "step");
+  }
+  std::string Text(int col) const override {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+  std::string Blob(int col) const override {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+  int64_t Int(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  void Reset() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) ThrowSqlite(rc, sqlite3_db_handle(stmt_), "bind");
+  }
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteConnection final : public sql::Connection {
+ public:
+  explicit SqliteConnection(const std::string& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      if (db_) sqlite3_close(db_);
+      db_ = nullptr;
+      Fail(ErrorCode::kUnavailable, "cannot open database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    // WAL lets readers run beside the writer; synchronous=FULL makes a COMMIT durable before it
+    // returns, which is what "acknowledged only once durable" requires.
+    Exec("PRAGMA journal_mode=WAL");
+    Exec("PRAGMA synchronous=FULL");
+    Exec("PRAGMA foreign_keys=ON");
+  }
+  ~SqliteConnection() override {
+    cache_.clear();
+    if (db_) sqlite3_close(db_);
+  }
+
+  void Exec(const std::string& sql) override {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (err) sqlite3_free(err);
+    if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "exec");
+  }
+  int64_t Changes() const override { return sqlite3_changes64(db_); }
+  // One writer at a time, taken up front so a transaction never upgrades a read lock.
+  void BeginWrite() override { Exec("BEGIN IMMEDIATE"); }
+  void BeginRead() override { Exec("BEGIN"); }
+  void Commit() override { Exec("COMMIT"); }
+  void Rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+  const char* ForUpdate() const override { return ""; }
+  void LockMigrations() override {}  // BEGIN IMMEDIATE already excludes other writers
+  bool Healthy() const override { return db_ != nullptr; }
+
+ protected:
+  sql::StatementImpl* PrepareImpl(const std::string& sql) override {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return it->second.get();
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "prepare");
+    auto owned = std::make_unique<SqliteStatement>(stmt);
+    auto* raw = owned.get();
+    cache_.emplace(sql, std::move(owned));
+    return raw;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<sql::Connection> Connect(const std::string& path) {
+  return std::make_unique<SqliteConnection>(path);
+}
+
+}  // namespace statehouse::storage::sqlite
