@@ -148,13 +148,13 @@ std::vector<domain::ResourceSelector> ReadSelectors(const json::object& body) {
 
 // Slices resources to one page; data sources and outputs come whole.
 json::object ResourcesPage(const domain::tfstate::StateAnalysis& a, json::array resources,
-                           int64_t offset, int64_t limit) {
+                           json::array data_sources, int64_t offset, int64_t limit) {
   json::array page;
   for (int64_t i = offset; i < static_cast<int64_t>(resources.size()) && i < offset + limit; ++i)
     page.push_back(resources[static_cast<size_t>(i)]);
   json::object out;
   out["resources"] = std::move(page);
-  out["data_sources"] = a.data_sources;
+  out["data_sources"] = std::move(data_sources);
   out["outputs"] = a.outputs;
   out["total_resources"] = static_cast<int64_t>(resources.size());
   return out;
@@ -344,7 +344,8 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                     resources.push_back(r);
                 }
                 int64_t total = static_cast<int64_t>(resources.size());
-                Reply reply = Reply::Of(200, ResourcesPage(a, std::move(resources), p.query.offset, p.limit));
+                Reply reply = Reply::Of(200, ResourcesPage(a, std::move(resources), a.data_sources,
+                                                           p.query.offset, p.limit));
                 http::AddPageHeaders(reply, p, total);
                 return reply;
               }});
@@ -369,10 +370,13 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 }
                 auto selectors = ReadSelectors(body);
                 auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
-                json::array matched;
+                json::array matched, matched_data;
                 for (const auto& r : a.resources)
                   if (domain::MatchesAnySelector(r.get_object(), selectors)) matched.push_back(r);
-                return Reply::Of(200, ResourcesPage(a, std::move(matched), (page - 1) * limit, limit));
+                for (const auto& r : a.data_sources)
+                  if (domain::MatchesAnySelector(r.get_object(), selectors)) matched_data.push_back(r);
+                return Reply::Of(200, ResourcesPage(a, std::move(matched), std::move(matched_data),
+                                                    (page - 1) * limit, limit));
               }});
   router.Add({"GET", base + "/modules", Access::kRead, [&s](Context& ctx) {
                 return Reply::Of(200, s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).modules);

@@ -119,7 +119,9 @@ class SqlStateStore final : public StateStore {
         result.holder = held;
         return result;
       }
-      result.current = Newest(c, key);
+      // Terraform's rules compare v4 states with the newest v4 state (opaque, encrypted
+      // versions in between do not reset them).
+      result.current = Newest(c, key, /*v4_only=*/version.serial.has_value());
       const auto& cur = result.current;
       if (cur && cur->serial && version.serial) {
         if (cur->lineage != version.lineage) {
@@ -253,11 +255,13 @@ class SqlStateStore final : public StateStore {
     return ReadLock(s);
   }
 
-  static std::optional<DataRecord> Newest(Connection& c, const WorkspaceKey& key) {
+  static std::optional<DataRecord> Newest(Connection& c, const WorkspaceKey& key,
+                                          bool v4_only = false) {
     Statement s = c.Prepare(std::string("SELECT ") + kDataColumns +
                             " FROM workspace_data WHERE account = ? AND org = ? AND project = ? "
-                            "AND workspace = ? AND data_type = 'state_raw' ORDER BY seq DESC "
-                            "LIMIT 1");
+                            "AND workspace = ? AND data_type = 'state_raw'" +
+                            (v4_only ? " AND serial IS NOT NULL" : "") +
+                            " ORDER BY seq DESC LIMIT 1");
     BindKey(s, key);
     if (!s.Step()) return std::nullopt;
     return ReadData(s);
