@@ -21,7 +21,11 @@ domain::WorkspaceScope ScopeOf(const Context& ctx) {
 }
 std::string Ws(const Context& ctx) { return std::string(ctx.Param("workspace")); }
 
+// The spooled body; a Content-MD5 header (the CLI sends one) must match what arrived.
 domain::Upload UploadOf(const Context& ctx) {
+  if (auto md5 = ctx.request.Header("content-md5");
+      md5 && Trim(*md5) != ctx.request.body_md5_base64)
+    Fail(ErrorCode::kInvalidArgument, "the body does not match its Content-MD5 header");
   return {ctx.request.body_file, ctx.request.body_size, ctx.request.body_sha256};
 }
 

@@ -5,11 +5,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -77,19 +80,23 @@ class SpoolFile {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0) Fail(ErrorCode::kUnavailable, "cannot create a spool file in " + dir);
     sha_ = EVP_MD_CTX_new();
-    if (!sha_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1)
-      Fail(ErrorCode::kInternal, "SHA-256 init failed");
+    md5_ = EVP_MD_CTX_new();
+    if (!sha_ || !md5_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestInit_ex(md5_, EVP_md5(), nullptr) != 1)
+      Fail(ErrorCode::kInternal, "digest init failed");
   }
   ~SpoolFile() {
     if (fd_ >= 0) ::close(fd_);
     ::unlink(path_.c_str());
     EVP_MD_CTX_free(sha_);
+    EVP_MD_CTX_free(md5_);
   }
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
 
   bool Write(const char* data, size_t n) {
     EVP_DigestUpdate(sha_, data, n);
+    EVP_DigestUpdate(md5_, data, n);
     size_ += n;
     while (n > 0) {
       ssize_t w = ::write(fd_, data, n);
@@ -102,12 +109,17 @@ class SpoolFile {
     }
     return true;
   }
-  // Closes the file and returns the hex SHA-256 of everything written.
+  // Closes the file and returns the hex SHA-256 of everything written (md5_base64() then
+  // holds the Content-MD5 form of the body's MD5).
   std::string Finish() {
     ::close(fd_);
     fd_ = -1;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
+    EVP_DigestFinal_ex(md5_, digest, &len);
+    unsigned char b64[64];
+    int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
+    md5_base64_.assign(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
     EVP_DigestFinal_ex(sha_, digest, &len);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
@@ -119,11 +131,14 @@ class SpoolFile {
   }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
+  const std::string& md5_base64() const { return md5_base64_; }
 
  private:
   std::string path_;
   int fd_ = -1;
   EVP_MD_CTX* sha_ = nullptr;
+  EVP_MD_CTX* md5_ = nullptr;
+  std::string md5_base64_;
   uint64_t size_ = 0;
 };
 
@@ -139,6 +154,8 @@ struct Server::Impl {
   std::mutex connections_mutex;
   std::list<std::shared_ptr<Connection>> connections;
   std::atomic<size_t> open_connections{0};
+  std::mutex stop_mutex;
+  std::condition_variable stop_requested;
 
   Impl(ServerOptions opts, const Dispatcher& d)
       : options(std::move(opts)),
@@ -220,15 +237,16 @@ struct Server::Impl {
                                         {"status", StatusOf(code)}});
   }
 
-  // Sends a file as the body without loading it.
+  // Sends a file as the body with sendfile(2): the kernel copies from the page cache to the
+  // socket, nothing passes through user space.
   awaitable<boost::system::error_code> WriteFile(beast::tcp_stream& stream, Response&& res,
                                                  unsigned version, bool keep_alive,
                                                  const std::string& request_id) {
-    bhttp::response<bhttp::file_body> out;
-    boost::system::error_code ec;
-    out.body().open(res.body_file.c_str(), beast::file_mode::scan, ec);
-    if (ec) {
-      log::Error("cannot open a stored blob", {{"request_id", request_id}, {"detail", ec.message()}});
+    int fd = ::open(res.body_file.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0) {
+      if (fd >= 0) ::close(fd);
+      log::Error("cannot open a stored blob", {{"request_id", request_id}});
       auto err = ToBeast(Response{500, {}, "application/json",
                                   SerializeJson(ErrorBody(ErrorCode::kInternal, "", request_id)),
                                   ""},
@@ -236,17 +254,36 @@ struct Server::Impl {
       co_await bhttp::async_write(stream, err, kTuple);
       co_return asio::error::not_found;
     }
-    out.version(version);
-    out.result(static_cast<unsigned>(res.status));
-    out.set(bhttp::field::server, "statehouse");
-    out.set("X-Request-Id", request_id);
-    if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
-    for (auto& [k, v] : res.headers) out.insert(k, v);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    stream.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
-    auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
-    co_return wec;
+    bhttp::response<bhttp::empty_body> head;
+    head.version(version);
+    head.result(static_cast<unsigned>(res.status));
+    head.set(bhttp::field::server, "statehouse");
+    head.set("X-Request-Id", request_id);
+    if (!res.content_type.empty()) head.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) head.insert(k, v);
+    head.keep_alive(keep_alive);
+    head.content_length(static_cast<uint64_t>(st.st_size));
+    stream.expires_after(options.body_timeout + std::chrono::seconds(st.st_size >> 20));
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kTuple);
+    boost::system::error_code ec = hec;
+    off_t offset = 0;
+    auto& sock = stream.socket();
+    sock.native_non_blocking(true, ec);
+    while (!ec && offset < st.st_size) {
+      ssize_t n = ::sendfile(sock.native_handle(), fd, &offset,
+                             static_cast<size_t>(st.st_size - offset));
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, kTuple);
+        ec = wec;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
+    }
+    ::close(fd);
+    co_return ec;
   }
 
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn) {
@@ -356,6 +393,9 @@ struct Server::Impl {
           bhttp::request_parser<bhttp::buffer_body> body_parser{std::move(parser)};
           body_parser.body_limit(limit);
           std::vector<char> chunk(256 * 1024);
+          // Beast reads at most the buffer's free capacity per call: make room for large reads
+          // while the body streams, and give it back afterwards (idle connections stay small).
+          buffer.reserve(256 * 1024);
           while (!body_parser.is_done()) {
             body_parser.get().body().data = chunk.data();
             body_parser.get().body().size = chunk.size();
@@ -373,8 +413,10 @@ struct Server::Impl {
               break;
             }
           }
+          buffer.shrink_to_fit();
           if (!bec) {
             req.body_sha256 = spool->Finish();
+            req.body_md5_base64 = spool->md5_base64();
             req.body_size = spool->size();
             req.body_file = spool->path();
           }
@@ -442,7 +484,11 @@ struct Server::Impl {
   }
 
   void BeginShutdown() {
-    if (stopping.exchange(true)) return;
+    {
+      std::lock_guard lock(stop_mutex);
+      if (stopping.exchange(true)) return;
+    }
+    stop_requested.notify_all();
     log::Info("shutting down: no new connections; finishing in-flight requests");
     asio::post(ioc, [this] {
       boost::system::error_code ignored;
@@ -481,7 +527,10 @@ void Server::Run() {
   // period runs out.
   std::atomic<bool> done{false};
   std::thread watchdog([&s, &done, &signals] {
-    while (!s.stopping && !done) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    {
+      std::unique_lock lock(s.stop_mutex);
+      s.stop_requested.wait(lock, [&] { return s.stopping.load() || done.load(); });
+    }
     asio::post(s.ioc, [&signals] { signals.cancel(); });
     auto deadline = std::chrono::steady_clock::now() + s.options.shutdown_grace;
     while (!done && std::chrono::steady_clock::now() < deadline) {
@@ -497,7 +546,11 @@ void Server::Run() {
   for (int i = 1; i < s.options.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
   s.ioc.run();
   for (auto& t : threads) t.join();
-  done = true;
+  {
+    std::lock_guard lock(s.stop_mutex);
+    done = true;
+  }
+  s.stop_requested.notify_all();
   watchdog.join();
   s.workers.join();
   log::Info("server stopped");

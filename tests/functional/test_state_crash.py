@@ -1,0 +1,248 @@
+"""Crash consistency of the Terraform state backend (kill -9 while writers stream).
+
+Each trial starts a server on a fresh data dir, makes three workspaces and runs one writer thread
+per workspace that POSTs increasing serials with bodies between 1 KiB and 2 MiB.  Every answer 200
+is recorded as acknowledged (serial, sha256 of the bytes sent).  Once a random number of writes
+has been acknowledged (a counter, not a timer) the server is killed with SIGKILL while the other
+writers are still mid-request.  The server is restarted on the same data dir and must:
+
+* list every acknowledged version in W/data with the same sha256, and serve its bytes unchanged;
+* answer GET W/terraform-backend with bytes that some writer sent (never a torn mix), matching
+  the newest listed version;
+* answer /readyz;
+* accept a new write at newest serial + 1.
+
+STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import Api, ServerProcess, unique
+
+TRIALS = int(os.environ.get("STATEHOUSE_CRASH_TRIALS", "6"))
+WORKSPACES = 3
+MIN_BODY = 1024
+MAX_BODY = 2 * 1024 * 1024
+MAX_WRITES_PER_WRITER = 400  # a safety net: the kill comes long before this
+LOCK_INFO = {"Operation": "OperationTypeApply", "Who": "crash-test", "Version": "1.6.0",
+             "Created": "2026-01-01T00:00:00Z", "Path": "", "Info": ""}
+
+
+def ws_path(org, project, ws):
+    return f"/iacm/api/orgs/{org}/projects/{project}/workspaces/{ws}"
+
+
+def state_body(rng: random.Random, serial: int, lineage: str) -> bytes:
+    """A v4 state of roughly a log-uniform size in [MIN_BODY, MAX_BODY], unique per call."""
+    target = int(MIN_BODY * (MAX_BODY / MIN_BODY) ** rng.random())
+    doc = {"version": 4, "serial": serial, "lineage": lineage, "terraform_version": "1.6.0",
+           "outputs": {}, "resources": [{
+               "mode": "managed", "type": "null_resource", "name": "pad", "provider":
+               'provider["registry.terraform.io/hashicorp/null"]',
+               "instances": [{"schema_version": 0, "attributes": {"id": str(serial), "pad": ""}}]}]}
+    overhead = len(json.dumps(doc).encode())
+    pad_len = max(0, target - overhead)
+    # Random hex, so no two bodies share bytes beyond the skeleton.
+    doc["resources"][0]["instances"][0]["attributes"]["pad"] = \
+        rng.randbytes((pad_len + 1) // 2).hex()[:pad_len]
+    return json.dumps(doc).encode()
+
+
+class Trial:
+    def __init__(self, n: int, seed: int, srv: ServerProcess):
+        self.n = n
+        self.rng = random.Random(seed)
+        self.srv = srv
+        self.kill_after = self.rng.randint(3, 120)  # acknowledged writes before the kill
+        self.acked = 0
+        self.cv = threading.Condition()
+        self.crashed = threading.Event()
+        # per workspace: serial -> sha256 acknowledged; every sha256 ever sent; errors
+        self.acks: dict[str, dict[int, str]] = {}
+        self.sent: dict[str, set[str]] = {}
+        self.errors: list[str] = []
+
+    def writer(self, api: Api, ws: str, lineage: str, seed: int):
+        rng = random.Random(seed)
+        path = ws_path("o", "p", ws) + "/terraform-backend"
+        session = requests.Session()
+        headers = {"x-api-key": api.token, "Content-Type": "application/json"}
+        for serial in range(1, MAX_WRITES_PER_WRITER + 1):
+            if self.crashed.is_set():
+                return
+            body = state_body(rng, serial, lineage)
+            digest = hashlib.sha256(body).hexdigest()
+            self.sent[ws].add(digest)
+            try:
+                r = session.post(api.base_url + path, data=body, headers=headers, timeout=60)
+            except requests.RequestException as e:
+                if not self.crashed.is_set():
+                    self.errors.append(f"{ws} serial {serial}: {e!r} before the kill")
+                return
+            if r.status_code != 200:
+                if not self.crashed.is_set():
+                    self.errors.append(f"{ws} serial {serial}: {r.status_code} {r.text[:300]}")
+                return
+            got = r.json().get("state_checksum")
+            if got != digest:
+                self.errors.append(f"{ws} serial {serial}: answered checksum {got}, sent {digest}")
+            self.acks[ws][serial] = digest
+            with self.cv:
+                self.acked += 1
+                if self.acked >= self.kill_after:
+                    self.cv.notify_all()
+
+
+def list_versions(api: Api, ws: str) -> list[dict]:
+    out, page = [], 1
+    while True:
+        r = api.get(ws_path("o", "p", ws) + "/data", params={"limit": 100, "page": page})
+        assert r.status_code == 200, f"list {ws} page {page}: {r.status_code} {r.text[:300]}"
+        rows = r.json()
+        out.extend(rows)
+        if len(rows) < 100:
+            return out
+        page += 1
+
+
+def run_trial(n: int, seed: int, base) -> tuple[int, int, list[str]]:
+    """Returns (acknowledged, lost, problems)."""
+    srv = ServerProcess(base / f"data{n}", base / f"logs{n}", ["--log-level", "warn"])
+    srv.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not (srv.data_dir / "admin.token").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        api = Api(srv.base_url, srv.admin_token(), "default")
+        api.create_org("o")
+        api.create_project("o", "p")
+        names = [f"w{i}" for i in range(WORKSPACES)]
+        for ws in names:
+            r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
+                "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
+                "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
+            assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
+
+        t = Trial(n, seed, srv)
+        lineages = {ws: unique("lineage") for ws in names}
+        for ws in names:
+            t.acks[ws] = {}
+            t.sent[ws] = set()
+        threads = [threading.Thread(target=t.writer, args=(api, ws, lineages[ws], seed * 100 + i),
+                                    daemon=True) for i, ws in enumerate(names)]
+        for th in threads:
+            th.start()
+        with t.cv:
+            reached = t.cv.wait_for(lambda: t.acked >= t.kill_after or t.errors, timeout=30)
+        t.crashed.set()
+        srv.proc.kill()  # SIGKILL, while the other writers are mid-request
+        srv.proc.wait(timeout=10)
+        srv.kill()
+        for th in threads:
+            th.join(timeout=60)
+        assert reached, f"trial {n}: only {t.acked} writes acknowledged in 30 s"
+        assert not t.errors, f"trial {n}: writer errors before the kill: {t.errors}"
+
+        srv.start()  # same data dir, new port
+        api = Api(srv.base_url, srv.admin_token(), "default")
+        problems: list[str] = []
+        r = api.get("/readyz")
+        if r.status_code != 200:
+            problems.append(f"/readyz answered {r.status_code} {r.text[:200]} after restart")
+
+        acknowledged = lost = 0
+        for ws in names:
+            w = ws_path("o", "p", ws)
+            rows = list_versions(api, ws)
+            by_serial: dict[int, dict] = {}
+            for row in rows:
+                by_serial.setdefault(row.get("serial"), row)
+            for serial, digest in sorted(t.acks[ws].items()):
+                acknowledged += 1
+                row = by_serial.get(serial)
+                if row is None:
+                    lost += 1
+                    problems.append(f"{ws} serial {serial}: acknowledged, not listed")
+                    continue
+                if row.get("state_checksum") != digest:
+                    lost += 1
+                    problems.append(f"{ws} serial {serial}: listed checksum {row.get('state_checksum')}"
+                                    f" != sent {digest}")
+                    continue
+                d = api.get(f"{w}/data/{row['id']}")
+                got = hashlib.sha256(d.content).hexdigest()
+                if d.status_code != 200 or got != digest:
+                    lost += 1
+                    problems.append(f"{ws} serial {serial}: download {d.status_code}, sha256 {got}"
+                                    f" != {digest} ({len(d.content)} bytes)")
+            # every listed version must be something a writer sent (nothing torn on disk)
+            for row in rows:
+                if row.get("state_checksum") not in t.sent[ws]:
+                    problems.append(f"{ws}: listed version {row.get('id')} serial {row.get('serial')}"
+                                    f" has checksum {row.get('state_checksum')} nobody sent")
+
+            newest = api.get(w + "/terraform-backend")
+            max_acked = max(t.acks[ws], default=0)
+            if newest.status_code == 204:
+                if max_acked:
+                    problems.append(f"{ws}: GET answered 204 after {max_acked} acknowledged writes")
+                next_serial = 1
+            else:
+                got = hashlib.sha256(newest.content).hexdigest()
+                if newest.status_code != 200 or got not in t.sent[ws]:
+                    problems.append(f"{ws}: newest state {newest.status_code} sha256 {got} is not a"
+                                    f" body that was sent ({len(newest.content)} bytes)")
+                    next_serial = max_acked + 1
+                else:
+                    newest_serial = json.loads(newest.content)["serial"]
+                    if newest_serial < max_acked:
+                        problems.append(f"{ws}: newest serial {newest_serial} < acknowledged {max_acked}")
+                    top = max(rows, key=lambda row: row.get("serial") or 0, default=None)
+                    if top and top.get("state_checksum") != got:
+                        problems.append(f"{ws}: GET sha256 {got} != newest listed "
+                                        f"{top.get('state_checksum')} (serial {top.get('serial')})")
+                    next_serial = max(newest_serial, max_acked) + 1
+            # writes continue from the newest serial
+            body = state_body(random.Random(seed), next_serial, lineages[ws])
+            r = api.post(w + "/terraform-backend", data=body,
+                         headers={"Content-Type": "application/json"})
+            if r.status_code != 200:
+                problems.append(f"{ws}: write of serial {next_serial} after restart answered "
+                                f"{r.status_code} {r.text[:300]}")
+            else:
+                again = api.get(w + "/terraform-backend")
+                if again.content != body:
+                    problems.append(f"{ws}: GET after the new write does not return it")
+            # and the lock still works after the crash
+            info = dict(LOCK_INFO, ID=unique("lock"))
+            lk = api.request("LOCK", w + "/terraform-backend/lock", json=info)
+            ul = api.request("UNLOCK", w + "/terraform-backend/lock", json=info)
+            if lk.status_code != 200 or ul.status_code != 200:
+                problems.append(f"{ws}: LOCK {lk.status_code} / UNLOCK {ul.status_code} after restart")
+        return acknowledged, lost, problems
+    finally:
+        srv.kill()
+
+
+def test_state_survives_kill_9(tmp_path):
+    seed = int(os.environ.get("STATEHOUSE_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
+    total_acked = total_lost = 0
+    problems: list[str] = []
+    started = time.monotonic()
+    for n in range(TRIALS):
+        acked, lost, probs = run_trial(n, seed + n, tmp_path)
+        total_acked += acked
+        total_lost += lost
+        problems += [f"trial {n}: {p}" for p in probs]
+    line = f"crash test: {TRIALS} trials, {total_acked} writes acknowledged, {total_lost} lost"
+    print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
+    assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
