@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -56,6 +57,9 @@ int ReportFailure(const std::exception& e) {
 }  // namespace
 
 int Serve(const Config& config) {
+  // A peer that goes away mid-response must cost an error code, not the process
+  // (sendfile(2) has no MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     log::Level level;
     if (!log::ParseLevel(config.log_level, level))
