@@ -16,6 +16,7 @@
 #include "domain/credentials.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "storage/postgres/pg_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace statehouse::app {
@@ -25,8 +26,7 @@ namespace {
 std::unique_ptr<storage::Database> OpenDatabase(const Config& config, size_t pool_size) {
   DatabaseTarget target = ResolveDatabase(config.database, config.data_dir);
   if (target.kind == DatabaseKind::kPostgres)
-    Fail(ErrorCode::kInvalidArgument,
-         "PostgreSQL storage is not available in this build yet; use the SQLite default");
+    return storage::OpenPostgres(target.location, config.data_dir + "/cache", pool_size);
   std::filesystem::path parent = std::filesystem::path(target.location).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   return storage::OpenSqlite(target.location, pool_size);

@@ -49,10 +49,30 @@ def require_binary():
                     pytrace=False)
 
 
+# With STATEHOUSE_TEST_PG_URL (a PostgreSQL server URL, e.g. postgres://postgres@127.0.0.1:5432)
+# every server of the suite runs on PostgreSQL: each data dir gets its own database.
+PG_URL = os.environ.get("STATEHOUSE_TEST_PG_URL", "").rstrip("/")
+
+
+def database_args(data_dir) -> list:
+    """--database for a data dir in PostgreSQL mode (creating its database once), else []."""
+    if not PG_URL:
+        return []
+    import hashlib
+    name = "sh_" + hashlib.sha256(str(pathlib.Path(data_dir).resolve()).encode()).hexdigest()[:20]
+    marker = pathlib.Path(data_dir) / ".pg-database"
+    if not marker.exists():
+        pathlib.Path(data_dir).mkdir(parents=True, exist_ok=True)
+        subprocess.run(["psql", f"{PG_URL}/postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                        f'CREATE DATABASE "{name}"'], check=True, capture_output=True, timeout=60)
+        marker.write_text(name)
+    return ["--database", f"{PG_URL}/{name}"]
+
+
 def run_admin(data_dir, *args, check=True) -> subprocess.CompletedProcess:
     """Run `statehouse admin --data-dir DIR ARGS...` (works while a server is running)."""
     require_binary()
-    cmd = [str(BIN), "admin", "--data-dir", str(data_dir), *args]
+    cmd = [str(BIN), "admin", "--data-dir", str(data_dir), *database_args(data_dir), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: {proc.stdout}\n"
@@ -235,8 +255,9 @@ class ServerProcess:
         last_err = None
         for _attempt in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
+            db_args = [] if "--database" in self.extra_args else database_args(self.data_dir)
             cmd = [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}",
-                   "--data-dir", str(self.data_dir), *self.extra_args]
+                   "--data-dir", str(self.data_dir), *db_args, *self.extra_args]
             self._out = open(self.stdout_path, "ab")
             self._err = open(self.stderr_path, "ab")
             self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err,

@@ -205,7 +205,7 @@ class SqlStateStore final : public StateStore {
 
   Page<DataRecord> ListData(const WorkspaceKey& key, const DataListQuery& q) override {
     return pool_.ReadTransaction([&](Connection& c) {
-      RequireWorkspace(c, key);
+      RequireWorkspace(c, key, /*lock=*/false);
       std::string where =
           " FROM workspace_data WHERE account = ? AND org = ? AND project = ? AND workspace = ? "
           "AND (? = '' OR data_type = ?) AND (? = '' OR pipeline_execution_id = ?) AND (? = '' OR "
@@ -238,10 +238,10 @@ class SqlStateStore final : public StateStore {
  private:
   // Locks the workspace row where the database locks rows, so lock and state writes on one
   // workspace run one at a time (SQLite already admits a single writer).
-  static void RequireWorkspace(Connection& c, const WorkspaceKey& key) {
+  static void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock = true) {
     Statement s = c.Prepare(
         std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                    "identifier = ?") + c.ForUpdate());
+                    "identifier = ?") + (lock ? c.ForUpdate() : ""));
     BindKey(s, key);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
   }

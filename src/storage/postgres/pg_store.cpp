@@ -1,0 +1,171 @@
+#include "storage/postgres/pg_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "storage/postgres/pg_driver.h"
+#include "storage/sql/sql_stores.h"
+
+namespace statehouse::storage {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+
+bool IsSha256(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// Blobs as 1 MiB rows in PostgreSQL, so every replica reads what any replica wrote. A blob is
+// inserted with its chunks in one transaction: readers see all of it or none. Sends go through
+// a local, content-addressed cache file (a blob never changes, so the cache never goes stale).
+class PgBlobStore final : public BlobStore {
+ public:
+  PgBlobStore(sql::ConnectionPool& pool, std::string cache_dir)
+      : pool_(pool), cache_(std::move(cache_dir)) {}
+
+  void Put(std::string_view sha256, const std::string& spool_path) override {
+    int fd = ::open(spool_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) Fail(ErrorCode::kInternal, "cannot reopen the uploaded body");
+    try {
+      Insert(sha256, [&](std::string& chunk) {
+        chunk.resize(kChunk);
+        size_t got = 0;
+        while (got < kChunk) {
+          ssize_t n = ::read(fd, chunk.data() + got, kChunk - got);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) Fail(ErrorCode::kInternal, "cannot read the uploaded body");
+          if (n == 0) break;
+          got += static_cast<size_t>(n);
+        }
+        chunk.resize(got);
+        return got > 0;
+      });
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+  }
+
+  void PutBytes(std::string_view sha256, std::string_view bytes) override {
+    size_t offset = 0;
+    Insert(sha256, [&](std::string& chunk) {
+      if (offset >= bytes.size()) return false;
+      chunk.assign(bytes.substr(offset, kChunk));
+      offset += chunk.size();
+      return true;
+    });
+  }
+
+  std::optional<std::string> LocalPath(std::string_view sha256) override {
+    if (!IsSha256(sha256)) return std::nullopt;
+    std::string path = cache_ + "/" + std::string(sha256);
+    if (::access(path.c_str(), R_OK) == 0) return path;
+    // Materialise chunk by chunk (memory stays flat), then rename into place.
+    std::error_code ec;
+    std::filesystem::create_directories(cache_ + "/.incoming", ec);
+    std::string tmp = cache_ + "/.incoming/" + RandomHex(12);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return std::nullopt;
+    bool ok = true;
+    try {
+      ForEachChunk(sha256, [&](const std::string& data) {
+        const char* p = data.data();
+        size_t left = data.size();
+        while (left > 0 && ok) {
+          ssize_t w = ::write(fd, p, left);
+          if (w < 0 && errno == EINTR) continue;
+          ok = w > 0;
+          if (ok) {
+            p += w;
+            left -= static_cast<size_t>(w);
+          }
+        }
+      });
+    } catch (...) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      ::unlink(tmp.c_str());
+      return std::nullopt;
+    }
+    return path;
+  }
+
+  std::string Read(std::string_view sha256) override {
+    std::string out;
+    ForEachChunk(sha256, [&](const std::string& data) { out += data; });
+    return out;
+  }
+
+ private:
+  template <typename Next>
+  void Insert(std::string_view sha256, Next&& next) {
+    if (!IsSha256(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
+    pool_.WriteTransaction([&](sql::Connection& c) {
+      sql::Statement exists = c.Prepare("SELECT 1 FROM blobs WHERE sha256 = ?");
+      exists.Bind(1, sha256);
+      if (exists.Step()) return;  // content-addressed: already stored
+      std::string chunk;
+      int64_t n = 0, size = 0;
+      while (next(chunk)) {
+        sql::Statement ins =
+            c.Prepare("INSERT INTO blob_chunks(sha256, chunk, data) VALUES(?,?,?)");
+        ins.Bind(1, sha256).Bind(2, n++).BindBlob(3, chunk).Run();
+        size += static_cast<int64_t>(chunk.size());
+      }
+      sql::Statement meta = c.Prepare(
+          "INSERT INTO blobs(sha256, size, chunks) VALUES(?,?,?) ON CONFLICT DO NOTHING");
+      meta.Bind(1, sha256).Bind(2, size).Bind(3, n).Run();
+    });
+  }
+
+  template <typename Sink>
+  void ForEachChunk(std::string_view sha256, Sink&& sink) {
+    if (!IsSha256(sha256)) Fail(ErrorCode::kNotFound, "no such blob");
+    int64_t chunks = pool_.With([&](sql::Connection& c) {
+      sql::Statement s = c.Prepare("SELECT chunks FROM blobs WHERE sha256 = ?");
+      s.Bind(1, sha256);
+      if (!s.Step()) Fail(ErrorCode::kNotFound, "blob " + std::string(sha256) + " is missing");
+      return s.Int(0);
+    });
+    // One chunk per query keeps memory at one chunk whatever the blob's size.
+    for (int64_t i = 0; i < chunks; ++i) {
+      std::string data = pool_.With([&](sql::Connection& c) {
+        sql::Statement s =
+            c.Prepare("SELECT data FROM blob_chunks WHERE sha256 = ? AND chunk = ?");
+        s.Bind(1, sha256).Bind(2, i);
+        if (!s.Step()) Fail(ErrorCode::kInternal, "blob " + std::string(sha256) + " is incomplete");
+        return s.Blob(0);
+      });
+      sink(data);
+    }
+  }
+
+  sql::ConnectionPool& pool_;
+  std::string cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string& cache_dir,
+                                       size_t pool_size) {
+  auto pool = std::make_unique<sql::ConnectionPool>(
+      [url] { return postgres::Connect(url); }, pool_size, /*acquire_timeout_ms=*/5000);
+  return sql::MakeDatabase("postgres", std::move(pool), PostgresMigrations(),
+                           [cache_dir](sql::ConnectionPool& p) {
+                             return std::make_unique<PgBlobStore>(p, cache_dir);
+                           });
+}
+
+}  // namespace statehouse::storage
