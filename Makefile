@@ -1,13 +1,14 @@
 # The two commands of README.md:
 #   make run   - install packages, build Release, start the server on ./data (SQLite)
-#   make test  - install packages, build, run unit (ctest) and functional (pytest) tests
+#   make test  - install packages, build, run unit (ctest) and functional (pytest) tests on
+#                SQLite and on a throwaway PostgreSQL 15 cluster
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 ARGS ?=
 
-.PHONY: all deps configure build run test unit-test functional-test clean format
+.PHONY: all deps configure build run test unit-test functional-test functional-test-postgres clean format
 
 all: build
 
@@ -23,13 +24,24 @@ build: configure
 run: build
 	$(BUILD_DIR)/statehouse serve $(ARGS)
 
+# Unit tests and the storage contract suite (on PostgreSQL too when STATEHOUSE_TEST_PG_URL is
+# set, as under `make test`).
 unit-test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
+# The functional suite against the real binary on SQLite ...
 functional-test: build
-	STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
+	env -u STATEHOUSE_TEST_PG_URL STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse \
+	  $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
 
-test: unit-test functional-test
+# ... and on PostgreSQL (needs STATEHOUSE_TEST_PG_URL).
+functional-test-postgres: build
+	STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse \
+	  $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
+
+# Everything, on both backends: a throwaway PostgreSQL 15 cluster runs for the duration.
+test: build
+	scripts/with-postgres $(MAKE) --no-print-directory unit-test functional-test functional-test-postgres
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp')
