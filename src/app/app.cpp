@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,7 +81,11 @@ int Serve(const Config& config) {
                 << *token << std::endl;
     }
 
-    api::Services services(*db);
+    for (int v : {config.header_timeout_seconds, config.idle_timeout_seconds,
+                  config.body_timeout_seconds, config.max_connections})
+      if (v <= 0)
+        Fail(ErrorCode::kInvalidArgument, "timeouts and --max-connections must be positive");
+    api::Services services(*db, static_cast<size_t>(config.max_state_bytes));
     http::Router router;
     api::RegisterAllRoutes(router, services);
     http::Dispatcher dispatcher(router, *db, {static_cast<size_t>(config.max_body_bytes)});
@@ -91,6 +96,24 @@ int Serve(const Config& config) {
     int cores = static_cast<int>(std::thread::hardware_concurrency());
     options.io_threads = config.io_threads > 0 ? config.io_threads : (cores > 0 ? cores : 2);
     options.worker_threads = workers;
+    options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
+    options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+    options.body_timeout = std::chrono::seconds(config.body_timeout_seconds);
+    options.max_connections = static_cast<size_t>(config.max_connections);
+    // Each connection is a descriptor: take the hard limit, and keep head-room below it for
+    // the database, spool files and blobs being sent.
+    struct rlimit files {};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+      files.rlim_cur = files.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+      ::getrlimit(RLIMIT_NOFILE, &files);
+      if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur > 256 &&
+          options.max_connections > files.rlim_cur - 256) {
+        options.max_connections = files.rlim_cur - 256;
+        log::Warn("connection limit lowered to fit the descriptor limit",
+                  {{"max_connections", static_cast<int64_t>(options.max_connections)}});
+      }
+    }
     // Spooled uploads live beside the data so a rename into the blob store stays on one disk.
     options.spool_dir = config.data_dir + "/tmp";
     std::filesystem::remove_all(options.spool_dir);  // leftovers of a crash mid-upload

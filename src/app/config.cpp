@@ -80,6 +80,11 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
       else if (key == "max-body-bytes" || key == "max_body_bytes") config.max_body_bytes = kv.second.as<uint64_t>();
       else if (key == "io-threads" || key == "io_threads") config.io_threads = kv.second.as<int>();
       else if (key == "worker-threads" || key == "worker_threads") config.worker_threads = kv.second.as<int>();
+      else if (key == "max-state-bytes" || key == "max_state_bytes") config.max_state_bytes = kv.second.as<uint64_t>();
+      else if (key == "header-timeout-seconds" || key == "header_timeout_seconds") config.header_timeout_seconds = kv.second.as<int>();
+      else if (key == "idle-timeout-seconds" || key == "idle_timeout_seconds") config.idle_timeout_seconds = kv.second.as<int>();
+      else if (key == "body-timeout-seconds" || key == "body_timeout_seconds") config.body_timeout_seconds = kv.second.as<int>();
+      else if (key == "max-connections" || key == "max_connections") config.max_connections = kv.second.as<int>();
       else Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": bad value for '" + key + "'");

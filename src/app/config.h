@@ -14,6 +14,11 @@ struct Config {
   uint64_t max_body_bytes = 1 << 20;  // metadata routes
   int io_threads = 0;                 // 0: number of cores
   int worker_threads = 8;
+  uint64_t max_state_bytes = uint64_t{2} << 30;  // state uploads
+  int header_timeout_seconds = 30;  // a request header must arrive within this
+  int idle_timeout_seconds = 75;    // keep-alive connections without a request
+  int body_timeout_seconds = 60;    // plus one second per MiB of body
+  int max_connections = 20000;
 };
 
 struct ListenAddress {

@@ -43,6 +43,26 @@ int main(int argc, char** argv) {
       ->envname("STATEHOUSE_WORKER_THREADS")
       ->capture_default_str();
 
+  serve->add_option("--max-state-bytes", config.max_state_bytes,
+                    "Largest state upload accepted (streamed to disk)")
+      ->envname("STATEHOUSE_MAX_STATE_BYTES")
+      ->capture_default_str();
+  serve->add_option("--header-timeout-seconds", config.header_timeout_seconds,
+                    "Time a client has to send a whole request header")
+      ->envname("STATEHOUSE_HEADER_TIMEOUT_SECONDS")
+      ->capture_default_str();
+  serve->add_option("--idle-timeout-seconds", config.idle_timeout_seconds,
+                    "Keep-alive connections without a request are closed after this")
+      ->envname("STATEHOUSE_IDLE_TIMEOUT_SECONDS")
+      ->capture_default_str();
+  serve->add_option("--body-timeout-seconds", config.body_timeout_seconds,
+                    "Time to send or receive a body, plus one second per MiB")
+      ->envname("STATEHOUSE_BODY_TIMEOUT_SECONDS")
+      ->capture_default_str();
+  serve->add_option("--max-connections", config.max_connections, "Open connections at most")
+      ->envname("STATEHOUSE_MAX_CONNECTIONS")
+      ->capture_default_str();
+
   CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
   admin->require_subcommand(1);
   add_storage_flags(admin, admin_config);

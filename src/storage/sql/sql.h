@@ -119,10 +119,18 @@ class ConnectionPool {
   // kUnavailable.
   ConnectionPool(Factory factory, size_t size, int64_t acquire_timeout_ms = 5000);
 
+  // Runs fn with a connection of its own. A connection found broken (the database restarted
+  // since it was last used) is replaced and fn tried once more.
   template <typename Fn>
   auto With(Fn&& fn) {
-    Lease lease(*this);
-    return fn(*lease.conn);
+    for (int attempt = 1;; ++attempt) {
+      Lease lease(*this);
+      try {
+        return fn(*lease.conn);
+      } catch (...) {
+        if (attempt > 1 || lease.conn->Healthy()) throw;
+      }
+    }
   }
 
   // Runs fn in a write transaction; rolls back if it throws; retries a few times when the
@@ -159,7 +167,9 @@ class ConnectionPool {
         if (attempt >= 5) ThrowContention();
       } catch (...) {
         c.Rollback();
-        throw;
+        // A stale connection fails on its first use: retry once on a fresh one (nothing was
+        // committed).
+        if (attempt > 1 || c.Healthy()) throw;
       }
     }
   }
