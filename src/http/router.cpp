@@ -195,8 +195,14 @@ std::optional<Response> Dispatcher::Preflight(const Request& request) const {
   try {
     Authorize(*route, request);
     return std::nullopt;
-  } catch (const Error&) {
-    return Handle(request);  // the same answer the full request would get, without its body
+  } catch (const Error& e) {
+    // Answer from the error itself: running the handler without the body could turn an
+    // outage into a misleading 4xx.
+    if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable)
+      log::Error("request failed", {{"request_id", request.request_id},
+                                    {"status", StatusOf(e.code())},
+                                    {"detail", e.what()}});
+    return ErrorFor(request, e.code(), e.what());
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fcntl.h>
@@ -154,6 +155,7 @@ struct Server::Impl {
   std::mutex connections_mutex;
   std::list<std::shared_ptr<Connection>> connections;
   std::atomic<size_t> open_connections{0};
+  std::chrono::steady_clock::time_point last_accept_warning{};
   std::mutex stop_mutex;
   std::condition_variable stop_requested;
 
@@ -180,7 +182,15 @@ struct Server::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(strand, kTuple);
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
-        log::Warn("accept failed", {{"error", ec.message()}});
+        // Out of descriptors (or another transient failure): back off instead of spinning,
+        // and say so once in a while rather than on every attempt.
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning > std::chrono::seconds(5)) {
+          last_accept_warning = now;
+          log::Warn("accept failed; backing off", {{"error", ec.message()}});
+        }
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
         continue;
       }
       if (open_connections.load() >= options.max_connections) {
@@ -270,13 +280,21 @@ struct Server::Impl {
     off_t offset = 0;
     auto& sock = stream.socket();
     sock.native_non_blocking(true, ec);
+    // The same deadline as any other write: a client that stops reading is dropped.
+    auto deadline = std::chrono::steady_clock::now() + options.body_timeout +
+                    std::chrono::seconds(st.st_size >> 20);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
     while (!ec && offset < st.st_size) {
       ssize_t n = ::sendfile(sock.native_handle(), fd, &offset,
                              static_cast<size_t>(st.st_size - offset));
       if (n > 0) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, kTuple);
-        ec = wec;
+        using namespace asio::experimental::awaitable_operators;
+        timer.expires_at(deadline);
+        auto which = co_await (sock.async_wait(tcp::socket::wait_write, kTuple) ||
+                               timer.async_wait(kTuple));
+        if (which.index() == 1) ec = beast::error::timeout;
+        else ec = std::get<0>(std::get<0>(which));
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -304,8 +322,15 @@ struct Server::Impl {
       // The real limit depends on the route, known only once the header is in; until then
       // Beast must not judge Content-Length against its 1 MiB default.
       parser.body_limit(boost::none);
-      stream.expires_after(buffer.size() > 0 ? options.header_timeout : options.idle_timeout);
-      // The header timeout also applies once the first byte has arrived (slowloris).
+      if (buffer.size() == 0) {
+        // Idle until the next request's first byte arrives ...
+        stream.expires_after(options.idle_timeout);
+        auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+        if (iec) break;
+        buffer.commit(in);
+      }
+      // ... then the whole header must follow within the header timeout (slowloris).
+      stream.expires_after(options.header_timeout);
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       conn->idle = false;
       auto start = std::chrono::steady_clock::now();
@@ -358,6 +383,11 @@ struct Server::Impl {
               },
               use_awaitable);
         if (refusal) {
+          log::Info("request", {{"request_id", req.request_id},
+                                {"method", req.method},
+                                {"path", req.path},
+                                {"status", refusal->status},
+                                {"remote", remote}});
           auto out = ToBeast(std::move(*refusal), version, false, req.request_id);
           stream.expires_after(std::chrono::seconds(10));
           co_await bhttp::async_write(stream, out, kTuple);
