@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <map>
+#include <mutex>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -69,9 +71,23 @@ class SqliteStatement final : public sql::StatementImpl {
   sqlite3_stmt* stmt_;
 };
 
+// One per database file in this process. SQLite admits one writer at a time; waiting here,
+// in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
+std::shared_ptr<std::mutex> WriterLockFor(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::lock_guard lock(registry_mutex);
+  auto& slot = registry[path];
+  auto existing = slot.lock();
+  if (existing) return existing;
+  auto created = std::make_shared<std::mutex>();
+  slot = created;
+  return created;
+}
+
 class SqliteConnection final : public sql::Connection {
  public:
-  explicit SqliteConnection(const std::string& path) {
+  explicit SqliteConnection(const std::string& path) : writer_(WriterLockFor(path)) {
     int rc = sqlite3_open_v2(path.c_str(), &db_,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              nullptr);
@@ -100,11 +116,26 @@ class SqliteConnection final : public sql::Connection {
     if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "exec");
   }
   int64_t Changes() const override { return sqlite3_changes64(db_); }
-  // One writer at a time, taken up front so a transaction never upgrades a read lock.
-  void BeginWrite() override { Exec("BEGIN IMMEDIATE"); }
+  // One writer at a time, taken up front so a transaction never upgrades a read lock. Writers
+  // of this process queue on writer_; other processes (admin commands) meet the busy timeout.
+  void BeginWrite() override {
+    writing_ = std::unique_lock<std::mutex>(*writer_);
+    try {
+      Exec("BEGIN IMMEDIATE");
+    } catch (...) {
+      writing_ = {};
+      throw;
+    }
+  }
   void BeginRead() override { Exec("BEGIN"); }
-  void Commit() override { Exec("COMMIT"); }
-  void Rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+  void Commit() override {
+    Exec("COMMIT");
+    writing_ = {};
+  }
+  void Rollback() noexcept override {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    writing_ = {};
+  }
   const char* ForUpdate() const override { return ""; }
   void LockMigrations() override {}  // BEGIN IMMEDIATE already excludes other writers
   bool Healthy() const override { return db_ != nullptr; }
@@ -124,6 +155,8 @@ class SqliteConnection final : public sql::Connection {
   }
 
  private:
+  std::shared_ptr<std::mutex> writer_;
+  std::unique_lock<std::mutex> writing_;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
 };
