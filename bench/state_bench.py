@@ -293,6 +293,147 @@ http {{
     return proc, port
 
 
+def stop_nginx(proc):
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGQUIT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def nginx_rss_kib(proc) -> int:
+    """VmHWM of nginx's master plus its workers (KiB)."""
+    total = 0
+    try:
+        total += proc_status(proc.pid).get("VmHWM", 0)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            for child in f.read().split():
+                total += proc_status(int(child)).get("VmHWM", 0)
+    except OSError:
+        pass
+    return total
+
+
+# -- the server -----------------------------------------------------------------------------------
+def start_server(binary: str, data_dir: str, log_path: str, extra=()):
+    """Start `statehouse serve` on a free loopback port; returns (proc, port)."""
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
+                             "--log-level", "warn", *extra],
+                            stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
+    wait_http(port, "/healthz", proc, "statehouse")
+    return proc, port
+
+
+def read_token(data_dir: str, timeout=10) -> str:
+    token_file = os.path.join(data_dir, "admin.token")
+    deadline = time.time() + timeout
+    while not os.path.exists(token_file) and time.time() < deadline:
+        time.sleep(0.02)
+    return open(token_file).read().strip()
+
+
+def stop_server(proc, timeout=30) -> str | None:
+    """SIGTERM and wait; returns a note when the exit was not clean."""
+    if proc is None or proc.poll() is not None:
+        return None if proc is None or proc.returncode == 0 else f"server had exited {proc.returncode}"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=timeout)
+        return None if rc == 0 else f"server exited {rc} on SIGTERM"
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return f"server did not exit within {timeout} s of SIGTERM"
+
+
+def workspace_doc(ws: str, **extra) -> dict:
+    return {"identifier": ws, "name": ws, "provisioner": "terraform", "provider_connector": "",
+            "terraform_variables": {}, "environment_variables": {}, **extra}
+
+
+def bootstrap(c: "Client", workspaces, org=ORG, project=PROJECT, create_org=True):
+    """Create the org (unless it exists already), the project and the workspaces."""
+    if create_org:
+        expect(c.request("POST", "/v1/orgs", json.dumps(
+            {"org": {"identifier": org, "name": org.title()}}).encode()), (200, 201), "create org")
+    expect(c.request("POST", f"/v1/orgs/{org}/projects", json.dumps(
+        {"project": {"identifier": project, "name": project.title()}}).encode()), (200, 201),
+        "create project")
+    for ws in workspaces:
+        doc = ws if isinstance(ws, dict) else workspace_doc(ws)
+        expect(c.request("POST", f"/iacm/api/orgs/{org}/projects/{project}/workspaces",
+                         json.dumps(doc).encode()), (200, 201), f"create workspace {doc['identifier']}")
+
+
+def upload_streamed(port: int, token: str, path: str, size: int, pid: int, serial=1) -> dict:
+    """POST a `size`-byte v4 state streamed from a generator (never held in memory) while
+    sampling the server's VmRSS every 20 ms."""
+    chunk = os.urandom(MIB // 2).hex().encode()  # 1 MiB of hex
+    head = state_head(serial)
+    pad = size - len(head) - len(PAD_SUFFIX)
+
+    def gen():
+        yield head
+        left = pad
+        while left > 0:
+            n = min(left, len(chunk))
+            yield chunk[:n] if n < len(chunk) else chunk
+            left -= n
+        yield PAD_SUFFIX
+
+    rss_samples = []
+    done = threading.Event()
+
+    def sampler():
+        while not done.wait(0.02):
+            try:
+                rss_samples.append(proc_status(pid)["VmRSS"])
+            except (OSError, KeyError):
+                return
+
+    before = proc_status(pid)
+    st = threading.Thread(target=sampler)
+    st.start()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
+    t0 = time.monotonic()
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("x-api-key", token)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        for part in gen():
+            conn.send(part)
+        r = conn.getresponse()
+        body = r.read()
+    finally:
+        seconds = time.monotonic() - t0
+        conn.close()
+        done.set()
+        st.join()
+    after = proc_status(pid)
+    return {"status": r.status, "body": body[:300].decode("utf-8", "replace"), "seconds": seconds,
+            "bytes": size, "rss_hwm_before_kib": before["VmHWM"], "rss_hwm_kib": after["VmHWM"],
+            "rss_max_sampled_kib": max(rss_samples, default=0), "rss_after_kib": after["VmRSS"]}
+
+
+def post_server(c: "Client", path: str, body: bytes):
+    """One state POST over a keep-alive connection: (seconds, status, reply)."""
+    t0 = time.monotonic()
+    status, reply = c.request("POST", path, body)
+    return time.monotonic() - t0, status, reply
+
+
+def post_sqlite(baseline: str, sql_db: str, blob_file: str, count=1) -> list[float]:
+    """The SQLite baseline: `count` durable one-blob transactions of blob_file; seconds each."""
+    out = subprocess.run([baseline, sql_db, blob_file, str(count)], check=True,
+                         capture_output=True, text=True).stdout
+    return [float(x) for x in out.split()]
+
+
 # -- the benchmark --------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -348,29 +489,11 @@ def main():
         samples.setdefault(key, []).append(value)
 
     try:
-        port = free_port()
-        server_log = open(os.path.join(base, "server.log"), "wb")
-        server = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
-                                   data_dir, "--log-level", "warn"],
-                                  stdout=subprocess.DEVNULL, stderr=server_log)
-        wait_http(port, "/healthz", server, "statehouse")
-        token_file = os.path.join(data_dir, "admin.token")
-        deadline = time.time() + 10
-        while not os.path.exists(token_file) and time.time() < deadline:
-            time.sleep(0.02)
-        token = open(token_file).read().strip()
+        server, port = start_server(binary, data_dir, os.path.join(base, "server.log"))
+        token = read_token(data_dir)
         c = Client(port, token)
-        expect(c.request("POST", "/v1/orgs", json.dumps(
-            {"org": {"identifier": ORG, "name": "Bench"}}).encode()), (200, 201), "create org")
-        expect(c.request("POST", f"/v1/orgs/{ORG}/projects", json.dumps(
-            {"project": {"identifier": PROJECT, "name": "State"}}).encode()), (200, 201), "create project")
-        workspaces = ["post_small", "post_large", "get_small", "get_large", "upload"] + \
-            [f"lock_{i}" for i in range(LOCK_CLIENTS)]
-        for ws in workspaces:
-            expect(c.request("POST", f"/iacm/api/orgs/{ORG}/projects/{PROJECT}/workspaces", json.dumps(
-                {"identifier": ws, "name": ws, "provisioner": "terraform", "provider_connector": "",
-                 "terraform_variables": {}, "environment_variables": {}}).encode()),
-                (200, 201), f"create workspace {ws}")
+        bootstrap(c, ["post_small", "post_large", "get_small", "get_large", "upload"] +
+                  [f"lock_{i}" for i in range(LOCK_CLIENTS)])
         time.sleep(0.5)
         idle = proc_status(server.pid)
         results["rss_idle_kib"] = idle["VmHWM"]
@@ -378,53 +501,12 @@ def main():
 
         # -- RSS during a streamed upload ------------------------------------------------------
         upload = a.upload_mib * MIB
-        chunk = os.urandom(MIB // 2).hex().encode()  # 1 MiB of hex
-        head = state_head(1)
-        pad = upload - len(head) - len(PAD_SUFFIX)
-
-        def gen():
-            yield head
-            left = pad
-            while left > 0:
-                n = min(left, len(chunk))
-                yield chunk[:n] if n < len(chunk) else chunk
-                left -= n
-            yield PAD_SUFFIX
-
-        rss_samples = []
-        done = threading.Event()
-
-        def sampler():
-            while not done.wait(0.05):
-                try:
-                    rss_samples.append(proc_status(server.pid)["VmRSS"])
-                except (OSError, KeyError):
-                    return
-
-        st = threading.Thread(target=sampler)
-        st.start()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
-        t0 = time.monotonic()
-        conn.putrequest("POST", WS_PREFIX + "upload/terraform-backend")
-        conn.putheader("x-api-key", token)
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Content-Length", str(upload))
-        conn.endheaders()
-        for part in gen():
-            conn.send(part)
-        r = conn.getresponse()
-        up_body = r.read()
-        up_s = time.monotonic() - t0
-        conn.close()
-        done.set()
-        st.join()
-        after = proc_status(server.pid)
-        results["upload"] = {"status": r.status, "seconds": up_s, "bytes": upload,
-                             "rss_hwm_kib": after["VmHWM"], "rss_max_sampled_kib": max(rss_samples, default=0),
-                             "rss_after_kib": after["VmRSS"]}
-        if r.status != 200:
-            note(f"{a.upload_mib} MiB upload answered {r.status}: {up_body[:300]!r}")
-        log(f"upload {a.upload_mib} MiB: {r.status} in {up_s:.1f} s, VmHWM {after['VmHWM']} KiB")
+        up = upload_streamed(port, token, WS_PREFIX + "upload/terraform-backend", upload, server.pid)
+        results["upload"] = up
+        if up["status"] != 200:
+            note(f"{a.upload_mib} MiB upload answered {up['status']}: {up['body']!r}")
+        log(f"upload {a.upload_mib} MiB: {up['status']} in {up['seconds']:.1f} s, "
+            f"VmHWM {up['rss_hwm_kib']} KiB")
 
         # -- GET fixtures: identical bytes in the server and in nginx's root --------------------
         fill = os.urandom(large // 2 + MIB).hex().encode()
@@ -480,16 +562,12 @@ def main():
                     order = ("server", "sqlite") if (rnd + k) % 2 == 0 else ("sqlite", "server")
                     for who in order:
                         if who == "server":
-                            t0 = time.monotonic()
-                            st_, rb = c.request("POST", WS_PREFIX + ws + "/terraform-backend", body)
-                            dt = time.monotonic() - t0
+                            dt, st_, rb = post_server(c, WS_PREFIX + ws + "/terraform-backend", body)
                             if st_ != 200:
                                 note(f"POST {label} serial {serials[size]}: {st_} {rb[:200]!r}")
                             add(f"post_server_{size}", dt)
                         else:
-                            out = subprocess.run([baseline, sql_db, blob_file, "1"], check=True,
-                                                 capture_output=True, text=True).stdout
-                            add(f"post_sqlite_{size}", float(out.split()[0]))
+                            add(f"post_sqlite_{size}", post_sqlite(baseline, sql_db, blob_file)[0])
                     del body
             # GET vs nginx
             for label, size, _posts, conns in sizes:
@@ -527,21 +605,9 @@ def main():
         results["rss_end_kib"] = end["VmHWM"]
         c.close()
     finally:
-        if nginx:
-            nginx.send_signal(signal.SIGQUIT)
-            try:
-                nginx.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-        if server:
-            server.send_signal(signal.SIGTERM)
-            try:
-                rc = server.wait(timeout=30)
-                if rc != 0:
-                    note(f"server exited {rc} on SIGTERM")
-            except subprocess.TimeoutExpired:
-                note("server did not exit within 30 s of SIGTERM")
-                server.kill()
+        stop_nginx(nginx)
+        if server and (msg := stop_server(server)):
+            note(msg)
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
 
