@@ -1,14 +1,17 @@
 # The two commands of README.md:
 #   make run   - install packages, build Release, start the server on ./data (SQLite)
 #   make test  - install packages, build, run unit (ctest) and functional (pytest) tests on
-#                SQLite and on a throwaway PostgreSQL 15 cluster
+#                SQLite and on a throwaway PostgreSQL 15 cluster, then again built with
+#                AddressSanitizer + UndefinedBehaviorSanitizer
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 ARGS ?=
 
-.PHONY: all deps configure build run test unit-test functional-test functional-test-postgres clean format
+.PHONY: all deps configure build run test unit-test functional-test functional-test-postgres \
+        sanitize-test clean format
+.PHONY: fuzz
 
 all: build
 
@@ -39,12 +42,31 @@ functional-test-postgres: build
 	STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse \
 	  $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
 
+# The unit, contract and functional suites again, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (any report fails the run).
+SANITIZE_DIR ?= build-asan
+sanitize-test: deps
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTATEHOUSE_SANITIZE=ON > /dev/null
+	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	ctest --test-dir $(SANITIZE_DIR) --output-on-failure -j $(JOBS)
+	env -u STATEHOUSE_TEST_PG_URL STATEHOUSE_SANITIZED=1 \
+	  STATEHOUSE_BIN=$(abspath $(SANITIZE_DIR))/statehouse \
+	  $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
+
 # Everything, on both backends: a throwaway PostgreSQL 15 cluster runs for the duration.
 test: build
-	scripts/with-postgres $(MAKE) --no-print-directory unit-test functional-test functional-test-postgres
+	scripts/with-postgres $(MAKE) --no-print-directory unit-test functional-test \
+	  functional-test-postgres sanitize-test
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp')
+
+# libFuzzer targets (clang-14, ASan+UBSan) in their own build dir, build-fuzz/; each runs for
+# FUZZ_SECONDS. See fuzz/README.md.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@fuzz/build.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

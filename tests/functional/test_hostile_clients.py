@@ -51,7 +51,10 @@ MAXCONN_FLAG = "--max-connections"
 RESPONSIVE_WITHIN = 1.0  # seconds a well-behaved request may take while hostile clients are on
 SLACK = 3.0              # seconds allowed beyond a server timeout before we call it missed
 FD_SLACK = 3             # descriptors the server may legitimately keep above its baseline
-RSS_BUDGET_KIB = 64 * 1024
+# AddressSanitizer builds (make sanitize-test sets STATEHOUSE_SANITIZED) carry shadow memory and
+# quarantine: memory budgets scale up there; the fd and responsiveness checks stay as they are.
+MEMORY_SCALE = 4 if os.environ.get("STATEHOUSE_SANITIZED") else 1
+RSS_BUDGET_KIB = 64 * 1024 * MEMORY_SCALE
 
 
 # ---------------------------------------------------------------------------------------
@@ -604,16 +607,19 @@ def test_ten_thousand_idle_connections(hostile, many_fds):
                 f"round {round_}: server accepted {t.fds() - t.fd_baseline} of {n} connections"
             t.assert_responsive(f"with {n} idle connections open")
             # generous: 20 KiB per idle connection
-            t.assert_rss_flat(f"with {n} idle connections open", budget_kib=n * 20)
+            t.assert_rss_flat(f"with {n} idle connections open", budget_kib=n * 20 * MEMORY_SCALE)
             t.assert_responsive(f"with {n} idle connections open (again)")
         finally:
             for s in socks:
                 s.close()
-        t.assert_fds_back(timeout=15, rss_budget_kib=n * 20)
+        t.assert_fds_back(timeout=15, rss_budget_kib=n * 20 * MEMORY_SCALE)
         t.assert_responsive(f"after round {round_} of idle connections closed")
         after_round.append(t.rss_kib())
-    assert after_round[1] - after_round[0] < 16 * 1024, \
-        f"RSS after each round of {n} idle connections: {after_round} KiB (leak per connection?)"
+    # Under AddressSanitizer freed memory sits in quarantine, so rounds cannot be compared;
+    # LeakSanitizer checks leaks there instead.
+    if MEMORY_SCALE == 1:
+        assert after_round[1] - after_round[0] < 16 * 1024, \
+            f"RSS after each round of {n} idle connections: {after_round} KiB (leak per connection?)"
 
 
 def test_idle_connections_are_closed_by_the_idle_timeout(hostile):
