@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "common/error.h"
@@ -49,12 +51,85 @@ bool IsJsonMedia(std::string_view m) {
          IEquals(m.substr(0, 12), "application/");
 }
 
-void CheckDepth(const json::value& v, int depth) {
-  if (depth > kMaxNestingDepth) Fail(ErrorCode::kInvalidArgument, "document nested too deeply");
-  if (v.is_object())
-    for (const auto& kv : v.get_object()) CheckDepth(kv.value(), depth + 1);
-  else if (v.is_array())
-    for (const auto& e : v.get_array()) CheckDepth(e, depth + 1);
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || i + static_cast<size_t>(len) > s.size()) return false;
+    uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (int k = 1; k < len; ++k) {
+      unsigned char d = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += static_cast<size_t>(len);
+  }
+  return true;
+}
+
+// Every document, whatever format it came in, must be representable in a JSON reply: finite
+// numbers and valid UTF-8 text.
+void CheckDocument(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      if (!std::isfinite(v.get_double()))
+        Fail(ErrorCode::kInvalidArgument, "a number in the body is out of range");
+      break;
+    case json::kind::string:
+      if (!ValidUtf8(v.get_string()))
+        Fail(ErrorCode::kInvalidArgument, "the body contains text that is not valid UTF-8");
+      break;
+    case json::kind::array:
+      for (const auto& e : v.get_array()) CheckDocument(e);
+      break;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (!ValidUtf8(kv.key()))
+          Fail(ErrorCode::kInvalidArgument, "the body contains a key that is not valid UTF-8");
+        CheckDocument(kv.value());
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// YAML 1.2 core schema resolution for plain scalars.
+// YAML 1.2 core-schema numbers: [-+]?[0-9]+ and [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlInt(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+bool IsYamlFloat(std::string_view s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
 }
 
 // YAML 1.2 core schema resolution for plain scalars.
@@ -62,23 +137,18 @@ json::value PlainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
-  int64_t i;
-  if (ParseInt64(s, i)) return i;
-  if (s.size() > 1 && s[0] == '+' && ParseInt64(s.substr(1), i)) return i;
-  // Floats: only plain decimal forms; everything else stays a string.
-  bool digits = false, ok = true;
-  for (size_t k = 0; k < s.size(); ++k) {
-    char c = s[k];
-    if (c >= '0' && c <= '9') digits = true;
-    else if (!(c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && (k == 0 || s[k - 1] == 'e' || s[k - 1] == 'E')))) ok = false;
+  if (IsYamlInt(s)) {
+    std::string_view digits = s[0] == '+' ? std::string_view(s).substr(1) : std::string_view(s);
+    int64_t i;
+    if (ParseInt64(digits, i)) return i;
+    uint64_t u;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), u);
+    if (ec == std::errc() && ptr == digits.data() + digits.size()) return u;
   }
-  if (ok && digits && s.find('.') != std::string::npos) {
-    try {
-      size_t used = 0;
-      double d = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(d)) return d;
-    } catch (...) {
-    }
+  if (IsYamlInt(s) || IsYamlFloat(s)) {
+    // strtod, not stod: subnormals set ERANGE but are numbers; overflow gives inf, which the
+    // document check refuses.
+    return std::strtod(s.c_str(), nullptr);
   }
   return json::value(s);
 }
@@ -186,37 +256,77 @@ bool NeedsQuoting(const std::string& s) {
   return false;
 }
 
-void EmitYaml(YAML::Emitter& out, const json::value& v) {
+// A plain scalar only when it reads back as the same string: printable ASCII, not a YAML
+// indicator, not something that resolves to null/bool/number.
+bool PlainSafe(const std::string& s) {
+  if (NeedsQuoting(s)) return false;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) return false;
+  return true;
+}
+
+// Double-quoted with JSON's escapes, which YAML's double-quoted style shares; non-ASCII stays
+// UTF-8 as it is (no emitter re-encodes it).
+std::string QuotedScalar(std::string_view s) { return json::serialize(json::string(s)); }
+
+std::string ScalarText(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: out << YAML::Null; break;
-    case json::kind::bool_: out << (v.get_bool() ? "true" : "false"); break;
-    case json::kind::int64: out << v.get_int64(); break;
-    case json::kind::uint64: out << v.get_uint64(); break;
-    case json::kind::double_: out << v.get_double(); break;
+    case json::kind::null: return "null";
+    case json::kind::bool_: return v.get_bool() ? "true" : "false";
     case json::kind::string: {
       std::string s(v.get_string());
-      if (NeedsQuoting(s)) out << YAML::DoubleQuoted << s;
-      else out << s;
-      break;
+      return PlainSafe(s) ? s : QuotedScalar(s);
     }
-    case json::kind::array:
-      if (v.get_array().empty()) out << YAML::Flow;
-      out << YAML::BeginSeq;
-      for (const auto& e : v.get_array()) EmitYaml(out, e);
-      out << YAML::EndSeq;
-      break;
-    case json::kind::object:
-      if (v.get_object().empty()) out << YAML::Flow;
-      out << YAML::BeginMap;
-      for (const auto& kv : v.get_object()) {
-        std::string key(kv.key());
-        out << YAML::Key;
-        if (NeedsQuoting(key)) out << YAML::DoubleQuoted;
-        out << key << YAML::Value;
-        EmitYaml(out, kv.value());
+    case json::kind::double_: {
+      // Shortest round-trip form, shaped so YAML 1.1 readers too see a float: a '.' in the
+      // mantissa and a signed exponent ("1.0e+207", "125.5", "5.0").
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+      std::string text(buf, ec == std::errc() ? end : buf);
+      size_t e = text.find('e');
+      std::string mantissa = text.substr(0, e);
+      if (mantissa.find('.') == std::string::npos) mantissa += ".0";
+      return e == std::string::npos ? mantissa : mantissa + text.substr(e);
+    }
+    default: return json::serialize(v);  // integers
+  }
+}
+
+std::string KeyText(std::string_view key) {
+  std::string k(key);
+  return PlainSafe(k) ? k : QuotedScalar(k);
+}
+
+// Writes v after "key:" or "-" (block style); containers start on the next line.
+void EmitYaml(std::string& out, const json::value& v, size_t indent) {
+  if (v.is_object() && !v.get_object().empty()) {
+    out += "\n";
+    for (const auto& kv : v.get_object()) {
+      std::string key = KeyText(kv.key());
+      out.append(indent, ' ');
+      // YAML caps implicit keys at 1024 characters; longer ones need the explicit form.
+      if (key.size() > 1000) {
+        out += "? " + key + "\n";
+        out.append(indent, ' ');
+      } else {
+        out += key;
       }
-      out << YAML::EndMap;
-      break;
+      out += ":";
+      EmitYaml(out, kv.value(), indent + 2);
+    }
+  } else if (v.is_array() && !v.get_array().empty()) {
+    out += "\n";
+    for (const auto& e : v.get_array()) {
+      out.append(indent, ' ');
+      out += "-";
+      EmitYaml(out, e, indent + 2);
+    }
+  } else if (v.is_object()) {
+    out += " {}\n";
+  } else if (v.is_array()) {
+    out += " []\n";
+  } else {
+    out += " " + ScalarText(v) + "\n";
   }
 }
 
@@ -254,6 +364,7 @@ json::value ParseJson(std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec, {}, opts);
   if (ec) Fail(ErrorCode::kInvalidArgument, "malformed JSON body: " + ec.message());
+  CheckDocument(v);
   return v;
 }
 
@@ -266,7 +377,9 @@ json::value ParseYaml(std::string_view text) {
   }
   try {
     size_t budget = 1'000'000;
-    return YamlToJson(node, 0, budget);
+    json::value v = YamlToJson(node, 0, budget);
+    CheckDocument(v);
+    return v;
   } catch (const YAML::Exception& e) {
     // Aliases that recurse, bad conversions and the like.
     Fail(ErrorCode::kInvalidArgument, std::string("malformed YAML body: ") + e.what());
@@ -278,7 +391,9 @@ json::value ParseFormUrlEncoded(std::string_view text) {
   if (!ParseUrlEncoded(text, pairs)) Fail(ErrorCode::kInvalidArgument, "malformed form body");
   json::object root;
   for (auto& [k, v] : pairs) InsertField(root, k, std::move(v));
-  return root;
+  json::value doc = std::move(root);
+  CheckDocument(doc);
+  return doc;
 }
 
 json::value ParseMultipart(std::string_view text, std::string_view content_type) {
@@ -319,7 +434,9 @@ json::value ParseMultipart(std::string_view text, std::string_view content_type)
     InsertField(root, name, std::string(part_body));
     pos = next + 2 + delim.size();
   }
-  return root;
+  json::value doc = std::move(root);
+  CheckDocument(doc);
+  return doc;
 }
 
 json::value ParseBody(BodyFormat format, std::string_view body, std::string_view content_type) {
@@ -328,7 +445,11 @@ json::value ParseBody(BodyFormat format, std::string_view body, std::string_view
     case BodyFormat::kYaml: return ParseYaml(body);
     case BodyFormat::kFormUrlEncoded: return ParseFormUrlEncoded(body);
     case BodyFormat::kMultipart: return ParseMultipart(body, content_type);
-    case BodyFormat::kText: return json::value(body);
+    case BodyFormat::kText: {
+      json::value v(body);
+      CheckDocument(v);
+      return v;
+    }
   }
   return nullptr;
 }
@@ -336,12 +457,15 @@ json::value ParseBody(BodyFormat format, std::string_view body, std::string_view
 std::string SerializeJson(const json::value& v) { return json::serialize(v); }
 
 std::string SerializeYaml(const json::value& v) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  EmitYaml(out, v);
-  std::string s = out.c_str();
-  s.push_back('\n');
-  return s;
+  std::string out;
+  if (v.is_structured() && !(v.is_object() ? v.get_object().empty() : v.get_array().empty())) {
+    EmitYaml(out, v, 0);
+    out.erase(0, 1);  // the container's leading newline
+  } else {
+    EmitYaml(out, v, 0);
+    out.erase(0, 1);  // the scalar's leading space
+  }
+  return out;
 }
 
 const char* ContentTypeOf(ReplyFormat f) {

@@ -37,7 +37,8 @@ void ExpectRejectedOrStrictJsonReply(const std::function<json::value()>& parse,
 // F1 (fuzz_json): numbers beyond the double range parse to +-infinity, which SerializeJson
 // writes as `Infinity` / `-Infinity`, so the JSON reply is not JSON.
 TEST(CodecFuzzRegressionTest, JsonNumberOutOfDoubleRange) {
-  for (const char* body : {"[1E400]", "{\"budget\":-1e999}", "[0.1e310]"})
+  // Zero with a large exponent is NaN in Boost.JSON 1.81: "[0e400]" is answered as "[NaN]".
+  for (const char* body : {"[1E400]", "{\"budget\":-1e999}", "[0.1e310]", "[0e400]"})
     ExpectRejectedOrStrictJsonReply([&] { return ParseJson(body); }, body);
 }
 
