@@ -259,10 +259,30 @@ void StateScanner::Finish() {
 
 const StateHeader& StateScanner::header() const { return impl_->parser.handler().header; }
 
+namespace {
+// Numbers beyond a double's range parse to infinity or NaN, which no JSON can carry back out.
+bool AllNumbersFinite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array())
+        if (!AllNumbersFinite(e)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (!AllNumbersFinite(kv.value())) return false;
+      return true;
+    default: return true;
+  }
+}
+}  // namespace
+
 json::value ParseState(std::string_view text) {
   json::error_code ec;
   json::value v = json::parse(text, ec, json::storage_ptr(), ScannerOptions());
   if (ec) Fail(ErrorCode::kInvalidArgument, "state is not valid JSON: " + ec.message());
+  if (!AllNumbersFinite(v))
+    Fail(ErrorCode::kInvalidArgument, "state has a number out of range for analysis");
   return v;
 }
 

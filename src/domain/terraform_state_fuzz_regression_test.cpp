@@ -1,0 +1,54 @@
+// Regression tests for findings of fuzz/state_reader (see fuzz/README.md); they fail until fixed.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <string>
+
+#include "common/error.h"
+#include "domain/terraform_state.h"
+
+namespace statehouse::domain::tfstate {
+namespace {
+namespace json = boost::json;
+
+// F1 (fuzz_state_reader, fuzz_json): ParseState accepts numbers that Boost.JSON 1.81 turns into
+// non-finite doubles (1e400 -> Infinity, 0e400 -> NaN). A download of such a state from a
+// workspace with prune_sensitive_data (StateService::ContentOf: serialize(Redact(ParseState)))
+// is then not JSON, and Terraform cannot read its own state back. The fuzzer's input was the
+// bare document "0e900700778".
+TEST(TerraformStateFuzzRegressionTest, RedactedDownloadStaysJson) {
+  const std::string state = R"({"version":4,"serial":1,"lineage":"l","outputs":{},
+    "resources":[{"mode":"managed","type":"t","name":"n","provider":"provider[\"p\"]",
+      "instances":[{"attributes":{"id":"x","ratio":1e400,"zero":0e400,"secret":"s"},
+                    "sensitive_attributes":[[{"type":"get_attr","value":"secret"}]]}]}]})";
+  json::value parsed;
+  try {
+    parsed = ParseState(state);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    return;  // refusing the upload is a fix too
+  }
+  std::string download = json::serialize(Redact(parsed));
+  boost::system::error_code ec;
+  json::parse(download, ec);
+  EXPECT_FALSE(ec) << download;
+}
+
+// The fuzzer's input itself: a valid JSON number (zero) that parses to NaN, so even Redact's
+// "non-v4 documents are returned unchanged" does not hold (NaN != NaN).
+TEST(TerraformStateFuzzRegressionTest, ZeroWithHugeExponentIsZero) {
+  json::value parsed;
+  try {
+    parsed = ParseState("0e900700778");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    return;
+  }
+  ASSERT_TRUE(parsed.is_number()) << json::serialize(parsed);
+  EXPECT_EQ(parsed.to_number<double>(), 0.0) << json::serialize(parsed);
+  EXPECT_EQ(Redact(parsed), parsed) << json::serialize(parsed);
+}
+
+}  // namespace
+}  // namespace statehouse::domain::tfstate
