@@ -14,13 +14,20 @@ Starts the real server on a temp data dir and measures, interleaved over several
   client, so they do not contend).
 * peak RSS of the server (VmHWM): idle, and after a 1 GiB state upload streamed from a generator.
 
-Prints one table of medians and ratios and writes bench/results/state_latest.json.  A benchmark,
+With --database postgres the server runs on a throwaway PostgreSQL 15 cluster (scripts/pg-cluster,
+or --pg-url / $STATEHOUSE_TEST_PG_URL; a fresh database either way) and the POST baseline is
+bench/pg_blob_baseline.cpp (libpq): the same bytes as 1 MiB bytea chunks plus a size row in one
+transaction, as the server's blob store does.
+
+Prints one table of medians and ratios and writes bench/results/state_latest.json
+(state_latest-postgres.json with --database postgres).  A benchmark,
 not a test: it asserts nothing about time.  Installs nginx-light and wrk with apt-get when they are
 missing (non-interactive); builds nothing but the baseline.
 
 usage: bench/state_bench.py [--binary build/statehouse] [--quick] [--rounds N] [--small-mib 1]
                             [--large-mib 64] [--get-seconds 10] [--lock-seconds 5]
                             [--upload-mib 1024] [--tmp-dir DIR] [--keep]
+                            [--database sqlite|postgres] [--pg-url URL]
 """
 from __future__ import annotations
 
@@ -180,7 +187,7 @@ def state_body(serial: int, size: int, fill: bytes) -> bytes:
 
 # -- wrk ------------------------------------------------------------------------------------------
 def run_wrk(url: str, threads: int, conns: int, seconds: float, headers=(), script=None) -> dict:
-    cmd = [which("wrk"), f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "60s"]
+    cmd = [which("wrk"), f"-t{threads}", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "60s"]
     for h in headers:
         cmd += ["-H", h]
     if script:
@@ -450,8 +457,15 @@ def main():
     ap.add_argument("--upload-mib", type=int, default=1024, help="the RSS upload (1024)")
     ap.add_argument("--tmp-dir", default=None, help="where the temp dirs go (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
-    ap.add_argument("--output", default=os.path.join(ROOT, "bench", "results", "state_latest.json"))
+    ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--pg-url", default=None,
+                    help="an existing PostgreSQL server (default $STATEHOUSE_TEST_PG_URL, else a throwaway cluster)")
+    ap.add_argument("--output", default=None,
+                    help="default bench/results/state_latest.json (state_latest-postgres.json on PostgreSQL)")
     a = ap.parse_args()
+    on_pg = a.database == "postgres"
+    a.output = a.output or os.path.join(ROOT, "bench", "results",
+                                        "state_latest-postgres.json" if on_pg else "state_latest.json")
     q = a.quick
     rounds = a.rounds or (1 if q else 3)
     small_posts = a.small_posts or (2 if q else 5)
@@ -471,9 +485,14 @@ def main():
     data_dir, sql_dir, www = (os.path.join(base, d) for d in ("server", "sqlite", "www"))
     for d in (data_dir, sql_dir, www):
         os.makedirs(d)
-    baseline = compile_baseline(base)
-    server = nginx = None
-    results: dict = {"config": {"rounds": rounds, "small_bytes": small, "large_bytes": large,
+    cluster = server = nginx = None
+    if on_pg:
+        import pg  # noqa: E402  (bench/pg.py)
+        baseline = pg.compile_baseline(base)
+    else:
+        baseline = compile_baseline(base)
+    base_name = "PostgreSQL 1 MiB-chunk blob txn" if on_pg else "SQLite WAL FULL blob txn"
+    results: dict = {"config": {"database": a.database, "rounds": rounds, "small_bytes": small, "large_bytes": large,
                                 "small_posts": small_posts, "large_posts": large_posts,
                                 "get_seconds": get_s, "lock_seconds": lock_s,
                                 "upload_bytes": a.upload_mib * MIB, "binary": binary,
@@ -489,7 +508,13 @@ def main():
         samples.setdefault(key, []).append(value)
 
     try:
-        server, port = start_server(binary, data_dir, os.path.join(base, "server.log"))
+        server_args = ()
+        if on_pg:
+            cluster = pg.Cluster(a.pg_url, a.tmp_dir)
+            server_args = ("--database", cluster.database("statehouse_bench"))
+            base_url = cluster.database("statehouse_baseline")
+            results["postgres"] = {"version": cluster.version(), "settings": cluster.settings()}
+        server, port = start_server(binary, data_dir, os.path.join(base, "server.log"), server_args)
         token = read_token(data_dir)
         c = Client(port, token)
         bootstrap(c, ["post_small", "post_large", "get_small", "get_large", "upload"] +
@@ -566,6 +591,8 @@ def main():
                             if st_ != 200:
                                 note(f"POST {label} serial {serials[size]}: {st_} {rb[:200]!r}")
                             add(f"post_server_{size}", dt)
+                        elif on_pg:
+                            add(f"post_pg_{size}", pg.post_pg(baseline, base_url, blob_file)[0])
                         else:
                             add(f"post_sqlite_{size}", post_sqlite(baseline, sql_db, blob_file)[0])
                     del body
@@ -608,6 +635,8 @@ def main():
         stop_nginx(nginx)
         if server and (msg := stop_server(server)):
             note(msg)
+        if cluster:
+            cluster.close()
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
 
@@ -617,9 +646,9 @@ def main():
     rows = []
     ratios = {}
     for label, size, _p, conns in sizes:
-        s, b = med[f"post_server_{size}"], med[f"post_sqlite_{size}"]
+        s, b = med[f"post_server_{size}"], med[f"post_{'pg' if on_pg else 'sqlite'}_{size}"]
         ratios[f"post_{size}"] = b / s
-        rows.append((f"POST {label} (vs SQLite WAL FULL blob txn)",
+        rows.append((f"POST {label} (vs {base_name})",
                      f"{s * 1e3:.1f} ms  {size / MIB / s:.0f} MiB/s",
                      f"{b * 1e3:.1f} ms  {size / MIB / b:.0f} MiB/s", f"{b / s:.2f}"))
     for label, size, _p, conns in sizes:
@@ -648,14 +677,16 @@ def main():
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*header), "  ".join("-" * w for w in widths)] + [fmt.format(*r) for r in rows]
     table = "\n".join(lines)
+    db_label = f"PostgreSQL {results['postgres']['version']}" if on_pg else f"sqlite {sqlite_version()}"
     print(f"state bench: {rounds} rounds, {os.cpu_count()} CPUs, "
-          f"{'wrk' if have_wrk else 'python client'}, sqlite {sqlite_version()}")
+          f"{'wrk' if have_wrk else 'python client'}, {db_label}")
     print(table)
     for n_ in results["notes"]:
         print("note:", n_)
     results["table"] = table
     results["environment"] = {"cpus": os.cpu_count(), "kernel": platform.release(),
-                              "sqlite": sqlite_version(), "commit": git_commit(),
+                              "database": a.database, "sqlite": sqlite_version(),
+                              "postgres": results.get("postgres", {}).get("version"), "commit": git_commit(),
                               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     os.makedirs(os.path.dirname(a.output), exist_ok=True)
     with open(a.output, "w") as f:

@@ -7,7 +7,12 @@ connection: a list page (30 rows, name order), a list page sorted by updated DES
 deep in the table (page 100), a show and an update. Prints medians and p99 per scenario and
 the 1M/1k ratio. A benchmark, not a test: it asserts nothing about time.
 
+With --database postgres it starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster; or
+uses --pg-url / $STATEHOUSE_TEST_PG_URL), creates a fresh database, runs the server with
+--database postgres://.../dbname and bulk-loads with COPY through psql instead (load_pg).
+
 usage: bench/workspace_scale.py [--binary build/statehouse] [--big 1000000] [--requests 2000]
+                                [--database sqlite|postgres] [--pg-url URL]
 """
 import argparse
 import http.client
@@ -31,9 +36,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, data_dir, port):
+def start(binary, data_dir, port, extra=()):
     proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
-                             "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--log-level", "warn", *extra], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -87,6 +93,74 @@ def load(db_path, project, count):
     print(f"loaded {count} workspaces into {project} in {time.time() - t:.1f}s", file=sys.stderr)
 
 
+WS_COLUMNS = "account, org, project, identifier, name, status, provisioner, tags, config, created, updated"
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format (our JSON has no tabs or newlines, but keep it honest)."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def load_pg(url, project, count):
+    """The PostgreSQL twin of load(): the same rows, in one transaction through psql, workspaces
+    and their tags with COPY FROM STDIN (columns as migrations/postgres/0002_workspaces.sql);
+    keeps accounts.org_count, orgs.project_count, projects.workspace_count and
+    workspace_status_counts consistent, then ANALYZE. The server must be stopped."""
+    import pg  # noqa: E402  (bench/pg.py)
+    now = int(time.time() * 1000)
+    statuses = ["active", "inactive", "failed"]
+    config = _copy_text(CONFIG)
+    head = f"""\\set ON_ERROR_STOP 1
+BEGIN;
+WITH o AS (INSERT INTO orgs(account, identifier, name, created, updated)
+           VALUES('default','bench','Bench',{now},{now}) ON CONFLICT DO NOTHING RETURNING 1)
+UPDATE accounts SET org_count = org_count + (SELECT count(*) FROM o) WHERE identifier = 'default';
+INSERT INTO projects(account, org, identifier, name, created, updated, workspace_count)
+  VALUES('default','bench','{project}','{project}',{now},{now},{count});
+UPDATE orgs SET project_count = project_count + 1 WHERE account = 'default' AND identifier = 'bench';
+COPY workspaces({WS_COLUMNS}) FROM STDIN;
+"""
+    t = time.time()
+    proc = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    w = proc.stdin
+    try:
+        w.write(head.encode())
+        batch = []
+        for i in range(count):
+            batch.append(f"default\tbench\t{project}\tws{i:07d}\tWorkspace {i:07d}\t{statuses[i % 3]}\t"
+                         f"terraform\t{{\"team\": \"t{i % 50}\"}}\t{config}\t{now - i}\t{now - i}\n")
+            if len(batch) == 10000:
+                w.write("".join(batch).encode())
+                batch.clear()
+        w.write("".join(batch).encode())
+        w.write(b"\\.\nCOPY workspace_tags(account, org, project, workspace, key, value) FROM STDIN;\n")
+        batch.clear()
+        for i in range(count):
+            batch.append(f"default\tbench\t{project}\tws{i:07d}\tteam\tt{i % 50}\n")
+            if len(batch) == 20000:
+                w.write("".join(batch).encode())
+                batch.clear()
+        w.write("".join(batch).encode())
+        tail = ["\\.\n"]
+        for i, status in enumerate(statuses):
+            tail.append(f"INSERT INTO workspace_status_counts(account, org, project, status, count) "
+                        f"VALUES('default','bench','{project}','{status}',{len(range(i, count, 3))});\n")
+        tail.append("COMMIT;\nANALYZE;\n")
+        w.write("".join(tail).encode())
+        w.close()
+    except BrokenPipeError:
+        pass
+    if proc.wait() != 0:
+        sys.exit(f"psql COPY load of {project} failed")
+    got = pg.psql(url, f"SELECT (SELECT count(*) FROM workspaces WHERE project = '{project}'), "
+                       f"(SELECT workspace_count FROM projects WHERE identifier = '{project}'), "
+                       f"(SELECT sum(count) FROM workspace_status_counts WHERE project = '{project}')").strip()
+    if got != f"{count}|{count}|{count}":
+        sys.exit(f"load_pg {project}: rows|workspace_count|status sum = {got}, expected {count}")
+    print(f"loaded {count} workspaces into {project} (PostgreSQL COPY) in {time.time() - t:.1f}s", file=sys.stderr)
+
+
 def timed_samples(conn, method, path, headers, body=None, n=1000):
     """n sequential requests over one keep-alive connection; sorted latencies in ms."""
     samples = []
@@ -117,15 +191,33 @@ def main():
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--big", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--pg-url", default=None,
+                    help="an existing PostgreSQL server (default $STATEHOUSE_TEST_PG_URL, else a throwaway cluster)")
     args = ap.parse_args()
+    cluster = None
     with tempfile.TemporaryDirectory(prefix="statehouse-bench-") as data:
+        extra = ()
+        if args.database == "postgres":
+            import pg  # noqa: E402  (bench/pg.py)
+            cluster = pg.Cluster(args.pg_url)
+            db_url = cluster.database("statehouse_bench")
+            extra = ("--database", db_url)
         port = free_port()
-        proc = start(args.binary, data, port)
+        proc = start(args.binary, data, port, extra)
         token = open(os.path.join(data, "admin.token")).read().strip()
         stop(proc)
-        load(os.path.join(data, "statehouse.db"), "small", args.small)
-        load(os.path.join(data, "statehouse.db"), "big", args.big)
-        proc = start(args.binary, data, port)
+        try:
+            for project, n in (("small", args.small), ("big", args.big)):
+                if cluster:
+                    load_pg(db_url, project, n)
+                else:
+                    load(os.path.join(data, "statehouse.db"), project, n)
+            proc = start(args.binary, data, port, extra)
+        except BaseException:
+            if cluster:
+                cluster.close()
+            raise
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port)
             h = {"x-api-key": token}
@@ -154,6 +246,8 @@ def main():
                 print(f"{label:30} {sp50:10.3f} {sp99:8.3f} {bp50:10.3f} {bp99:8.3f} {bp50 / sp50:10.2f}")
         finally:
             stop(proc)
+            if cluster:
+                cluster.close()
 
 
 if __name__ == "__main__":

@@ -12,3 +12,6 @@ CREATE TABLE blob_chunks (
   data BYTEA NOT NULL,
   PRIMARY KEY (sha256, chunk)
 );
+-- Out of line and uncompressed: pglz costs ~4x the write time on large chunks (measured:
+-- 64 MiB in 3.3-3.9 s with the default, 0.8 s with EXTERNAL).
+ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
