@@ -119,8 +119,10 @@ class PgBlobStore final : public BlobStore {
       std::string chunk;
       int64_t n = 0, size = 0;
       while (next(chunk)) {
-        sql::Statement ins =
-            c.Prepare("INSERT INTO blob_chunks(sha256, chunk, data) VALUES(?,?,?)");
+        // Identical uploads may race (client retries): the loser waits on the winner's rows
+        // and skips them.
+        sql::Statement ins = c.Prepare(
+            "INSERT INTO blob_chunks(sha256, chunk, data) VALUES(?,?,?) ON CONFLICT DO NOTHING");
         ins.Bind(1, sha256).Bind(2, n++).BindBlob(3, chunk).Run();
         size += static_cast<int64_t>(chunk.size());
       }
