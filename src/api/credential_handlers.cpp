@@ -16,10 +16,7 @@ using http::Context;
 using http::Reply;
 
 namespace {
-const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
-                                              {"identifier", storage::SortField::kIdentifier},
-                                              {"created", storage::SortField::kCreated},
-                                              {"updated", storage::SortField::kUpdated}};
+const std::vector<http::SortOption>& kSorts = http::StandardSorts();
 
 std::string QueryText(const Context& ctx, std::string_view name) {
   return std::string(ctx.request.Query(name).value_or(""));
@@ -36,19 +33,6 @@ domain::CredentialFilter FilterOf(const Context& ctx) {
     Fail(ErrorCode::kInvalidArgument,
          "apiKeyType: must be one of USER, SERVICE_ACCOUNT, SSH_KEY, PGP_KEY, SCOPED_TOKEN");
   return f;
-}
-
-std::vector<std::string> Identifiers(const Context& ctx) {
-  std::vector<std::string> out;
-  for (std::string_view v : ctx.request.QueryAll("identifiers")) {
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view item = Trim(v.substr(0, comma));
-      if (!item.empty()) out.emplace_back(item);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    }
-  }
-  return out;
 }
 
 Reply Ok(const Context& ctx, json::value data) {
@@ -119,7 +103,7 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/ng/api/apikey", Access::kAdmin, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
-                p.query.identifiers = Identifiers(ctx);
+                p.query.identifiers = http::QueryList(ctx.request, "identifiers");
                 auto page = s.credentials.ListApiKeys(ctx.principal, FilterOf(ctx), p.query);
                 json::array items;
                 for (const auto& k : page.items) items.push_back(ApiKeyJson(k));
@@ -129,7 +113,7 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/ng/api/apikey/aggregate", Access::kAdmin, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
-                p.query.identifiers = Identifiers(ctx);
+                p.query.identifiers = http::QueryList(ctx.request, "identifiers");
                 auto page = s.credentials.ListApiKeys(ctx.principal, FilterOf(ctx), p.query);
                 json::array items;
                 for (const auto& k : page.items)
@@ -176,7 +160,7 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/ng/api/token/aggregate", Access::kAdmin, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
-                p.query.identifiers = Identifiers(ctx);
+                p.query.identifiers = http::QueryList(ctx.request, "identifiers");
                 bool only_active = http::QueryBool(ctx.request, "includeOnlyActiveTokens").value_or(false);
                 auto page = s.credentials.ListTokens(ctx.principal, FilterOf(ctx), only_active, p.query);
                 int64_t now = NowMillis();

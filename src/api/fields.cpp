@@ -15,11 +15,7 @@ namespace {
 }  // namespace
 
 Fields Fields::Body(const http::Context& ctx) {
-  if (!ctx.has_body) Fail(ErrorCode::kInvalidArgument, "a request body is required");
-  if (!ctx.body.is_object()) Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
-  bool lenient = ctx.body_format == http::BodyFormat::kFormUrlEncoded ||
-                 ctx.body_format == http::BodyFormat::kMultipart;
-  return Fields(&ctx.body.get_object(), "", lenient);
+  return Fields(&ctx.BodyObject(), "", ctx.FormBody());
 }
 
 std::string Fields::PathOf(std::string_view name) const {

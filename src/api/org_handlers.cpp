@@ -15,24 +15,7 @@ using http::Context;
 using http::Reply;
 
 namespace {
-const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
-                                              {"identifier", storage::SortField::kIdentifier},
-                                              {"created", storage::SortField::kCreated},
-                                              {"updated", storage::SortField::kUpdated}};
-
-// ?org=a&org=b or ?org=a,b
-std::vector<std::string> RepeatedQuery(const http::Request& r, std::string_view name) {
-  std::vector<std::string> out;
-  for (std::string_view v : r.QueryAll(name)) {
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view item = Trim(v.substr(0, comma));
-      if (!item.empty()) out.emplace_back(item);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    }
-  }
-  return out;
-}
+const std::vector<http::SortOption>& kSorts = http::StandardSorts();
 
 // On update the identifier may be left out (the path names the org).
 domain::OrgInput ReadOrg(const Context& ctx, bool identifier_required) {
@@ -70,7 +53,7 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/v1/orgs", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
-                p.query.identifiers = RepeatedQuery(ctx.request, "org");
+                p.query.identifiers = http::QueryList(ctx.request, "org");
                 auto page = s.orgs.List(ctx.principal, p.query);
                 json::array items;
                 for (const auto& r : page.items) items.push_back(OrgJson(r));
@@ -101,7 +84,7 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/v1/orgs/{org}/projects", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
-                p.query.identifiers = RepeatedQuery(ctx.request, "project");
+                p.query.identifiers = http::QueryList(ctx.request, "project");
                 auto page = s.projects.List(ctx.principal, std::string(ctx.Param("org")), p.query);
                 json::array items;
                 for (const auto& r : page.items) items.push_back(ProjectJson(r));

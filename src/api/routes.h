@@ -34,6 +34,11 @@ struct Services {
   static constexpr size_t kDefaultMaxStateBytes = size_t{2} << 30;
 };
 
+// The {org}/{project} of an IaCM path.
+inline domain::WorkspaceScope ScopeOf(const http::Context& ctx) {
+  return {std::string(ctx.Param("org")), std::string(ctx.Param("project"))};
+}
+
 void RegisterHealthRoutes(http::Router& router, Services& services);
 void RegisterOrgRoutes(http::Router& router, Services& services);
 void RegisterCredentialRoutes(http::Router& router, Services& services);

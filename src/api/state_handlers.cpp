@@ -16,9 +16,6 @@ using http::Reply;
 namespace {
 constexpr const char* kWorkspace = "/iacm/api/orgs/{org}/projects/{project}/workspaces/{workspace}";
 
-domain::WorkspaceScope ScopeOf(const Context& ctx) {
-  return {std::string(ctx.Param("org")), std::string(ctx.Param("project"))};
-}
 std::string Ws(const Context& ctx) { return std::string(ctx.Param("workspace")); }
 
 // The spooled body; a Content-MD5 header (the CLI sends one) must match what arrived.
@@ -239,14 +236,8 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                   }
                 }
                 auto lock = s.states.ManualLock(ctx.principal, ScopeOf(ctx), Ws(ctx), reason);
-                json::object out;
-                out["id"] = lock.lock_id;
+                json::object out = domain::StateService::LockSummary(lock);
                 out["workspace"] = Ws(ctx);
-                out["manual"] = true;
-                out["reason"] = lock.reason;
-                out["locked_by_principal_id"] = lock.locked_by;
-                out["locked_by_principal_type"] = "service_account";
-                out["locked_by_display_name"] = lock.locked_by;
                 return Reply::Of(200, std::move(out));
               }});
   router.Add({"POST", base + "/actions/force-unlock", Access::kWrite, [&s](Context& ctx) {
@@ -333,14 +324,7 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
   router.Add({"GET", base + "/resources", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 1, {}, storage::SortField::kName);
                 auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
-                std::vector<std::string> types;
-                for (std::string_view t : ctx.request.QueryAll("resource_types")) {
-                  while (!t.empty()) {
-                    size_t comma = t.find(',');
-                    if (!Trim(t.substr(0, comma)).empty()) types.emplace_back(Trim(t.substr(0, comma)));
-                    t = comma == std::string_view::npos ? std::string_view() : t.substr(comma + 1);
-                  }
-                }
+                std::vector<std::string> types = http::QueryList(ctx.request, "resource_types");
                 json::array resources;
                 for (const auto& r : a.resources) {
                   if (types.empty() ||

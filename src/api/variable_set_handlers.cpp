@@ -32,10 +32,7 @@ using http::Reply;
 
 namespace {
 
-const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
-                                              {"identifier", storage::SortField::kIdentifier},
-                                              {"created", storage::SortField::kCreated},
-                                              {"updated", storage::SortField::kUpdated}};
+const std::vector<http::SortOption>& kSorts = http::StandardSorts();
 
 // VariableSetsGetVariableSetAccountLevelResponseBody; with counts, HarnessIacmVariableSet.
 json::value VariableSetJson(const storage::VariableSetRecord& r, bool with_counts) {

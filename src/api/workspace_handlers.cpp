@@ -21,47 +21,11 @@ constexpr const char* kBase = "/iacm/api/orgs/{org}/projects/{project}";
 const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
                                               {"updated", storage::SortField::kUpdated}};
 
-domain::WorkspaceScope ScopeOf(const Context& ctx) {
-  return {std::string(ctx.Param("org")), std::string(ctx.Param("project"))};
-}
-
-const json::object& BodyObject(const Context& ctx) {
-  if (!ctx.has_body) Fail(ErrorCode::kInvalidArgument, "a request body is required");
-  if (!ctx.body.is_object()) Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
-  return ctx.body.get_object();
-}
-
-bool Lenient(const Context& ctx) {
-  return ctx.body_format == http::BodyFormat::kFormUrlEncoded ||
-         ctx.body_format == http::BodyFormat::kMultipart;
-}
-
-// Values of a repeatable, comma-separated query parameter.
-std::vector<std::string> ListQueryValues(const Context& ctx, std::string_view name) {
-  std::vector<std::string> out;
-  for (std::string_view v : ctx.request.QueryAll(name)) {
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view item = Trim(v.substr(0, comma));
-      if (!item.empty()) out.emplace_back(item);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    }
-  }
-  return out;
-}
-
 Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective) {
   json::object body = WorkspaceJson(w);
   if (auto lock = s.states.CurrentLock(w)) {
     body["backend_locked"] = true;
-    json::object l;
-    l["id"] = lock->lock_id;
-    l["created_at"] = lock->created;
-    l["manual"] = lock->manual;
-    l["reason"] = lock->reason;
-    l["locked_by_principal_id"] = lock->locked_by;
-    l["locked_by_principal_type"] = "service_account";
-    l["locked_by_display_name"] = lock->locked_by;
+    json::object l = domain::StateService::LockSummary(*lock);
     l["info"] = domain::StateService::SpecLockView(*lock, {w.account, w.org, w.project, w.identifier});
     body["lock"] = std::move(l);
   }
@@ -91,7 +55,7 @@ void AddSettingRoutes(http::Router& router, Services& s, const std::string& name
   router.Add({"PUT", path, Access::kWrite, [&s, name](Context& ctx) {
                 json::object doc = s.workspaces.PutSetting(
                     ctx.principal, ScopeOf(ctx), std::string(ctx.Param("workspace")), name,
-                    BodyObject(ctx), Lenient(ctx));
+                    ctx.BodyObject(), ctx.FormBody());
                 json::object out;
                 out["status"] = "updated";
                 return Reply::Of(200, std::move(out));
@@ -110,16 +74,16 @@ void AddSettingRoutes(http::Router& router, Services& s, const std::string& name
 void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
   const std::string base = kBase;
   router.Add({"POST", base + "/workspaces", Access::kWrite, [&s](Context& ctx) {
-                auto w = s.workspaces.Create(ctx.principal, ScopeOf(ctx), BodyObject(ctx),
-                                             Lenient(ctx));
+                auto w = s.workspaces.Create(ctx.principal, ScopeOf(ctx), ctx.BodyObject(),
+                                             ctx.FormBody());
                 return ShowReply(s, w, 200, true);
               }});
   router.Add({"GET", base + "/workspaces", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 1, kSorts, storage::SortField::kName);
                 storage::WorkspaceListQuery q;
                 q.page = p.query;
-                q.statuses = ListQueryValues(ctx, "status");
-                for (const auto& t : ListQueryValues(ctx, "tags")) {
+                q.statuses = http::QueryList(ctx.request, "status");
+                for (const auto& t : http::QueryList(ctx.request, "tags")) {
                   size_t colon = t.find(':');
                   storage::WorkspaceListQuery::TagFilter f;
                   f.key = t.substr(0, colon);
@@ -154,7 +118,7 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
                                              std::string(ctx.Param("identifier")),
-                                             BodyObject(ctx), Lenient(ctx),
+                                             ctx.BodyObject(), ctx.FormBody(),
                                              http::IfMatchVersion(ctx.request));
                 return ShowReply(s, w, 200, true);
               }});
@@ -168,7 +132,7 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                 return reply;
               }});
   router.Add({"POST", base + "/workspaces/{workspace}/clone", Access::kWrite, [&s](Context& ctx) {
-                const json::object& body = BodyObject(ctx);
+                const json::object& body = ctx.BodyObject();
                 auto text = [&](const char* k) -> std::string {
                   const json::value* v = body.if_contains(k);
                   if (!v || v->is_null()) Fail(ErrorCode::kInvalidArgument, std::string(k) + ": is required");

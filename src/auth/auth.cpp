@@ -61,16 +61,6 @@ std::optional<ParsedToken> ParseTokenString(std::string_view token) {
 }
 
 namespace {
-std::string Hex(const unsigned char* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 15]);
-  }
-  return out;
-}
 
 std::string Sha256Hex(std::string_view salt, std::string_view secret) {
   return statehouse::Sha256Hex({salt, secret});
@@ -80,7 +70,7 @@ std::string Sha256Hex(std::string_view salt, std::string_view secret) {
 SecretHash HashSecret(std::string_view secret) {
   unsigned char salt[16];
   if (RAND_bytes(salt, sizeof salt) != 1) Fail(ErrorCode::kInternal, "RAND_bytes failed");
-  std::string salt_hex = Hex(salt, sizeof salt);
+  std::string salt_hex = HexEncode(salt, sizeof salt);
   return SecretHash{salt_hex, Sha256Hex(salt_hex, secret)};
 }
 

@@ -34,17 +34,10 @@ std::string RandomToken(size_t length) {
 }
 
 std::string RandomHex(size_t bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string raw(bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
     Fail(ErrorCode::kInternal, "RAND_bytes failed");
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
+  return HexEncode(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
 std::string ToLower(std::string_view s) {
@@ -105,12 +98,24 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
   ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) Fail(ErrorCode::kInternal, "SHA-256 failed");
+  return HexEncode(digest, len);
+}
+
+std::string HexEncode(const unsigned char* data, size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 15]);
   }
   return out;
+}
+
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
 }
 }  // namespace statehouse

@@ -32,6 +32,10 @@ std::string RandomUuid();
 }  // namespace statehouse
 
 namespace statehouse {
+// Lowercase hex of bytes.
+std::string HexEncode(const unsigned char* data, size_t size);
+// True for 64 lowercase hex digits (the names of blobs).
+bool IsSha256Hex(std::string_view s);
 // Hex SHA-256 of the concatenation of parts.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 }  // namespace statehouse

@@ -104,8 +104,19 @@ json::object StateService::LockView(const storage::LockRecord& lock) {
     if (!view.contains("Who")) view["Who"] = lock.locked_by;
   }
   if (!view.contains("Created")) view["Created"] = Rfc3339(lock.created);
+  // Only summary fields no LockInfo field matches case-insensitively (not id or created_at).
+  for (const auto& kv : LockSummary(lock))
+    if (kv.key() != "id" && kv.key() != "created_at") view[kv.key()] = kv.value();
+  return view;
+}
+
+json::object StateService::LockSummary(const storage::LockRecord& lock) {
+  json::object view;
+  view["id"] = lock.lock_id;
+  view["created_at"] = lock.created;
   view["manual"] = lock.manual;
   view["reason"] = lock.reason;
+  // Locks are taken with tokens; the token id is the principal.
   view["locked_by_principal_id"] = lock.locked_by;
   view["locked_by_principal_type"] = "service_account";
   view["locked_by_display_name"] = lock.locked_by;
@@ -131,10 +142,9 @@ json::object StateService::SpecLockView(const storage::LockRecord& lock,
   view["version"] = text("Version");
   view["path"] = text("Path");
   view["created"] = lock.created;
-  view["manual"] = lock.manual;
-  view["locked_by_principal_id"] = lock.locked_by;
-  view["locked_by_principal_type"] = "service_account";
-  view["locked_by_display_name"] = lock.locked_by;
+  for (const auto& kv : LockSummary(lock))
+    if (kv.key() != "id" && kv.key() != "created_at" && kv.key() != "reason")
+      view[kv.key()] = kv.value();
   return view;
 }
 

@@ -98,6 +98,8 @@ class StateService {
   // Lock info as the Terraform CLI decodes it (ID, Operation, Who, Created, ...), used in
   // conflict bodies and LOCK responses.
   static boost::json::object LockView(const storage::LockRecord& lock);
+  // WorkspaceLock / LockWorkspaceResponse: id, manual, reason, created_at, locked_by_*.
+  static boost::json::object LockSummary(const storage::LockRecord& lock);
   // HarnessIacmLockinfo: the spec's lower-case lock fields.
   static boost::json::object SpecLockView(const storage::LockRecord& lock,
                                           const storage::WorkspaceKey& key);

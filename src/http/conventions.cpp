@@ -96,6 +96,27 @@ std::optional<int64_t> IfMatchVersion(const Request& r) {
   return out;
 }
 
+const std::vector<SortOption>& StandardSorts() {
+  static const std::vector<SortOption> kSorts = {{"name", storage::SortField::kName},
+                                                 {"identifier", storage::SortField::kIdentifier},
+                                                 {"created", storage::SortField::kCreated},
+                                                 {"updated", storage::SortField::kUpdated}};
+  return kSorts;
+}
+
+std::vector<std::string> QueryList(const Request& r, std::string_view name) {
+  std::vector<std::string> out;
+  for (std::string_view v : r.QueryAll(name)) {
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view item = Trim(v.substr(0, comma));
+      if (!item.empty()) out.emplace_back(item);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    }
+  }
+  return out;
+}
+
 std::optional<bool> QueryBool(const Request& r, std::string_view name) {
   auto v = r.Query(name);
   if (!v) return std::nullopt;

@@ -40,6 +40,13 @@ void AddPageHeaders(Reply& reply, const ListParams& p, int64_t total);
 std::string ETagOf(int64_t version);
 std::optional<int64_t> IfMatchVersion(const Request& r);
 
+// Sort by name, identifier, created or updated: what most lists offer.
+const std::vector<SortOption>& StandardSorts();
+
+// Values of a repeatable, comma-separated query parameter (?org=a&org=b or ?org=a,b), trimmed,
+// empty items dropped.
+std::vector<std::string> QueryList(const Request& r, std::string_view name);
+
 // A boolean query parameter ("true"/"false"); throws kInvalidArgument on anything else.
 std::optional<bool> QueryBool(const Request& r, std::string_view name);
 

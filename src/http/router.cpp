@@ -2,11 +2,19 @@
 
 #include <openssl/evp.h>
 
+#include <boost/json.hpp>
+
 #include "common/log.h"
 #include "common/util.h"
 #include "http/error_map.h"
 
 namespace statehouse::http {
+
+const boost::json::object& Context::BodyObject() const {
+  if (!has_body) Fail(ErrorCode::kInvalidArgument, "a request body is required");
+  if (!body.is_object()) Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+  return body.get_object();
+}
 
 std::string_view Context::Param(std::string_view name) const {
   for (const auto& [k, v] : params)

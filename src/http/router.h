@@ -32,6 +32,12 @@ struct Context {
 
   std::string_view Param(std::string_view name) const;
   const std::string& Account() const { return principal.account; }
+  // Form bodies carry only text: readers then accept numbers and booleans written as text.
+  bool FormBody() const {
+    return body_format == BodyFormat::kFormUrlEncoded || body_format == BodyFormat::kMultipart;
+  }
+  // The body as an object; kInvalidArgument when missing or not an object.
+  const boost::json::object& BodyObject() const;
 };
 
 // What a handler returns; the dispatcher serializes body in the reply format.

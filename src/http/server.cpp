@@ -122,13 +122,7 @@ class SpoolFile {
     int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
     md5_base64_.assign(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
     EVP_DigestFinal_ex(sha_, digest, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kHex[digest[i] >> 4]);
-      out.push_back(kHex[digest[i] & 15]);
-    }
-    return out;
+    return HexEncode(digest, len);
   }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }

@@ -20,13 +20,6 @@ void SyncPath(const std::string& path, int flags) {
   if (rc != 0) Fail(ErrorCode::kUnavailable, "fsync failed for " + path);
 }
 
-bool IsSha256(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 class FileBlobStore final : public BlobStore {
  public:
   explicit FileBlobStore(std::string dir) : dir_(std::move(dir)) {
@@ -67,12 +60,12 @@ class FileBlobStore final : public BlobStore {
   }
 
   std::optional<std::string> LocalPath(std::string_view sha256) override {
-    if (!IsSha256(sha256)) return std::nullopt;
+    if (!IsSha256Hex(sha256)) return std::nullopt;
     return Path(sha256);
   }
 
   std::string Read(std::string_view sha256) override {
-    if (!IsSha256(sha256)) Fail(ErrorCode::kNotFound, "no such blob");
+    if (!IsSha256Hex(sha256)) Fail(ErrorCode::kNotFound, "no such blob");
     std::string path = Path(sha256);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) Fail(ErrorCode::kNotFound, "blob " + std::string(sha256) + " is missing");
@@ -96,7 +89,7 @@ class FileBlobStore final : public BlobStore {
   }
 
   std::string Target(std::string_view sha256) {
-    if (!IsSha256(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
+    if (!IsSha256Hex(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
     std::string sub = dir_ + "/" + std::string(sha256.substr(0, 2));
     if (::mkdir(sub.c_str(), 0700) == 0) SyncPath(dir_, O_RDONLY | O_DIRECTORY);
     return Path(sha256);

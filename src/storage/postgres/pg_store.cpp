@@ -15,13 +15,6 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
-bool IsSha256(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // Blobs as 1 MiB rows in PostgreSQL, so every replica reads what any replica wrote. A blob is
 // inserted with its chunks in one transaction: readers see all of it or none. Sends go through
 // a local, content-addressed cache file (a blob never changes, so the cache never goes stale).
@@ -65,7 +58,7 @@ class PgBlobStore final : public BlobStore {
   }
 
   std::optional<std::string> LocalPath(std::string_view sha256) override {
-    if (!IsSha256(sha256)) return std::nullopt;
+    if (!IsSha256Hex(sha256)) return std::nullopt;
     std::string path = cache_ + "/" + std::string(sha256);
     if (::access(path.c_str(), R_OK) == 0) return path;
     // Materialise chunk by chunk (memory stays flat), then rename into place.
@@ -111,7 +104,7 @@ class PgBlobStore final : public BlobStore {
  private:
   template <typename Next>
   void Insert(std::string_view sha256, Next&& next) {
-    if (!IsSha256(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
+    if (!IsSha256Hex(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
     pool_.WriteTransaction([&](sql::Connection& c) {
       sql::Statement exists = c.Prepare("SELECT 1 FROM blobs WHERE sha256 = ?");
       exists.Bind(1, sha256);
@@ -134,7 +127,7 @@ class PgBlobStore final : public BlobStore {
 
   template <typename Sink>
   void ForEachChunk(std::string_view sha256, Sink&& sink) {
-    if (!IsSha256(sha256)) Fail(ErrorCode::kNotFound, "no such blob");
+    if (!IsSha256Hex(sha256)) Fail(ErrorCode::kNotFound, "no such blob");
     int64_t chunks = pool_.With([&](sql::Connection& c) {
       sql::Statement s = c.Prepare("SELECT chunks FROM blobs WHERE sha256 = ?");
       s.Bind(1, sha256);
