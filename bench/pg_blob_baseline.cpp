@@ -92,14 +92,20 @@ int main(int argc, char** argv) {
   if (!c || PQstatus(c) != CONNECTION_OK) Die(c, "connect");
   Exec(c, "SET client_min_messages = warning");
   if (mode == "chunks") {
-    Exec(c, "CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT COLLATE \"C\" PRIMARY KEY, "
-            "size BIGINT NOT NULL, chunks BIGINT NOT NULL)");
-    Exec(c, "CREATE TABLE IF NOT EXISTS blob_chunks (sha256 TEXT COLLATE \"C\" NOT NULL, "
-            "chunk BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (sha256, chunk))");
+    Exec(c,
+         "CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT COLLATE \"C\" PRIMARY KEY, "
+         "size BIGINT NOT NULL, chunks BIGINT NOT NULL)");
+    Exec(c,
+         "CREATE TABLE IF NOT EXISTS blob_chunks (sha256 TEXT COLLATE \"C\" NOT NULL, "
+         "chunk BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (sha256, chunk))");
     Prepare(c, "exists", "SELECT 1 FROM blobs WHERE sha256 = $1::text", 1);
-    Prepare(c, "chunk", "INSERT INTO blob_chunks(sha256, chunk, data) VALUES($1::text, $2::int8, $3::bytea)", 3);
-    Prepare(c, "meta", "INSERT INTO blobs(sha256, size, chunks) VALUES($1::text, $2::int8, $3::int8) "
-                       "ON CONFLICT DO NOTHING", 3);
+    Prepare(c, "chunk",
+            "INSERT INTO blob_chunks(sha256, chunk, data) VALUES($1::text, $2::int8, $3::bytea)",
+            3);
+    Prepare(c, "meta",
+            "INSERT INTO blobs(sha256, size, chunks) VALUES($1::text, $2::int8, $3::int8) "
+            "ON CONFLICT DO NOTHING",
+            3);
   } else {
     Exec(c, "CREATE TABLE IF NOT EXISTS states (id BIGSERIAL PRIMARY KEY, data BYTEA NOT NULL)");
     Prepare(c, "row", "INSERT INTO states (data) VALUES ($1::bytea)", 1);

@@ -90,7 +90,8 @@ std::optional<int64_t> QueryInt(const Context& ctx, std::string_view name) {
   if (!v) return std::nullopt;
   int64_t out;
   if (!ParseInt64(Trim(*v), out))
-    Fail(ErrorCode::kInvalidArgument, "query parameter '" + std::string(name) + "' must be an integer");
+    Fail(ErrorCode::kInvalidArgument,
+         "query parameter '" + std::string(name) + "' must be an integer");
   return out;
 }
 }  // namespace
@@ -117,8 +118,8 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
                 auto page = s.credentials.ListApiKeys(ctx.principal, FilterOf(ctx), p.query);
                 json::array items;
                 for (const auto& k : page.items)
-                  items.push_back(
-                      ApiKeyAggregateJson(k, s.credentials.TokenCount(ctx.principal, k.identifier)));
+                  items.push_back(ApiKeyAggregateJson(
+                      k, s.credentials.TokenCount(ctx.principal, k.identifier)));
                 Reply reply = Ok(ctx, PageJson(std::move(items), page.total, p.page, p.limit));
                 http::AddPageHeaders(reply, p, page.total);
                 return reply;
@@ -129,7 +130,8 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
                 return Ok(ctx, ApiKeyAggregateJson(k, s.credentials.TokenCount(ctx.principal, id)));
               }});
   router.Add({"GET", "/ng/api/apikey/{identifier}", Access::kAdmin, [&s](Context& ctx) {
-                auto k = s.credentials.GetApiKey(ctx.principal, std::string(ctx.Param("identifier")));
+                auto k =
+                    s.credentials.GetApiKey(ctx.principal, std::string(ctx.Param("identifier")));
                 return Ok(ctx, ApiKeyJson(k));
               }});
   router.Add({"PUT", "/ng/api/apikey/{identifier}", Access::kAdmin, [&s](Context& ctx) {
@@ -161,8 +163,10 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
   router.Add({"GET", "/ng/api/token/aggregate", Access::kAdmin, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 0, kSorts, storage::SortField::kName);
                 p.query.identifiers = http::QueryList(ctx.request, "identifiers");
-                bool only_active = http::QueryBool(ctx.request, "includeOnlyActiveTokens").value_or(false);
-                auto page = s.credentials.ListTokens(ctx.principal, FilterOf(ctx), only_active, p.query);
+                bool only_active =
+                    http::QueryBool(ctx.request, "includeOnlyActiveTokens").value_or(false);
+                auto page =
+                    s.credentials.ListTokens(ctx.principal, FilterOf(ctx), only_active, p.query);
                 int64_t now = NowMillis();
                 json::array items;
                 for (const auto& t : page.items) {
@@ -178,19 +182,18 @@ void RegisterCredentialRoutes(http::Router& router, Services& s) {
                 return reply;
               }});
   router.Add({"POST", "/ng/api/token/rotate/{identifier}", Access::kAdmin, [&s](Context& ctx) {
-                auto rotated = s.credentials.RotateToken(
-                    ctx.principal, std::string(ctx.Param("identifier")), FilterOf(ctx),
-                    QueryInt(ctx, "rotateTimestamp"));
+                auto rotated =
+                    s.credentials.RotateToken(ctx.principal, std::string(ctx.Param("identifier")),
+                                              FilterOf(ctx), QueryInt(ctx, "rotateTimestamp"));
                 return Ok(ctx, json::value(rotated.token));
               }});
-  http::Route validate{"POST", "/ng/api/token/validate", Access::kAuthenticated,
-                       [&s](Context& ctx) {
-                         if (!ctx.has_body || !ctx.body.is_string())
-                           Fail(ErrorCode::kInvalidArgument,
-                                "the request body must be the token (a string)");
-                         auto t = s.credentials.Validate(ctx.principal, ctx.body.get_string());
-                         return Ok(ctx, TokenJson(t, NowMillis()));
-                       }};
+  http::Route validate{
+      "POST", "/ng/api/token/validate", Access::kAuthenticated, [&s](Context& ctx) {
+        if (!ctx.has_body || !ctx.body.is_string())
+          Fail(ErrorCode::kInvalidArgument, "the request body must be the token (a string)");
+        auto t = s.credentials.Validate(ctx.principal, ctx.body.get_string());
+        return Ok(ctx, TokenJson(t, NowMillis()));
+      }};
   validate.accepts_text = true;
   router.Add(std::move(validate));
 }

@@ -11,8 +11,8 @@ void RegisterHealthRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"GET", "/readyz", http::Access::kPublic, [&s](http::Context&) {
                 s.db.Ping();  // throws kUnavailable -> 503
-                return http::Reply::Of(
-                    200, boost::json::object{{"status", "ready"}, {"database", s.db.BackendName()}});
+                return http::Reply::Of(200, boost::json::object{{"status", "ready"},
+                                                                {"database", s.db.BackendName()}});
               }});
 }
 

@@ -67,8 +67,7 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"PUT", "/v1/orgs/{org}", Access::kWrite, [&s](Context& ctx) {
                 auto r = s.orgs.Update(ctx.principal, std::string(ctx.Param("org")),
-                                       ReadOrg(ctx, false),
-                                       http::IfMatchVersion(ctx.request));
+                                       ReadOrg(ctx, false), http::IfMatchVersion(ctx.request));
                 return WithETag(Reply::Of(200, OrgJson(r)), r.version);
               }});
   router.Add({"DELETE", "/v1/orgs/{org}", Access::kWrite, [&s](Context& ctx) {
@@ -98,10 +97,9 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
                 return WithETag(Reply::Of(200, ProjectJson(r)), r.version);
               }});
   router.Add({"PUT", "/v1/orgs/{org}/projects/{project}", Access::kWrite, [&s](Context& ctx) {
-                auto r = s.projects.Update(ctx.principal, std::string(ctx.Param("org")),
-                                           std::string(ctx.Param("project")),
-                                           ReadProject(ctx, false),
-                                           http::IfMatchVersion(ctx.request));
+                auto r = s.projects.Update(
+                    ctx.principal, std::string(ctx.Param("org")), std::string(ctx.Param("project")),
+                    ReadProject(ctx, false), http::IfMatchVersion(ctx.request));
                 return WithETag(Reply::Of(200, ProjectJson(r)), r.version);
               }});
   router.Add({"DELETE", "/v1/orgs/{org}/projects/{project}", Access::kWrite, [&s](Context& ctx) {

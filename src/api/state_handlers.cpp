@@ -56,8 +56,10 @@ Reply ContentReply(const domain::StateService::Content& c, const std::string& me
   Reply r;
   r.status = 200;
   r.content_type = media_type;
-  if (!c.file.empty()) r.body_file = c.file;
-  else r.raw_body = c.bytes;
+  if (!c.file.empty())
+    r.body_file = c.file;
+  else
+    r.raw_body = c.bytes;
   return r;
 }
 
@@ -112,7 +114,7 @@ std::vector<domain::ResourceSelector> ReadSelectors(const json::object& body) {
     if (!v->is_string()) Fail(ErrorCode::kInvalidArgument, field + "." + k + ": must be a string");
     return std::string(v->get_string());
   };
-  static const std::vector<std::string> kOps = {"equals", "not_equals", "contains",
+  static const std::vector<std::string> kOps = {"equals",       "not_equals",  "contains",
                                                 "not_contains", "starts_with", "ends_with"};
   for (size_t i = 0; i < list->get_array().size(); ++i) {
     std::string field = "selectors[" + std::to_string(i) + "]";
@@ -134,7 +136,8 @@ std::vector<domain::ResourceSelector> ReadSelectors(const json::object& body) {
         domain::ResourceCondition cond{text(c.get_object(), "attribute", cf),
                                        text(c.get_object(), "operator", cf),
                                        text(c.get_object(), "value", cf)};
-        if (cond.attribute.empty()) Fail(ErrorCode::kInvalidArgument, cf + ".attribute: is required");
+        if (cond.attribute.empty())
+          Fail(ErrorCode::kInvalidArgument, cf + ".attribute: is required");
         if (std::find(kOps.begin(), kOps.end(), cond.op) == kOps.end())
           Fail(ErrorCode::kInvalidArgument,
                cf + ".operator: must be one of equals, not_equals, contains, not_contains, "
@@ -231,7 +234,8 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                     Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
                   if (const json::value* r = ctx.body.get_object().if_contains("reason");
                       r && !r->is_null()) {
-                    if (!r->is_string()) Fail(ErrorCode::kInvalidArgument, "reason: must be a string");
+                    if (!r->is_string())
+                      Fail(ErrorCode::kInvalidArgument, "reason: must be a string");
                     reason = std::string(r->get_string());
                   }
                 }
@@ -276,7 +280,8 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                             meta.stage_id = Q(ctx, "stage_id");
                             meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
                             meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
-                            if (auto t = ctx.request.Query("provisioner_type")) meta.provisioner_type = *t;
+                            if (auto t = ctx.request.Query("provisioner_type"))
+                              meta.provisioner_type = *t;
                             meta.stack_path = Q(ctx, "stack_path");
                             if (!ctx.request.HasBody())
                               Fail(ErrorCode::kInvalidArgument, "a request body is required");
@@ -307,19 +312,19 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 out["policy_evaluation_message"] = "no policies apply";
                 return Reply::Of(200, std::move(out));
               }});
-  router.Add({"POST", base + "/state-versions/{data_id}/rollback", Access::kWrite,
-              [&s](Context& ctx) {
-                if (ctx.has_body && !ctx.body.is_object())
-                  Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
-                auto v = s.states.Rollback(ctx.principal, ScopeOf(ctx), Ws(ctx),
-                                           std::string(ctx.Param("data_id")));
-                json::object out;
-                out["new_data_id"] = v.id;
-                out["new_file_version"] = *v.serial;
-                out["activity_id"] = RandomUuid();
-                out["status"] = "rollback_applied";
-                return Reply::Of(200, std::move(out));
-              }});
+  router.Add(
+      {"POST", base + "/state-versions/{data_id}/rollback", Access::kWrite, [&s](Context& ctx) {
+         if (ctx.has_body && !ctx.body.is_object())
+           Fail(ErrorCode::kInvalidArgument, "the request body must be an object");
+         auto v = s.states.Rollback(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                    std::string(ctx.Param("data_id")));
+         json::object out;
+         out["new_data_id"] = v.id;
+         out["new_file_version"] = *v.serial;
+         out["activity_id"] = RandomUuid();
+         out["status"] = "rollback_applied";
+         return Reply::Of(200, std::move(out));
+       }});
 
   router.Add({"GET", base + "/resources", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 1, {}, storage::SortField::kName);
@@ -327,8 +332,8 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 std::vector<std::string> types = http::QueryList(ctx.request, "resource_types");
                 json::array resources;
                 for (const auto& r : a.resources) {
-                  if (types.empty() ||
-                      std::find(types.begin(), types.end(), r.at("type").get_string()) != types.end())
+                  if (types.empty() || std::find(types.begin(), types.end(),
+                                                 r.at("type").get_string()) != types.end())
                     resources.push_back(r);
                 }
                 int64_t total = static_cast<int64_t>(resources.size());
@@ -362,12 +367,14 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 for (const auto& r : a.resources)
                   if (domain::MatchesAnySelector(r.get_object(), selectors)) matched.push_back(r);
                 for (const auto& r : a.data_sources)
-                  if (domain::MatchesAnySelector(r.get_object(), selectors)) matched_data.push_back(r);
+                  if (domain::MatchesAnySelector(r.get_object(), selectors))
+                    matched_data.push_back(r);
                 return Reply::Of(200, ResourcesPage(a, std::move(matched), std::move(matched_data),
                                                     (page - 1) * limit, limit));
               }});
   router.Add({"GET", base + "/modules", Access::kRead, [&s](Context& ctx) {
-                return Reply::Of(200, s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).modules);
+                return Reply::Of(200,
+                                 s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).modules);
               }});
   router.Add({"GET", base + "/resource-types", Access::kRead, [&s](Context& ctx) {
                 json::array out;

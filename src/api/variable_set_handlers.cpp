@@ -143,8 +143,8 @@ void RegisterLevel(http::Router& router, Services& s, const std::string& prefix)
                 return Reply::Of(200, VariableSetJson(r, false));
               }});
   router.Add({"PUT", named, Access::kWrite, [&s](Context& ctx) {
-                auto r = s.variable_sets.Update(ctx.principal,
-                                                KeyOf(ctx, ctx.Param("identifier")), BodyOf(ctx));
+                auto r = s.variable_sets.Update(ctx.principal, KeyOf(ctx, ctx.Param("identifier")),
+                                                BodyOf(ctx));
                 return Reply::Of(200, VariableSetJson(r, false));
               }});
   router.Add({"DELETE", named, Access::kWrite, [&s](Context& ctx) {

@@ -52,7 +52,8 @@ json::value ApiKeyJson(const storage::ApiKeyRecord& r) {
   o["tags"] = TagsJson(r.tags);
   o["apiKeyType"] = r.api_key_type;
   o["parentIdentifier"] = r.parent_identifier;
-  if (r.default_time_to_expire_token) o["defaultTimeToExpireToken"] = *r.default_time_to_expire_token;
+  if (r.default_time_to_expire_token)
+    o["defaultTimeToExpireToken"] = *r.default_time_to_expire_token;
   o["accountIdentifier"] = r.account;
   if (!r.org.empty()) o["orgIdentifier"] = r.org;
   if (!r.project.empty()) o["projectIdentifier"] = r.project;

@@ -9,9 +9,9 @@
 namespace statehouse::api {
 
 boost::json::value TagsJson(const storage::Tags& tags);
-boost::json::value OrgJson(const storage::OrgRecord& r);          // OrganizationResponse
-boost::json::value ProjectJson(const storage::ProjectRecord& r);  // ProjectResponse
-boost::json::value ApiKeyJson(const storage::ApiKeyRecord& r);    // ApiKey
+boost::json::value OrgJson(const storage::OrgRecord& r);                   // OrganizationResponse
+boost::json::value ProjectJson(const storage::ProjectRecord& r);           // ProjectResponse
+boost::json::value ApiKeyJson(const storage::ApiKeyRecord& r);             // ApiKey
 boost::json::value TokenJson(const storage::TokenRecord& r, int64_t now);  // Token
 // Harness NG envelope: {"status":"SUCCESS","data":...,"correlationId":...}
 boost::json::value Envelope(boost::json::value data, std::string_view correlation_id);

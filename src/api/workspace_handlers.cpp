@@ -26,7 +26,8 @@ Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool
   if (auto lock = s.states.CurrentLock(w)) {
     body["backend_locked"] = true;
     json::object l = domain::StateService::LockSummary(*lock);
-    l["info"] = domain::StateService::SpecLockView(*lock, {w.account, w.org, w.project, w.identifier});
+    l["info"] =
+        domain::StateService::SpecLockView(*lock, {w.account, w.org, w.project, w.identifier});
     body["lock"] = std::move(l);
   }
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
@@ -53,9 +54,9 @@ void AddSettingRoutes(http::Router& router, Services& s, const std::string& name
                 return Reply::Of(200, SettingView(name, stored));
               }});
   router.Add({"PUT", path, Access::kWrite, [&s, name](Context& ctx) {
-                json::object doc = s.workspaces.PutSetting(
-                    ctx.principal, ScopeOf(ctx), std::string(ctx.Param("workspace")), name,
-                    ctx.BodyObject(), ctx.FormBody());
+                json::object doc = s.workspaces.PutSetting(ctx.principal, ScopeOf(ctx),
+                                                           std::string(ctx.Param("workspace")),
+                                                           name, ctx.BodyObject(), ctx.FormBody());
                 json::object out;
                 out["status"] = "updated";
                 return Reply::Of(200, std::move(out));
@@ -117,9 +118,8 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
               }});
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
-                                             std::string(ctx.Param("identifier")),
-                                             ctx.BodyObject(), ctx.FormBody(),
-                                             http::IfMatchVersion(ctx.request));
+                                             std::string(ctx.Param("identifier")), ctx.BodyObject(),
+                                             ctx.FormBody(), http::IfMatchVersion(ctx.request));
                 return ShowReply(s, w, 200, true);
               }});
   router.Add({"DELETE", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
@@ -135,8 +135,10 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                 const json::object& body = ctx.BodyObject();
                 auto text = [&](const char* k) -> std::string {
                   const json::value* v = body.if_contains(k);
-                  if (!v || v->is_null()) Fail(ErrorCode::kInvalidArgument, std::string(k) + ": is required");
-                  if (!v->is_string()) Fail(ErrorCode::kInvalidArgument, std::string(k) + ": must be a string");
+                  if (!v || v->is_null())
+                    Fail(ErrorCode::kInvalidArgument, std::string(k) + ": is required");
+                  if (!v->is_string())
+                    Fail(ErrorCode::kInvalidArgument, std::string(k) + ": must be a string");
                   return std::string(v->get_string());
                 };
                 auto w = s.workspaces.Clone(ctx.principal, ScopeOf(ctx),
@@ -153,7 +155,8 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
   router.Add({"GET", base + "/workspace-metrics", Access::kRead, [&s](Context& ctx) {
                 json::object counts;
                 for (const auto& st : domain::WorkspaceStatuses()) counts[st] = 0;
-                for (const auto& [k, n] : s.workspaces.CountBy(ctx.principal, ScopeOf(ctx), "status"))
+                for (const auto& [k, n] :
+                     s.workspaces.CountBy(ctx.principal, ScopeOf(ctx), "status"))
                   counts[k] = n;
                 json::object out;
                 out["status_counts"] = std::move(counts);
@@ -192,26 +195,26 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
               }});
   AddSettingRoutes(router, s, "drift-config");
   AddSettingRoutes(router, s, "ephemeral-config");
-  router.Add({"GET", "/iacm/api/workspace/templates/{template_id}", Access::kRead,
-              [&s](Context& ctx) {
-                auto q = [&](const char* k) { return std::string(ctx.request.Query(k).value_or("")); };
-                json::array out;
-                for (const auto& w : s.workspaces.TemplateWorkspaces(
-                         ctx.principal, q("org"), q("project"),
-                         std::string(ctx.Param("template_id")), q("version"))) {
-                  json::object row;
-                  row["workspace_id"] = w.identifier;
-                  row["template_id"] = w.template_id;
-                  if (!w.template_version.empty()) row["version"] = w.template_version;
-                  row["created_at"] = w.created;
-                  row["updated_at"] = w.updated;
-                  row["account"] = w.account;
-                  row["org"] = w.org;
-                  row["project"] = w.project;
-                  out.push_back(std::move(row));
-                }
-                return Reply::Of(200, std::move(out));
-              }});
+  router.Add(
+      {"GET", "/iacm/api/workspace/templates/{template_id}", Access::kRead, [&s](Context& ctx) {
+         auto q = [&](const char* k) { return std::string(ctx.request.Query(k).value_or("")); };
+         json::array out;
+         for (const auto& w : s.workspaces.TemplateWorkspaces(ctx.principal, q("org"), q("project"),
+                                                              std::string(ctx.Param("template_id")),
+                                                              q("version"))) {
+           json::object row;
+           row["workspace_id"] = w.identifier;
+           row["template_id"] = w.template_id;
+           if (!w.template_version.empty()) row["version"] = w.template_version;
+           row["created_at"] = w.created;
+           row["updated_at"] = w.updated;
+           row["account"] = w.account;
+           row["org"] = w.org;
+           row["project"] = w.project;
+           out.push_back(std::move(row));
+         }
+         return Reply::Of(200, std::move(out));
+       }});
 }
 
 }  // namespace statehouse::api

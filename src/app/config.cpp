@@ -44,12 +44,15 @@ DatabaseTarget ResolveDatabase(const std::string& url, const std::string& data_d
     t.location = url;
     return t;
   }
-  if (starts("sqlite://")) t.location = url.substr(9);  // sqlite:///abs -> /abs
-  else if (starts("sqlite:")) t.location = url.substr(7);
+  if (starts("sqlite://"))
+    t.location = url.substr(9);  // sqlite:///abs -> /abs
+  else if (starts("sqlite:"))
+    t.location = url.substr(7);
   else if (url.find("://") != std::string::npos)
     Fail(ErrorCode::kInvalidArgument,
          "--database: unsupported URL scheme in '" + url + "' (use sqlite:///path or postgres://)");
-  else t.location = url;
+  else
+    t.location = url;
   if (t.location.empty()) Fail(ErrorCode::kInvalidArgument, "--database: empty SQLite path");
   return t;
 }
@@ -73,19 +76,32 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
     if (kv.second.Tag() != "!" && (kv.second.Scalar() == "~" || kv.second.Scalar() == "null"))
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": '" + key + "' needs a value");
     try {
-      if (key == "listen") config.listen = kv.second.as<std::string>();
-      else if (key == "data-dir" || key == "data_dir") config.data_dir = kv.second.as<std::string>();
-      else if (key == "database") config.database = kv.second.as<std::string>();
-      else if (key == "log-level" || key == "log_level") config.log_level = kv.second.as<std::string>();
-      else if (key == "max-body-bytes" || key == "max_body_bytes") config.max_body_bytes = kv.second.as<uint64_t>();
-      else if (key == "io-threads" || key == "io_threads") config.io_threads = kv.second.as<int>();
-      else if (key == "worker-threads" || key == "worker_threads") config.worker_threads = kv.second.as<int>();
-      else if (key == "max-state-bytes" || key == "max_state_bytes") config.max_state_bytes = kv.second.as<uint64_t>();
-      else if (key == "header-timeout-seconds" || key == "header_timeout_seconds") config.header_timeout_seconds = kv.second.as<int>();
-      else if (key == "idle-timeout-seconds" || key == "idle_timeout_seconds") config.idle_timeout_seconds = kv.second.as<int>();
-      else if (key == "body-timeout-seconds" || key == "body_timeout_seconds") config.body_timeout_seconds = kv.second.as<int>();
-      else if (key == "max-connections" || key == "max_connections") config.max_connections = kv.second.as<int>();
-      else Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
+      if (key == "listen")
+        config.listen = kv.second.as<std::string>();
+      else if (key == "data-dir" || key == "data_dir")
+        config.data_dir = kv.second.as<std::string>();
+      else if (key == "database")
+        config.database = kv.second.as<std::string>();
+      else if (key == "log-level" || key == "log_level")
+        config.log_level = kv.second.as<std::string>();
+      else if (key == "max-body-bytes" || key == "max_body_bytes")
+        config.max_body_bytes = kv.second.as<uint64_t>();
+      else if (key == "io-threads" || key == "io_threads")
+        config.io_threads = kv.second.as<int>();
+      else if (key == "worker-threads" || key == "worker_threads")
+        config.worker_threads = kv.second.as<int>();
+      else if (key == "max-state-bytes" || key == "max_state_bytes")
+        config.max_state_bytes = kv.second.as<uint64_t>();
+      else if (key == "header-timeout-seconds" || key == "header_timeout_seconds")
+        config.header_timeout_seconds = kv.second.as<int>();
+      else if (key == "idle-timeout-seconds" || key == "idle_timeout_seconds")
+        config.idle_timeout_seconds = kv.second.as<int>();
+      else if (key == "body-timeout-seconds" || key == "body_timeout_seconds")
+        config.body_timeout_seconds = kv.second.as<int>();
+      else if (key == "max-connections" || key == "max_connections")
+        config.max_connections = kv.second.as<int>();
+      else
+        Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": bad value for '" + key + "'");
     }

@@ -15,9 +15,9 @@ struct Config {
   int io_threads = 0;                 // 0: number of cores
   int worker_threads = 8;
   uint64_t max_state_bytes = uint64_t{2} << 30;  // state uploads
-  int header_timeout_seconds = 30;  // a request header must arrive within this
-  int idle_timeout_seconds = 75;    // keep-alive connections without a request
-  int body_timeout_seconds = 60;    // plus one second per MiB of body
+  int header_timeout_seconds = 30;               // a request header must arrive within this
+  int idle_timeout_seconds = 75;                 // keep-alive connections without a request
+  int body_timeout_seconds = 60;                 // plus one second per MiB of body
   int max_connections = 20000;
 };
 
@@ -48,8 +48,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
 template <typename IsSet>
 void ApplyConfigFile(const std::string& path, Config& config, IsSet is_set) {
   ApplyConfigFileImpl(
-      path, config,
-      [](const char* name, void* c) { return (*static_cast<IsSet*>(c))(name); }, &is_set);
+      path, config, [](const char* name, void* c) { return (*static_cast<IsSet*>(c))(name); },
+      &is_set);
 }
 
 }  // namespace statehouse::app

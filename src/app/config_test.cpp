@@ -71,9 +71,9 @@ TEST(ParseListenTest, PortOnlyMeansAllInterfaces) {
 TEST(ParseListenTest, PortZeroIsEphemeral) { EXPECT_EQ(ParseListen("127.0.0.1:0").port, 0); }
 
 TEST(ParseListenTest, BadPorts) {
-  for (const char* bad : {"127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", "127.0.0.1:-1",
-                          "127.0.0.1:80x", "127.0.0.1:+80", "127.0.0.1: 80",
-                          "127.0.0.1:99999999999999999999", ":"}) {
+  for (const char* bad :
+       {"127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:80x",
+        "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:99999999999999999999", ":"}) {
     SCOPED_TRACE(bad);
     std::string msg = InvalidMessage([&] { ParseListen(bad); });
     EXPECT_TRUE(Contains(msg, "--listen")) << msg;
@@ -268,9 +268,9 @@ TEST_F(ConfigFileTest, FlagOnlyOptionIsNotAConfigKey) {
 }
 
 TEST_F(ConfigFileTest, BadValuesAreErrorsNamingTheKey) {
-  for (const char* text : {"max-body-bytes: lots\n", "io-threads: many\n",
-                           "worker-threads: [1, 2]\n", "listen: {host: x}\n",
-                           "max-body-bytes: -1\n", "worker_threads: 1.5\n"}) {
+  for (const char* text :
+       {"max-body-bytes: lots\n", "io-threads: many\n", "worker-threads: [1, 2]\n",
+        "listen: {host: x}\n", "max-body-bytes: -1\n", "worker_threads: 1.5\n"}) {
     SCOPED_TRACE(text);
     std::string path = Write(text);
     Config c;

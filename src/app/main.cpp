@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", config.log_level, "debug|info|warn|error|off")
       ->envname("STATEHOUSE_LOG_LEVEL")
       ->capture_default_str();
-  serve->add_option("--max-body-bytes", config.max_body_bytes,
-                    "Largest request body accepted on metadata endpoints")
+  serve
+      ->add_option("--max-body-bytes", config.max_body_bytes,
+                   "Largest request body accepted on metadata endpoints")
       ->envname("STATEHOUSE_MAX_BODY_BYTES")
       ->capture_default_str();
   serve->add_option("--io-threads", config.io_threads, "Network threads (0: one per core)")
@@ -43,20 +44,24 @@ int main(int argc, char** argv) {
       ->envname("STATEHOUSE_WORKER_THREADS")
       ->capture_default_str();
 
-  serve->add_option("--max-state-bytes", config.max_state_bytes,
-                    "Largest state upload accepted (streamed to disk)")
+  serve
+      ->add_option("--max-state-bytes", config.max_state_bytes,
+                   "Largest state upload accepted (streamed to disk)")
       ->envname("STATEHOUSE_MAX_STATE_BYTES")
       ->capture_default_str();
-  serve->add_option("--header-timeout-seconds", config.header_timeout_seconds,
-                    "Time a client has to send a whole request header")
+  serve
+      ->add_option("--header-timeout-seconds", config.header_timeout_seconds,
+                   "Time a client has to send a whole request header")
       ->envname("STATEHOUSE_HEADER_TIMEOUT_SECONDS")
       ->capture_default_str();
-  serve->add_option("--idle-timeout-seconds", config.idle_timeout_seconds,
-                    "Keep-alive connections without a request are closed after this")
+  serve
+      ->add_option("--idle-timeout-seconds", config.idle_timeout_seconds,
+                   "Keep-alive connections without a request are closed after this")
       ->envname("STATEHOUSE_IDLE_TIMEOUT_SECONDS")
       ->capture_default_str();
-  serve->add_option("--body-timeout-seconds", config.body_timeout_seconds,
-                    "Time to send or receive a body, plus one second per MiB")
+  serve
+      ->add_option("--body-timeout-seconds", config.body_timeout_seconds,
+                   "Time to send or receive a body, plus one second per MiB")
       ->envname("STATEHOUSE_BODY_TIMEOUT_SECONDS")
       ->capture_default_str();
   serve->add_option("--max-connections", config.max_connections, "Open connections at most")

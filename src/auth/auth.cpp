@@ -18,9 +18,12 @@ std::optional<Role> ParseRole(std::string_view text) {
 
 const char* RoleName(Role role) {
   switch (role) {
-    case Role::kViewer: return "viewer";
-    case Role::kEditor: return "editor";
-    case Role::kAdmin: return "admin";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kEditor:
+      return "editor";
+    case Role::kAdmin:
+      return "admin";
   }
   return "viewer";
 }

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-#include <string>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 #include <utility>
 

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace statehouse {

@@ -196,16 +196,21 @@ CredentialService::Created CredentialService::CreateToken(const auth::Principal&
   t.project = in.org.empty() ? key->project : in.project;
   ValidateScopePair("", t.org, t.project);
   NarrowToCaller(who, t.org, t.project);
-  if (!key->org.empty() && !auth::Principal{"", "", role, key->org, key->project}.Covers(t.org, t.project))
-    Fail(ErrorCode::kInvalidArgument, "orgIdentifier: the token's scope must lie within its API key's");
+  if (!key->org.empty() &&
+      !auth::Principal{"", "", role, key->org, key->project}.Covers(t.org, t.project))
+    Fail(ErrorCode::kInvalidArgument,
+         "orgIdentifier: the token's scope must lie within its API key's");
   if (in.valid_from) t.valid_from = *in.valid_from;
-  if (in.valid_to) t.valid_to = *in.valid_to;
-  else if (key->default_time_to_expire_token) t.valid_to = t.valid_from + *key->default_time_to_expire_token;
+  if (in.valid_to)
+    t.valid_to = *in.valid_to;
+  else if (key->default_time_to_expire_token)
+    t.valid_to = t.valid_from + *key->default_time_to_expire_token;
   if (t.valid_to && *t.valid_to <= t.valid_from && !in.valid_to)
     Fail(ErrorCode::kInvalidArgument, "validTo: must be after validFrom");
   db_.CreateToken(t);
-  log::Info("token created", {{"account", who.account}, {"token", t.identifier},
-                              {"role", t.role}, {"by", who.token_id}});
+  log::Info(
+      "token created",
+      {{"account", who.account}, {"token", t.identifier}, {"role", t.role}, {"by", who.token_id}});
   return {t, auth::FormatToken(t.account, t.identifier, secret)};
 }
 
@@ -218,8 +223,7 @@ storage::TokenRecord CredentialService::VisibleToken(const auth::Principal& who,
 }
 
 storage::TokenRecord CredentialService::UpdateToken(const auth::Principal& who,
-                                                    const std::string& id,
-                                                    const TokenInput& in) {
+                                                    const std::string& id, const TokenInput& in) {
   storage::TokenRecord t = VisibleToken(who, id);
   if (!in.identifier.empty() && in.identifier != id)
     Fail(ErrorCode::kInvalidArgument, "identifier: does not match the token in the path");
@@ -330,9 +334,8 @@ void CreateAccount(storage::Database& db, const std::string& account) {
     Fail(ErrorCode::kConflict, "account '" + account + "' already exists");
 }
 
-std::string CreateOperatorToken(storage::Database& db, const std::string& account,
-                                auth::Role role, const std::string& org,
-                                const std::string& project) {
+std::string CreateOperatorToken(storage::Database& db, const std::string& account, auth::Role role,
+                                const std::string& org, const std::string& project) {
   if (!db.GetAccount(account)) Fail(ErrorCode::kNotFound, "account '" + account + "' not found");
   ValidateScopePair("--", org, project);
   storage::ApiKeyRecord key = EnsureApiKey(db, account, "operator", "Operator");

@@ -92,8 +92,7 @@ std::optional<std::string> BootstrapIfEmpty(storage::Database& db);
 
 // Operator commands (offline, trusted).
 void CreateAccount(storage::Database& db, const std::string& account);
-std::string CreateOperatorToken(storage::Database& db, const std::string& account,
-                                auth::Role role, const std::string& org,
-                                const std::string& project);
+std::string CreateOperatorToken(storage::Database& db, const std::string& account, auth::Role role,
+                                const std::string& org, const std::string& project);
 
 }  // namespace statehouse::domain

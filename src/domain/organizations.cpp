@@ -37,7 +37,7 @@ void ValidateProject(const ProjectInput& in) {
 
 const std::vector<std::string>& ProjectModuleTypes() {
   static const std::vector<std::string> kTypes = {
-      "CD", "CI", "CV", "CF", "CE", "STO", "CORE", "PMS", "TEMPLATESERVICE",
+      "CD",         "CI",    "CV",  "CF",  "CE",   "STO", "CORE", "PMS", "TEMPLATESERVICE",
       "GOVERNANCE", "CHAOS", "CET", "IDP", "SSCA", "SEI", "CODE", "HAR"};
   return kTypes;
 }
@@ -97,9 +97,8 @@ storage::Page<storage::OrgRecord> OrganizationService::List(const auth::Principa
                                                             storage::ListQuery query) {
   if (!who.org.empty()) {
     // A scoped token sees only its own org.
-    if (!query.identifiers.empty() &&
-        std::find(query.identifiers.begin(), query.identifiers.end(), who.org) ==
-            query.identifiers.end()) {
+    if (!query.identifiers.empty() && std::find(query.identifiers.begin(), query.identifiers.end(),
+                                                who.org) == query.identifiers.end()) {
       return {};
     }
     query.identifiers = {who.org};
@@ -129,8 +128,7 @@ storage::ProjectRecord ProjectService::Create(const auth::Principal& who, const 
 storage::ProjectRecord ProjectService::Get(const auth::Principal& who, const std::string& org,
                                            const std::string& project) {
   if (!who.CanSee(org, "")) OrgNotFound(org);
-  if (!who.CanSee(org, project))
-    Fail(ErrorCode::kNotFound, "project '" + project + "' not found");
+  if (!who.CanSee(org, project)) Fail(ErrorCode::kNotFound, "project '" + project + "' not found");
   auto r = db_.GetProject(who.account, org, project);
   if (!r) {
     if (!db_.GetOrg(who.account, org)) OrgNotFound(org);
@@ -140,8 +138,7 @@ storage::ProjectRecord ProjectService::Get(const auth::Principal& who, const std
 }
 
 storage::ProjectRecord ProjectService::Update(const auth::Principal& who, const std::string& org,
-                                              const std::string& project,
-                                              const ProjectInput& in,
+                                              const std::string& project, const ProjectInput& in,
                                               std::optional<int64_t> if_match) {
   Get(who, org, project);  // 404 before 403, consistent with reads
   auth::RequireScope(who, org, project);
@@ -177,9 +174,8 @@ storage::Page<storage::ProjectRecord> ProjectService::List(const auth::Principal
                                                            storage::ListQuery query) {
   if (!who.CanSee(org, "")) OrgNotFound(org);
   if (!who.project.empty()) {
-    if (!query.identifiers.empty() &&
-        std::find(query.identifiers.begin(), query.identifiers.end(), who.project) ==
-            query.identifiers.end()) {
+    if (!query.identifiers.empty() && std::find(query.identifiers.begin(), query.identifiers.end(),
+                                                who.project) == query.identifiers.end()) {
       return {};
     }
     query.identifiers = {who.project};

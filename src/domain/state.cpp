@@ -23,8 +23,8 @@ json::object ParseObject(std::string_view text) {
 }
 
 // Terraform's LockInfo fields, matched case-insensitively.
-constexpr const char* kLockFields[] = {"ID", "Operation", "Info", "Who", "Version", "Created",
-                                       "Path"};
+constexpr const char* kLockFields[] = {"ID",      "Operation", "Info", "Who",
+                                       "Version", "Created",   "Path"};
 
 json::object NormalizeLockInfo(const json::object& body) {
   json::object info;
@@ -32,10 +32,12 @@ json::object NormalizeLockInfo(const json::object& body) {
     for (const char* field : kLockFields) {
       if (!IEquals(kv.key(), field)) continue;
       if (!kv.value().is_string() && !kv.value().is_null())
-        Fail(ErrorCode::kInvalidArgument, "lock info field " + std::string(field) + " must be a string");
+        Fail(ErrorCode::kInvalidArgument,
+             "lock info field " + std::string(field) + " must be a string");
       if (kv.value().is_string()) {
         if (kv.value().get_string().size() > 4096)
-          Fail(ErrorCode::kInvalidArgument, "lock info field " + std::string(field) + " is too long");
+          Fail(ErrorCode::kInvalidArgument,
+               "lock info field " + std::string(field) + " is too long");
         info[field] = kv.value();
       }
     }
@@ -87,9 +89,9 @@ std::string Rfc3339(int64_t millis) {
 
 const std::vector<std::string>& DataTypes() {
   static const std::vector<std::string> kTypes = {
-      "plan_human", "state_raw", "state_human", "cost_breakdown", "cost_diff", "modules",
-      "providers", "cdk_template", "cdk_manifest", "cdk_tree", "cdk_assets", "cdk_diff",
-      "cdk_drift"};
+      "plan_human", "state_raw", "state_human",  "cost_breakdown", "cost_diff",
+      "modules",    "providers", "cdk_template", "cdk_manifest",   "cdk_tree",
+      "cdk_assets", "cdk_diff",  "cdk_drift"};
   return kTypes;
 }
 
@@ -195,7 +197,9 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
   using Kind = storage::StateWriteResult::Kind;
   switch (result.kind) {
     case Kind::kStored:
-      log::Info("state stored", {{"workspace", ws}, {"id", version.id}, {"size", version.size},
+      log::Info("state stored", {{"workspace", ws},
+                                 {"id", version.id},
+                                 {"size", version.size},
                                  {"serial", version.serial ? *version.serial : -1}});
       return result.record;
     case Kind::kRetried:
@@ -224,8 +228,7 @@ storage::LockRecord StateService::Lock(const auth::Principal& who, const Workspa
   workspaces_.Get(who, scope, ws);
   json::object info = NormalizeLockInfo(body);
   const json::value* id = info.if_contains("ID");
-  if (!id || id->get_string().empty())
-    Fail(ErrorCode::kInvalidArgument, "lock info needs an ID");
+  if (!id || id->get_string().empty()) Fail(ErrorCode::kInvalidArgument, "lock info needs an ID");
   storage::LockRecord lock;
   lock.lock_id = std::string(id->get_string());
   lock.info_json = json::serialize(info);
@@ -245,8 +248,8 @@ bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scop
   if (info.empty() || id_only) {
     auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
     if (removed)
-      log::Warn("state lock forced open", {{"workspace", ws}, {"lock_id", removed->lock_id},
-                                           {"by", who.token_id}});
+      log::Warn("state lock forced open",
+                {{"workspace", ws}, {"lock_id", removed->lock_id}, {"by", who.token_id}});
     return removed.has_value();
   }
   const json::value* id = info.if_contains("ID");
@@ -262,7 +265,8 @@ storage::LockRecord StateService::ManualLock(const auth::Principal& who,
                                              const std::string& reason) {
   auth::RequireScope(who, scope.org, scope.project);
   workspaces_.Get(who, scope, ws);
-  if (reason.size() > 1024) Fail(ErrorCode::kInvalidArgument, "reason: must be at most 1024 characters");
+  if (reason.size() > 1024)
+    Fail(ErrorCode::kInvalidArgument, "reason: must be at most 1024 characters");
   storage::LockRecord lock;
   lock.lock_id = RandomUuid();
   lock.manual = true;
@@ -281,8 +285,8 @@ std::optional<storage::LockRecord> StateService::ForceUnlock(const auth::Princip
   workspaces_.Get(who, scope, ws);
   auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
   if (removed)
-    log::Warn("state lock forced open", {{"workspace", ws}, {"lock_id", removed->lock_id},
-                                         {"by", who.token_id}});
+    log::Warn("state lock forced open",
+              {{"workspace", ws}, {"lock_id", removed->lock_id}, {"by", who.token_id}});
   return removed;
 }
 
@@ -347,9 +351,8 @@ storage::DataRecord StateService::CreateData(const auth::Principal& who,
   return meta;
 }
 
-storage::DataRecord StateService::Rollback(const auth::Principal& who,
-                                           const WorkspaceScope& scope, const std::string& ws,
-                                           const std::string& data_id) {
+storage::DataRecord StateService::Rollback(const auth::Principal& who, const WorkspaceScope& scope,
+                                           const std::string& ws, const std::string& data_id) {
   auth::RequireScope(who, scope.org, scope.project);
   storage::DataRecord source = GetData(who, scope, ws, data_id);
   if (source.data_type != "state_raw")
@@ -359,8 +362,7 @@ storage::DataRecord StateService::Rollback(const auth::Principal& who,
     Fail(ErrorCode::kConflict, "only Terraform v4 states can be rolled back");
   if (source.id == current->id)
     Fail(ErrorCode::kConflict, "data '" + data_id + "' is already the newest state");
-  std::string text =
-      tfstate::WithSerial(db_.Blobs().Read(source.sha256), *current->serial + 1);
+  std::string text = tfstate::WithSerial(db_.Blobs().Read(source.sha256), *current->serial + 1);
   std::string sha = Sha256Hex({text});
   db_.Blobs().PutBytes(sha, text);
   storage::DataRecord version;
@@ -378,12 +380,13 @@ storage::DataRecord StateService::Rollback(const auth::Principal& who,
   using Kind = storage::StateWriteResult::Kind;
   if (result.kind == Kind::kLocked) ThrowLocked(*result.holder, ws, ErrorCode::kLocked);
   if (result.kind == Kind::kLineageConflict)
-    Fail(ErrorCode::kConflict, "cannot roll back to a state of another lineage (" +
-                                   source.lineage + " vs " + result.current->lineage + ")");
+    Fail(ErrorCode::kConflict, "cannot roll back to a state of another lineage (" + source.lineage +
+                                   " vs " + result.current->lineage + ")");
   if (result.kind != Kind::kStored)
     Fail(ErrorCode::kConflict, "the state changed during the rollback; try again");
-  log::Info("state rolled back", {{"workspace", ws}, {"from", source.id}, {"id", version.id},
-                                  {"serial", *version.serial}});
+  log::Info(
+      "state rolled back",
+      {{"workspace", ws}, {"from", source.id}, {"id", version.id}, {"serial", *version.serial}});
   return result.record;
 }
 
@@ -392,8 +395,7 @@ tfstate::StateAnalysis StateService::Analyze(const auth::Principal& who,
   storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
   auto newest = db_.States().NewestState(KeyOf(who, scope, ws));
   if (!newest || !newest->serial) return {};
-  return tfstate::Analyze(tfstate::ParseState(db_.Blobs().Read(newest->sha256)),
-                         PruneSensitive(w));
+  return tfstate::Analyze(tfstate::ParseState(db_.Blobs().Read(newest->sha256)), PruneSensitive(w));
 }
 
 namespace {
@@ -416,7 +418,8 @@ std::optional<std::string> AttributeText(const json::object& resource, std::stri
   size_t start = 0;
   while (cur && start <= path.size()) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!cur->is_object()) return std::nullopt;
     cur = cur->get_object().if_contains(part);
     if (dot == std::string::npos) break;
@@ -435,12 +438,14 @@ bool ConditionHolds(const json::object& resource, const ResourceCondition& c) {
   if (c.op == "contains") return v->find(c.value) != std::string::npos;
   if (c.op == "starts_with") return v->rfind(c.value, 0) == 0;
   if (c.op == "ends_with")
-    return v->size() >= c.value.size() && v->compare(v->size() - c.value.size(), c.value.size(), c.value) == 0;
+    return v->size() >= c.value.size() &&
+           v->compare(v->size() - c.value.size(), c.value.size(), c.value) == 0;
   return false;
 }
 }  // namespace
 
-bool MatchesAnySelector(const json::object& resource, const std::vector<ResourceSelector>& selectors) {
+bool MatchesAnySelector(const json::object& resource,
+                        const std::vector<ResourceSelector>& selectors) {
   if (selectors.empty()) return true;
   for (const auto& sel : selectors) {
     if (!sel.resource_type.empty() && Text(resource, "type") != sel.resource_type) continue;

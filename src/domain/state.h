@@ -47,8 +47,8 @@ class StateService {
       : db_(db), workspaces_(workspaces) {}
 
   // The newest state version, or nullopt when the workspace has none.
-  std::optional<storage::DataRecord> Newest(const auth::Principal& who,
-                                            const WorkspaceScope& scope, const std::string& ws);
+  std::optional<storage::DataRecord> Newest(const auth::Principal& who, const WorkspaceScope& scope,
+                                            const std::string& ws);
   // Stores a state version. lock_id is the backend's ?ID=. Throws kLocked (holder's info in
   // the details), kConflict (serial/lineage rules), kInvalidArgument (not JSON).
   storage::DataRecord WriteState(const auth::Principal& who, const WorkspaceScope& scope,

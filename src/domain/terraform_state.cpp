@@ -80,11 +80,16 @@ class HeaderHandler {
     AppendBounded(key_, key_overflow_, s, kMaxKey);
     field_ = Field::kOther;
     if (!key_overflow_) {
-      if (key_ == "version") field_ = Field::kVersion;
-      else if (key_ == "serial") field_ = Field::kSerial;
-      else if (key_ == "lineage") field_ = Field::kLineage;
-      else if (key_ == "terraform_version") field_ = Field::kTerraformVersion;
-      else if (IsEncryptionKey(key_)) header.encrypted = true;
+      if (key_ == "version")
+        field_ = Field::kVersion;
+      else if (key_ == "serial")
+        field_ = Field::kSerial;
+      else if (key_ == "lineage")
+        field_ = Field::kLineage;
+      else if (key_ == "terraform_version")
+        field_ = Field::kTerraformVersion;
+      else if (IsEncryptionKey(key_))
+        header.encrypted = true;
     }
     key_.clear();
     key_overflow_ = false;
@@ -103,8 +108,10 @@ class HeaderHandler {
         AppendBounded(str_, str_overflow_, s, StateScanner::kMaxCapturedString);
         std::optional<std::string> captured;
         if (!str_overflow_) captured = std::move(str_);
-        if (field_ == Field::kLineage) header.lineage = std::move(captured);
-        else header.terraform_version = std::move(captured);
+        if (field_ == Field::kLineage)
+          header.lineage = std::move(captured);
+        else
+          header.terraform_version = std::move(captured);
       } else {
         ResetField();
       }
@@ -114,9 +121,7 @@ class HeaderHandler {
     return true;
   }
 
-  bool on_number_part(json::string_view, json::error_code&) {
-    return true;
-  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t i, json::string_view, json::error_code&) {
     if (depth_ == 1) SetInteger(i);
     return true;
@@ -130,7 +135,12 @@ class HeaderHandler {
     }
     return true;
   }
-  bool on_double(double, json::string_view, json::error_code&) {
+  bool on_double(double d, json::string_view, json::error_code& ec) {
+    // The same rule as ParseState: a number no double can hold cannot come back out as JSON.
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     if (depth_ == 1) ResetField();
     return true;
   }
@@ -169,18 +179,30 @@ class HeaderHandler {
   void ResetField() {
     if (depth_ != 1) return;
     switch (field_) {
-      case Field::kVersion: header.version.reset(); break;
-      case Field::kSerial: header.serial.reset(); break;
-      case Field::kLineage: header.lineage.reset(); break;
-      case Field::kTerraformVersion: header.terraform_version.reset(); break;
-      case Field::kOther: break;
+      case Field::kVersion:
+        header.version.reset();
+        break;
+      case Field::kSerial:
+        header.serial.reset();
+        break;
+      case Field::kLineage:
+        header.lineage.reset();
+        break;
+      case Field::kTerraformVersion:
+        header.terraform_version.reset();
+        break;
+      case Field::kOther:
+        break;
     }
     field_ = Field::kOther;
   }
   void SetInteger(int64_t i) {
-    if (field_ == Field::kVersion) header.version = i;
-    else if (field_ == Field::kSerial) header.serial = i;
-    else ResetField();
+    if (field_ == Field::kVersion)
+      header.version = i;
+    else if (field_ == Field::kSerial)
+      header.serial = i;
+    else
+      ResetField();
   }
 
   std::size_t depth_ = 0;
@@ -214,7 +236,7 @@ struct StateScanner::Impl {
   std::string error;  // sticky
   bool finished = false;
   bool saw_content = false;  // a non-whitespace byte was fed
-  uint64_t offset = 0;  // bytes accepted so far
+  uint64_t offset = 0;       // bytes accepted so far
 };
 
 StateScanner::StateScanner() : impl_(std::make_unique<Impl>()) {}
@@ -263,7 +285,8 @@ namespace {
 // Numbers beyond a double's range parse to infinity or NaN, which no JSON can carry back out.
 bool AllNumbersFinite(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::double_:
+      return std::isfinite(v.get_double());
     case json::kind::array:
       for (const auto& e : v.get_array())
         if (!AllNumbersFinite(e)) return false;
@@ -272,7 +295,8 @@ bool AllNumbersFinite(const json::value& v) {
       for (const auto& kv : v.get_object())
         if (!AllNumbersFinite(kv.value())) return false;
       return true;
-    default: return true;
+    default:
+      return true;
   }
 }
 }  // namespace
@@ -352,11 +376,21 @@ void AppendQuotedKey(std::string& out, std::string_view key) {
   for (std::size_t i = 0; i < key.size(); ++i) {
     char c = key[i];
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       case '$':
       case '%':
         out += c;
@@ -420,7 +454,8 @@ std::optional<std::size_t> ArrayIndex(const json::value& key) {
   if (key.is_uint64()) return static_cast<std::size_t>(key.get_uint64());
   if (key.is_double()) {
     double d = key.get_double();
-    if (d >= 0 && std::trunc(d) == d && d < 9.007199254740992e15) return static_cast<std::size_t>(d);
+    if (d >= 0 && std::trunc(d) == d && d < 9.007199254740992e15)
+      return static_cast<std::size_t>(d);
     return std::nullopt;
   }
   if (key.is_string()) {
@@ -538,9 +573,12 @@ StateAnalysis Analyze(const json::value& state, bool prune_sensitive) {
       if (!r) continue;
       std::string_view mode = StringField(*r, "mode");
       bool data;
-      if (mode == "managed") data = false;
-      else if (mode == "data") data = true;
-      else continue;
+      if (mode == "managed")
+        data = false;
+      else if (mode == "data")
+        data = true;
+      else
+        continue;
       std::string type(StringField(*r, "type"));
       std::string name(StringField(*r, "name"));
       std::string module(StringField(*r, "module"));
@@ -567,8 +605,7 @@ StateAnalysis Analyze(const json::value& state, bool prune_sensitive) {
         if (prune_sensitive) RedactAttributes(attributes, sensitive);
 
         std::string resource_id;
-        if (const json::value* id = attributes.get_object().if_contains("id");
-            id && !id->is_null())
+        if (const json::value* id = attributes.get_object().if_contains("id"); id && !id->is_null())
           resource_id = ScalarText(*id);
 
         json::object res;

@@ -22,10 +22,10 @@ inline constexpr std::string_view kSensitivePlaceholder = "(sensitive)";
 
 // Top-level scalar fields of a state document.
 struct StateHeader {
-  bool is_object = false;               // top-level value is an object
-  std::optional<int64_t> version;       // top-level "version" (an integer)
-  std::optional<int64_t> serial;        // top-level "serial" (an integer)
-  std::optional<std::string> lineage;   // top-level "lineage" (a string)
+  bool is_object = false;              // top-level value is an object
+  std::optional<int64_t> version;      // top-level "version" (an integer)
+  std::optional<int64_t> serial;       // top-level "serial" (an integer)
+  std::optional<std::string> lineage;  // top-level "lineage" (a string)
   std::optional<std::string> terraform_version;
   // OpenTofu client-side encryption: top-level "encrypted_data" or "encryption_version" present.
   bool encrypted = false;
@@ -67,12 +67,14 @@ class StateScanner {
 };
 
 struct StateAnalysis {
-  boost::json::array resources;     // HarnessIacmResource objects for managed resources (one per instance)
+  boost::json::array
+      resources;  // HarnessIacmResource objects for managed resources (one per instance)
   boost::json::array data_sources;  // same for mode "data"
   boost::json::array outputs;       // HarnessIacmOutput {name, value (string), sensitive}
-  boost::json::array modules;       // HarnessIacmWorkspacemodule {key, source, version, invocations}
-  std::map<std::string, std::set<std::string>> type_attributes;  // type -> top-level attribute names
-  int64_t total_resources = 0;      // number of managed resource instances
+  boost::json::array modules;  // HarnessIacmWorkspacemodule {key, source, version, invocations}
+  std::map<std::string, std::set<std::string>>
+      type_attributes;          // type -> top-level attribute names
+  int64_t total_resources = 0;  // number of managed resource instances
 };
 
 // Analyses a v4 state. Throws kInvalidArgument if `state` is not a v4 state object. Malformed

@@ -50,5 +50,33 @@ TEST(TerraformStateFuzzRegressionTest, ZeroWithHugeExponentIsZero) {
   EXPECT_EQ(Redact(parsed), parsed) << json::serialize(parsed);
 }
 
+// F8 (fuzz_state_reader, after ParseState began refusing non-finite numbers): the upload path's
+// StateScanner still accepts them, so a state the server stores (WriteState scans it) is then
+// refused by ParseState (resources view, redacted download). The fuzzer's inputs:
+// "0e900700778" and "5.0e500"; the scanner and ParseState must agree on every document.
+TEST(TerraformStateFuzzRegressionTest, ScannerAndParseStateAgreeOnOutOfRangeNumbers) {
+  for (const std::string text :
+       {"0e900700778", "5.0e500", R"({"version":4,"serial":1,"lineage":"l","x":-1e400})"}) {
+    bool scanned = true;
+    try {
+      StateScanner scanner;
+      scanner.Feed(text);
+      scanner.Finish();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      scanned = false;
+    }
+    bool parsed = true;
+    try {
+      ParseState(text);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      parsed = false;
+    }
+    EXPECT_EQ(scanned, parsed) << text << ": scanner " << (scanned ? "accepts" : "refuses")
+                               << ", ParseState " << (parsed ? "accepts" : "refuses");
+  }
+}
+
 }  // namespace
 }  // namespace statehouse::domain::tfstate

@@ -158,9 +158,9 @@ constexpr const char* kState = R"json({
 }
 )json";
 
-const std::vector<std::string> kSecrets = {
-    "S3cr3t-Passw0rd", "tag-hidden-value", "ingress-hidden-0", "rand-result-xyz",
-    "tok-alpha-SECRET", "tok-beta-SECRET"};
+const std::vector<std::string> kSecrets = {"S3cr3t-Passw0rd",  "tag-hidden-value",
+                                           "ingress-hidden-0", "rand-result-xyz",
+                                           "tok-alpha-SECRET", "tok-beta-SECRET"};
 
 json::value Parse(std::string_view text) {
   json::parse_options opt;
@@ -386,14 +386,16 @@ TEST(TerraformStateScannerTest, FieldTypesAndDuplicates) {
 
 TEST(TerraformStateScannerTest, OversizedHeaderStringIsNotCaptured) {
   std::string long_lineage(StateScanner::kMaxCapturedString + 1, 'x');
-  std::string doc = R"({"version":4,"serial":1,"lineage":")" + long_lineage + R"(","terraform_version":"1.6.0"})";
+  std::string doc =
+      R"({"version":4,"serial":1,"lineage":")" + long_lineage + R"(","terraform_version":"1.6.0"})";
   StateHeader h = ScanRandomChunks(doc, 3, 100);
   EXPECT_FALSE(h.lineage.has_value());
   EXPECT_EQ(h.terraform_version, "1.6.0");
   EXPECT_FALSE(h.IsV4());
   EXPECT_FALSE(HeaderOf(Parse(doc)).lineage.has_value());
   // A very long key is skipped without being kept.
-  std::string long_key = R"({")" + std::string(100000, 'k') + R"(":1,"version":4,"serial":1,"lineage":"l"})";
+  std::string long_key =
+      R"({")" + std::string(100000, 'k') + R"(":1,"version":4,"serial":1,"lineage":"l"})";
   EXPECT_TRUE(ScanRandomChunks(long_key, 4, 1000).IsV4());
 }
 
@@ -527,11 +529,13 @@ TEST(TerraformStateScannerTest, FiftyMegabyteStateStreamsWithBoundedMemory) {
     chunk.clear();
     for (int k = 0; k < 100; ++k, ++i) {
       if (i > 0) chunk += ",";
-      chunk += R"({"mode":"managed","type":"aws_instance","name":"r)" + std::to_string(i) +
-               R"(","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]","instances":[{"schema_version":1,"attributes":{"id":"i-)" +
-               std::to_string(i) + R"(","serial":)" + std::to_string(i) +
-               R"(,"user_data":"#!/bin/bash\necho hello world \u00e9 padding padding padding padding padding padding padding","tags":{"Name":"node-)" +
-               std::to_string(i) + R"(","lineage":"not-top"},"ebs":[{"size":100,"type":"gp3"},{"size":200,"type":"io2"}]},"sensitive_attributes":[]}]})";
+      chunk +=
+          R"({"mode":"managed","type":"aws_instance","name":"r)" + std::to_string(i) +
+          R"(","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]","instances":[{"schema_version":1,"attributes":{"id":"i-)" +
+          std::to_string(i) + R"(","serial":)" + std::to_string(i) +
+          R"(,"user_data":"#!/bin/bash\necho hello world \u00e9 padding padding padding padding padding padding padding","tags":{"Name":"node-)" +
+          std::to_string(i) +
+          R"(","lineage":"not-top"},"ebs":[{"size":100,"type":"gp3"},{"size":200,"type":"io2"}]},"sensitive_attributes":[]}]})";
     }
     // Feed in uneven pieces so values and keys straddle chunk boundaries.
     std::size_t pos = 0, step = 4093;
@@ -602,9 +606,16 @@ TEST(TerraformStateAnalyzeTest, ResourcesWithoutPruning) {
   EXPECT_EQ(db->at("sensitive_attributes"),
             original.at("resources").at(1).at("instances").at(0).at("sensitive_attributes"));
   // Every spec-required field is present, and nothing else.
-  const std::vector<std::string> fields = {"provider", "type", "name", "module", "mode",
-                                           "path_id", "resource_id", "attributes",
-                                           "drift_status", "drift_attributes",
+  const std::vector<std::string> fields = {"provider",
+                                           "type",
+                                           "name",
+                                           "module",
+                                           "mode",
+                                           "path_id",
+                                           "resource_id",
+                                           "attributes",
+                                           "drift_status",
+                                           "drift_attributes",
                                            "sensitive_attributes"};
   for (const auto& item : a.resources) {
     EXPECT_EQ(item.as_object().size(), fields.size());
@@ -677,8 +688,11 @@ TEST(TerraformStateAnalyzeTest, OutputsModulesAndTypes) {
 
   // Modules: root is not listed; invocations = resource blocks (managed and data).
   ASSERT_EQ(a.modules.size(), 2u);
-  EXPECT_EQ(a.modules[0], Parse(R"({"key":"module.vpc","source":"","version":"","invocations":3})"));
-  EXPECT_EQ(a.modules[1], Parse(R"({"key":"module.vpc.module.buckets","source":"","version":"","invocations":1})"));
+  EXPECT_EQ(a.modules[0],
+            Parse(R"({"key":"module.vpc","source":"","version":"","invocations":3})"));
+  EXPECT_EQ(
+      a.modules[1],
+      Parse(R"({"key":"module.vpc.module.buckets","source":"","version":"","invocations":1})"));
 
   // Top-level attribute names per type, unioned across instances.
   EXPECT_EQ(a.type_attributes.at("aws_subnet"),
@@ -906,7 +920,8 @@ TEST(TerraformStateRedactTest, NoSecretSurvivesAndResultIsStillV4) {
   // Exactly the sensitive places changed.
   const json::value& db = redacted.at("resources").at(1).at("instances").at(0);
   EXPECT_EQ(db.at("attributes").at("password"), "(sensitive)");
-  EXPECT_EQ(db.at("attributes").at("tags"), Parse(R"j({"Name":"main-db","secret":"(sensitive)"})j"));
+  EXPECT_EQ(db.at("attributes").at("tags"),
+            Parse(R"j({"Name":"main-db","secret":"(sensitive)"})j"));
   EXPECT_EQ(db.at("attributes").at("ingress").at(1).at("token"), "ingress-visible-1");
   EXPECT_EQ(db.at("sensitive_attributes"),
             original.at("resources").at(1).at("instances").at(0).at("sensitive_attributes"));
@@ -938,10 +953,10 @@ TEST(TerraformStateRedactTest, NoSecretSurvivesAndResultIsStillV4) {
 }
 
 TEST(TerraformStateRedactTest, NonV4DocumentsAreReturnedUnchanged) {
-  for (const char* doc : {
-           R"({"meta":{"k":"v"},"encrypted_data":"c2VjcmV0","encryption_version":"v0"})",
-           R"({"version":3,"serial":1,"lineage":"l","outputs":{"o":{"value":"pw","sensitive":true}}})",
-           R"([1,2])", R"("text")", R"({})"}) {
+  for (const char* doc :
+       {R"({"meta":{"k":"v"},"encrypted_data":"c2VjcmV0","encryption_version":"v0"})",
+        R"({"version":3,"serial":1,"lineage":"l","outputs":{"o":{"value":"pw","sensitive":true}}})",
+        R"([1,2])", R"("text")", R"({})"}) {
     json::value v = Parse(doc);
     EXPECT_EQ(Redact(v), v) << doc;
   }
@@ -999,7 +1014,8 @@ TEST(TerraformStateWithSerialTest, SerialPositionsAndSpellings) {
       {R"({"version":4,"x\"{[":"}]\\","lineage":"l","serial":-1})", 0,
        R"({"version":4,"x\"{[":"}]\\","lineage":"l","serial":0})"},
       // arrays of objects at top level members
-      {R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":9e0,"serial":8,"lineage":"l"})", 4,
+      {R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":9e0,"serial":8,"lineage":"l"})",
+       4,
        R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":4,"serial":4,"lineage":"l"})"},
   };
   for (const Case& c : cases) {

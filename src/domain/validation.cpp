@@ -35,7 +35,8 @@ void ValidateLabel(std::string_view field, std::string_view v) {
   if (v.empty()) Invalid(field, "must not be empty");
   if (v.size() > 128) Invalid(field, "must be at most 128 characters");
   for (char c : v)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) Invalid(field, "must not contain control characters");
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      Invalid(field, "must not contain control characters");
 }
 
 void ValidateMaxLength(std::string_view field, std::string_view v, size_t max) {
@@ -45,8 +46,7 @@ void ValidateMaxLength(std::string_view field, std::string_view v, size_t max) {
 void ValidateTags(std::string_view field, const storage::Tags& tags) {
   if (tags.size() > 128) Invalid(field, "at most 128 tags are allowed");
   for (const auto& [k, v] : tags) {
-    if (k.empty() || k.size() > 128)
-      Invalid(field, "tag keys must be 1 to 128 characters");
+    if (k.empty() || k.size() > 128) Invalid(field, "tag keys must be 1 to 128 characters");
     if (v.size() > 1024) Invalid(std::string(field) + "." + k, "must be at most 1024 characters");
   }
 }

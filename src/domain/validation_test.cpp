@@ -131,7 +131,9 @@ TEST(ValidateTagsTest, CountLimit) {
 
 TEST(ValidateTagsTest, KeyLength) {
   EXPECT_NO_THROW(ValidateTags("tags", {{std::string(128, 'k'), "v"}}));
-  std::string msg = InvalidMessage([] { ValidateTags("org.tags", {{std::string(129, 'k'), "v"}}); });
+  std::string msg = InvalidMessage([] {
+    ValidateTags("org.tags", {{std::string(129, 'k'), "v"}});
+  });
   EXPECT_TRUE(StartsWith(msg, "org.tags")) << msg;
   msg = InvalidMessage([] { ValidateTags("org.tags", {{"", "v"}}); });
   EXPECT_TRUE(StartsWith(msg, "org.tags")) << msg;
@@ -140,8 +142,9 @@ TEST(ValidateTagsTest, KeyLength) {
 TEST(ValidateTagsTest, ValueLengthNamesTheKey) {
   EXPECT_NO_THROW(ValidateTags("tags", {{"team", std::string(1024, 'v')}}));
   EXPECT_NO_THROW(ValidateTags("tags", {{"team", ""}}));
-  std::string msg =
-      InvalidMessage([] { ValidateTags("org.tags", {{"ok", "x"}, {"team", std::string(1025, 'v')}}); });
+  std::string msg = InvalidMessage([] {
+    ValidateTags("org.tags", {{"ok", "x"}, {"team", std::string(1025, 'v')}});
+  });
   EXPECT_TRUE(StartsWith(msg, "org.tags.team:")) << msg;
   EXPECT_NE(msg.find("1024"), std::string::npos) << msg;
 }

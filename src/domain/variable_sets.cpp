@@ -1,7 +1,7 @@
 #include "domain/variable_sets.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -190,8 +190,7 @@ json::array BuildFiles(const json::object& request, const json::object* previous
         entry[name] = *v;
       }
     }
-    std::string repo_path =
-        OptString(f, "repository_path", path + ".repository_path").value_or("");
+    std::string repo_path = OptString(f, "repository_path", path + ".repository_path").value_or("");
     ValidateMaxLength(path + ".repository_path", repo_path, kMaxRepositoryField);
     entry["repository_path"] = repo_path;
 
@@ -269,8 +268,7 @@ std::string Describe(const storage::VariableSetKey& k) {
 }
 
 [[noreturn]] void ProjectNotFound(const std::string& org, const std::string& project) {
-  Fail(ErrorCode::kNotFound,
-       "project '" + project + "' not found in organization '" + org + "'");
+  Fail(ErrorCode::kNotFound, "project '" + project + "' not found in organization '" + org + "'");
 }
 
 const json::object& RequestObject(const json::value& body) {

@@ -81,7 +81,7 @@ class VariableSetServiceTest : public ::testing::Test {
     w.status = "active";
     w.provisioner = "terraform";
     for (const auto& k : sets) {
-      w.variable_sets.push_back(k.org.empty() ? "account." + k.identifier
+      w.variable_sets.push_back(k.org.empty()       ? "account." + k.identifier
                                 : k.project.empty() ? "org." + k.identifier
                                                     : k.identifier);
     }
@@ -94,8 +94,7 @@ class VariableSetServiceTest : public ::testing::Test {
 
   std::string InvalidMessage(const VariableSetKey& level, std::string_view body) {
     std::string message;
-    EXPECT_EQ(CodeOf([&] { Create(level, body); }, &message), ErrorCode::kInvalidArgument)
-        << body;
+    EXPECT_EQ(CodeOf([&] { Create(level, body); }, &message), ErrorCode::kInvalidArgument) << body;
     return message;
   }
 
@@ -244,12 +243,14 @@ TEST_F(VariableSetServiceTest, LengthLimits) {
   EXPECT_NE(InvalidMessage(account_, R"({"identifier": "b", "name": ")" + id129 + R"("})")
                 .find("name: must be at most 128"),
             std::string::npos);
-  EXPECT_NE(InvalidMessage(account_, R"({"identifier": "b", "name": "n", "environment_variables": {")" +
-                                         id129 + R"(": {"value": "", "value_type": "string"}}})")
-                .find(".key: must be at most 128"),
-            std::string::npos);
-  EXPECT_NE(InvalidMessage(account_, R"({"identifier": "b", "name": "n", "connectors": [{"connector_ref": ")" +
-                                         id129 + R"(", "type": "gcp"}]})")
+  EXPECT_NE(
+      InvalidMessage(account_, R"({"identifier": "b", "name": "n", "environment_variables": {")" +
+                                   id129 + R"(": {"value": "", "value_type": "string"}}})")
+          .find(".key: must be at most 128"),
+      std::string::npos);
+  EXPECT_NE(InvalidMessage(
+                account_, R"({"identifier": "b", "name": "n", "connectors": [{"connector_ref": ")" +
+                              id129 + R"(", "type": "gcp"}]})")
                 .find("connectors[0].connector_ref: must be at most 128"),
             std::string::npos);
 }
@@ -267,11 +268,16 @@ TEST_F(VariableSetServiceTest, DuplicateIdentifierConflictsPerLevel) {
 
 TEST_F(VariableSetServiceTest, UnknownLevelIsNotFound) {
   std::string message;
-  EXPECT_EQ(CodeOf([&] { Create({"nope", "", ""}, R"({"identifier": "a", "name": "n"})"); },
-                   &message),
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  Create({"nope", "", ""}, R"({"identifier": "a", "name": "n"})");
+                },
+                &message),
             ErrorCode::kNotFound);
   EXPECT_NE(message.find("nope"), std::string::npos);
-  EXPECT_EQ(CodeOf([&] { Create({"o1", "nope", ""}, R"({"identifier": "a", "name": "n"})"); }),
+  EXPECT_EQ(CodeOf([&] {
+              Create({"o1", "nope", ""}, R"({"identifier": "a", "name": "n"})");
+            }),
             ErrorCode::kNotFound);
   EXPECT_EQ(CodeOf([&] { service_->List(admin_, {"nope", "", ""}, {}); }), ErrorCode::kNotFound);
   EXPECT_EQ(CodeOf([&] { service_->List(admin_, {"o1", "nope", ""}, {}); }), ErrorCode::kNotFound);
@@ -326,9 +332,11 @@ TEST(VariableSetDocumentTest, UnchangedEntriesKeepTheirTimestamps) {
 
   // A value_type change alone counts as a change too.
   json::object third = json::parse(R"({"terraform_variables": {
-      "keep": {"value": "account.one", "value_type": "secret"}}})").as_object();
+      "keep": {"value": "account.one", "value_type": "secret"}}})")
+                           .as_object();
   EXPECT_EQ(stamps(BuildVariableSetDocument(third, &after, 3000)
-                       .document["terraform_variables"].as_object()["keep"]),
+                       .document["terraform_variables"]
+                       .as_object()["keep"]),
             std::make_pair(int64_t{1000}, int64_t{3000}));
 }
 
@@ -360,10 +368,10 @@ TEST_F(VariableSetServiceTest, UpdateValidates) {
   EXPECT_EQ(CodeOf([&] { service_->Update(admin_, key, Body(R"({"identifier": "v"})")); }),
             ErrorCode::kInvalidArgument);  // name is required
   std::string message;
-  EXPECT_EQ(CodeOf([&] {
-              service_->Update(admin_, key, Body(R"({"identifier": "w", "name": "n"})"));
-            }, &message),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      CodeOf([&] { service_->Update(admin_, key, Body(R"({"identifier": "w", "name": "n"})")); },
+             &message),
+      ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("identifier"), std::string::npos);
   service_->Update(admin_, key, Body(R"({"identifier": "v", "name": "same id is fine"})"));
   EXPECT_EQ(service_->Get(admin_, key).name, "same id is fine");
@@ -414,13 +422,16 @@ TEST_F(VariableSetServiceTest, ScopedPrincipals) {
               service_->Create(org1_, account_, Body(R"({"identifier": "x", "name": "n"})"));
             }),
             ErrorCode::kPermissionDenied);
+  EXPECT_EQ(
+      CodeOf([&] { service_->Create(proj11_, org_, Body(R"({"identifier": "x", "name": "n"})")); }),
+      ErrorCode::kPermissionDenied);
   EXPECT_EQ(CodeOf([&] {
-              service_->Create(proj11_, org_, Body(R"({"identifier": "x", "name": "n"})"));
+              service_->Update(proj11_, {"o1", "", "org1"}, Body(R"({"name": "m"})"));
             }),
             ErrorCode::kPermissionDenied);
-  EXPECT_EQ(CodeOf([&] { service_->Update(proj11_, {"o1", "", "org1"}, Body(R"({"name": "m"})")); }),
-            ErrorCode::kPermissionDenied);
-  EXPECT_EQ(CodeOf([&] { service_->Delete(org1_, {"", "", "acc"}); }),
+  EXPECT_EQ(CodeOf([&] {
+              service_->Delete(org1_, {"", "", "acc"});
+            }),
             ErrorCode::kPermissionDenied);
   service_->Create(org1_, {"o1", "p2", ""}, Body(R"({"identifier": "x", "name": "n"})"));
   service_->Create(proj11_, project_, Body(R"({"identifier": "x", "name": "n"})"));
@@ -456,7 +467,11 @@ TEST_F(VariableSetServiceTest, ReferencesAndDeleteConflict) {
   EXPECT_EQ(service_->References(admin_, {"o1", "p1", "local"}, {}).total, 1);
 
   std::string message;
-  EXPECT_EQ(CodeOf([&] { service_->Delete(admin_, {"", "", "shared"}); }, &message),
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  service_->Delete(admin_, {"", "", "shared"});
+                },
+                &message),
             ErrorCode::kConflict);
   EXPECT_NE(message.find("ws_a"), std::string::npos) << message;
   EXPECT_NE(message.find("ws_b"), std::string::npos) << message;

@@ -1,8 +1,8 @@
 #include "domain/workspaces.h"
 
 #include <algorithm>
-#include <cmath>
 #include <boost/json.hpp>
+#include <cmath>
 #include <set>
 
 #include "common/error.h"
@@ -128,14 +128,17 @@ const std::vector<std::string> kUnits = {"seconds", "minutes", "hours", "days"};
 // A secret's value is a reference to a secret, never the secret: [account.|org.]identifier.
 void CheckSecretReference(const std::string& field, const std::string& v) {
   std::string_view id = v;
-  if (id.rfind("account.", 0) == 0) id.remove_prefix(8);
-  else if (id.rfind("org.", 0) == 0) id.remove_prefix(4);
+  if (id.rfind("account.", 0) == 0)
+    id.remove_prefix(8);
+  else if (id.rfind("org.", 0) == 0)
+    id.remove_prefix(4);
   bool ok = !id.empty() && id.size() <= 128 && (IsAlpha(id[0]) || id[0] == '_');
   for (size_t i = 1; ok && i < id.size(); ++i)
     ok = IsAlpha(id[i]) || IsDigit(id[i]) || id[i] == '_' || id[i] == '-' || id[i] == '.';
   if (!ok)
-    Bad(field, "a secret's value must be a secret reference such as 'account.db_password', "
-               "'org.token' or 'project_secret'");
+    Bad(field,
+        "a secret's value must be a secret reference such as 'account.db_password', "
+        "'org.token' or 'project_secret'");
 }
 
 // environment_variables / terraform_variables: map of key -> {key, value, value_type[, kind]}.
@@ -151,7 +154,8 @@ json::object ReadVariables(const Reader& r, std::string_view name, const json::o
     if (!kv.value().is_object()) Bad(field, "must be an object with key, value and value_type");
     Reader v(kv.value().get_object(), field, r.lenient());
     auto key = v.Str("key", 128, true);
-    if (*key != kv.key()) Bad(field + ".key", "must equal the map key '" + std::string(kv.key()) + "'");
+    if (*key != kv.key())
+      Bad(field + ".key", "must equal the map key '" + std::string(kv.key()) + "'");
     std::string value = v.Str("value", 65536, true).value();
     std::string value_type = v.Enum("value_type", kValueTypes, true).value();
     if (value_type == "secret") CheckSecretReference(field + ".value", value);
@@ -165,7 +169,8 @@ json::object ReadVariables(const Reader& r, std::string_view name, const json::o
     if (previous) {
       if (const json::value* old = previous->if_contains(kv.key()); old && old->is_object()) {
         const json::object& o = old->get_object();
-        if (const json::value* c = o.if_contains("created"); c && c->is_int64()) created = c->get_int64();
+        if (const json::value* c = o.if_contains("created"); c && c->is_int64())
+          created = c->get_int64();
         bool same = o.if_contains("value") && o.at("value") == var["value"] &&
                     o.if_contains("value_type") && o.at("value_type") == var["value_type"];
         if (same && o.if_contains("updated") && o.at("updated").is_int64())
@@ -222,8 +227,8 @@ json::array ReadVariableFiles(const Reader& r, std::string_view name) {
     Reader f((*list)[i].get_object(), field, r.lenient());
     json::object file;
     file["repository"] = f.Str("repository", 1024, true).value();
-    for (const char* k : {"repository_branch", "repository_commit", "repository_connector",
-                          "repository_sha"})
+    for (const char* k :
+         {"repository_branch", "repository_commit", "repository_connector", "repository_sha"})
       if (auto v = f.Str(k, 1024)) file[k] = *v;
     file["repository_path"] = f.Str("repository_path", 1024).value_or("");
     out.push_back(std::move(file));
@@ -254,9 +259,12 @@ storage::Tags ReadTags(const Reader& r) {
   const json::object* map = r.Obj("tags");
   if (!map) return tags;
   for (const auto& kv : *map) {
-    if (kv.value().is_string()) tags.emplace_back(kv.key(), kv.value().get_string());
-    else if (kv.value().is_null()) tags.emplace_back(kv.key(), "");
-    else Bad("tags." + std::string(kv.key()), "must be a string");
+    if (kv.value().is_string())
+      tags.emplace_back(kv.key(), kv.value().get_string());
+    else if (kv.value().is_null())
+      tags.emplace_back(kv.key(), "");
+    else
+      Bad("tags." + std::string(kv.key()), "must be a string");
   }
   ValidateTags("tags", tags);
   for (const auto& [k, v] : tags)
@@ -304,8 +312,8 @@ void ApplyBody(storage::WorkspaceRecord& w, const json::object& body, bool lenie
   config["terragrunt_provider"] = r.Bool("terragrunt_provider").value_or(false);
   if (auto v = r.Bool("run_all")) config["run_all"] = *v;
   const json::value* prev_conns = previous_config.if_contains("provider_connectors");
-  config["provider_connectors"] =
-      ReadConnectors(r, prev_conns && prev_conns->is_array() ? &prev_conns->get_array() : nullptr, now);
+  config["provider_connectors"] = ReadConnectors(
+      r, prev_conns && prev_conns->is_array() ? &prev_conns->get_array() : nullptr, now);
   config["environment_variables"] = ReadVariables(
       r, "environment_variables", ObjectOrNull(previous_config, "environment_variables"), now);
   config["terraform_variables"] = ReadVariables(
@@ -356,7 +364,7 @@ void ApplyBody(storage::WorkspaceRecord& w, const json::object& body, bool lenie
 
 const std::vector<std::string>& WorkspaceProvisioners() {
   static const std::vector<std::string> kProvisioners = {"terraform", "opentofu", "terragrunt",
-                                                          "ansible"};
+                                                         "ansible"};
   return kProvisioners;
 }
 
@@ -414,14 +422,13 @@ storage::WorkspaceRecord WorkspaceService::Create(const auth::Principal& who,
 }
 
 storage::WorkspaceRecord WorkspaceService::Get(const auth::Principal& who,
-                                               const WorkspaceScope& scope,
-                                               const std::string& id) {
+                                               const WorkspaceScope& scope, const std::string& id) {
   CheckRead(who, scope);
   auto w = db_.Workspaces().GetWorkspace(who.account, scope.org, scope.project, id);
   if (!w) {
     if (!db_.GetProject(who.account, scope.org, scope.project))
-      Fail(ErrorCode::kNotFound, "project '" + scope.project + "' not found in organization '" +
-                                     scope.org + "'");
+      Fail(ErrorCode::kNotFound,
+           "project '" + scope.project + "' not found in organization '" + scope.org + "'");
     Fail(ErrorCode::kNotFound, "workspace '" + id + "' not found");
   }
   return *w;
@@ -503,8 +510,9 @@ std::vector<std::string> WorkspaceService::Tags(const auth::Principal& who,
   return db_.Workspaces().ListWorkspaceTags(who.account, scope.org, scope.project);
 }
 
-std::vector<std::pair<std::string, int64_t>> WorkspaceService::CountBy(
-    const auth::Principal& who, const WorkspaceScope& scope, const std::string& column) {
+std::vector<std::pair<std::string, int64_t>> WorkspaceService::CountBy(const auth::Principal& who,
+                                                                       const WorkspaceScope& scope,
+                                                                       const std::string& column) {
   CheckRead(who, scope);
   return db_.Workspaces().CountWorkspacesBy(who.account, scope.org, scope.project, column);
 }

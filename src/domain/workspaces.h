@@ -63,13 +63,13 @@ class WorkspaceService {
 
   // drift-config / ephemeral-config: stored JSON documents, validated here.
   std::optional<boost::json::object> GetSetting(const auth::Principal& who,
-                                                const WorkspaceScope& scope,
-                                                const std::string& id, const std::string& name);
+                                                const WorkspaceScope& scope, const std::string& id,
+                                                const std::string& name);
   boost::json::object PutSetting(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& id, const std::string& name,
                                  const boost::json::object& body, bool lenient);
-  bool DeleteSetting(const auth::Principal& who, const WorkspaceScope& scope,
-                     const std::string& id, const std::string& name);
+  bool DeleteSetting(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id,
+                     const std::string& name);
 
  private:
   void CheckRead(const auth::Principal& who, const WorkspaceScope& scope);

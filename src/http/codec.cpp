@@ -221,7 +221,8 @@ void InsertField(json::object& root, std::string_view name, std::string value) {
     json::value& slot = (*obj)[parts[i]];
     if (slot.is_null()) slot = json::object();
     if (!slot.is_object())
-      Fail(ErrorCode::kInvalidArgument, "form field '" + std::string(name) + "' conflicts with another field");
+      Fail(ErrorCode::kInvalidArgument,
+           "form field '" + std::string(name) + "' conflicts with another field");
     obj = &slot.get_object();
   }
   json::value& leaf = (*obj)[parts.back()];
@@ -236,7 +237,8 @@ void InsertField(json::object& root, std::string_view name, std::string value) {
   } else if (leaf.is_array()) {
     leaf.get_array().push_back(json::value(std::move(value)));
   } else {
-    Fail(ErrorCode::kInvalidArgument, "form field '" + std::string(name) + "' conflicts with another field");
+    Fail(ErrorCode::kInvalidArgument,
+         "form field '" + std::string(name) + "' conflicts with another field");
   }
 }
 
@@ -271,8 +273,10 @@ std::string QuotedScalar(std::string_view s) { return json::serialize(json::stri
 
 std::string ScalarText(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return v.get_bool() ? "true" : "false";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return v.get_bool() ? "true" : "false";
     case json::kind::string: {
       std::string s(v.get_string());
       return PlainSafe(s) ? s : QuotedScalar(s);
@@ -288,7 +292,8 @@ std::string ScalarText(const json::value& v) {
       if (mantissa.find('.') == std::string::npos) mantissa += ".0";
       return e == std::string::npos ? mantissa : mantissa + text.substr(e);
     }
-    default: return json::serialize(v);  // integers
+    default:
+      return json::serialize(v);  // integers
   }
 }
 
@@ -408,7 +413,8 @@ json::value ParseMultipart(std::string_view text, std::string_view content_type)
   pos += delim.size();
   for (;;) {
     if (text.substr(pos, 2) == "--") break;  // closing delimiter
-    if (text.substr(pos, 2) != "\r\n") Fail(ErrorCode::kInvalidArgument, "malformed multipart body");
+    if (text.substr(pos, 2) != "\r\n")
+      Fail(ErrorCode::kInvalidArgument, "malformed multipart body");
     pos += 2;
     size_t headers_end = text.find("\r\n\r\n", pos);
     if (headers_end == std::string_view::npos)
@@ -441,10 +447,14 @@ json::value ParseMultipart(std::string_view text, std::string_view content_type)
 
 json::value ParseBody(BodyFormat format, std::string_view body, std::string_view content_type) {
   switch (format) {
-    case BodyFormat::kJson: return ParseJson(body);
-    case BodyFormat::kYaml: return ParseYaml(body);
-    case BodyFormat::kFormUrlEncoded: return ParseFormUrlEncoded(body);
-    case BodyFormat::kMultipart: return ParseMultipart(body, content_type);
+    case BodyFormat::kJson:
+      return ParseJson(body);
+    case BodyFormat::kYaml:
+      return ParseYaml(body);
+    case BodyFormat::kFormUrlEncoded:
+      return ParseFormUrlEncoded(body);
+    case BodyFormat::kMultipart:
+      return ParseMultipart(body, content_type);
     case BodyFormat::kText: {
       json::value v(body);
       CheckDocument(v);

@@ -77,7 +77,8 @@ TEST(CodecTest, YamlAliasBombIsRejected) {
 }
 
 TEST(CodecTest, FormFieldsNest) {
-  json::value v = ParseFormUrlEncoded("org.identifier=a_b&org%5Bname%5D=My+Org&org.tags.k=v&m=1&m=2");
+  json::value v =
+      ParseFormUrlEncoded("org.identifier=a_b&org%5Bname%5D=My+Org&org.tags.k=v&m=1&m=2");
   const auto& org = v.at("org").as_object();
   EXPECT_EQ(org.at("identifier").as_string(), "a_b");
   EXPECT_EQ(org.at("name").as_string(), "My Org");
@@ -95,8 +96,9 @@ TEST(CodecTest, MultipartFieldsNest) {
   json::value v = ParseMultipart(body, "multipart/form-data; boundary=XyZ");
   EXPECT_EQ(v.at("project").at("identifier").as_string(), "p1");
   EXPECT_EQ(v.at("project").at("name").as_string(), "Project One");
-  EXPECT_EQ(CodeOf([&] { ParseMultipart(body.substr(0, 40), "multipart/form-data; boundary=XyZ"); }),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      CodeOf([&] { ParseMultipart(body.substr(0, 40), "multipart/form-data; boundary=XyZ"); }),
+      ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf([&] { ParseMultipart(body, "multipart/form-data"); }),
             ErrorCode::kInvalidArgument);
 }

@@ -49,16 +49,20 @@ ListParams ParseListParams(const Request& r, int page_base, const std::vector<So
     }
     if (!found) {
       std::string allowed;
-      for (const SortOption& o : sorts) allowed += (allowed.empty() ? "" : ", ") + std::string(o.name);
+      for (const SortOption& o : sorts)
+        allowed += (allowed.empty() ? "" : ", ") + std::string(o.name);
       Fail(ErrorCode::kInvalidArgument,
            "query parameter 'sort' must be one of: " + allowed + " (optionally ',ASC' or ',DESC')");
     }
   }
   if (auto o = r.Query("order")) order = std::string(Trim(*o));
   if (!order.empty()) {
-    if (IEquals(order, "ASC")) p.query.descending = false;
-    else if (IEquals(order, "DESC")) p.query.descending = true;
-    else Fail(ErrorCode::kInvalidArgument, "query parameter 'order' must be ASC or DESC");
+    if (IEquals(order, "ASC"))
+      p.query.descending = false;
+    else if (IEquals(order, "DESC"))
+      p.query.descending = true;
+    else
+      Fail(ErrorCode::kInvalidArgument, "query parameter 'order' must be ASC or DESC");
   }
   for (std::string_view n : {"search_term", "searchTerm"}) {
     if (auto v = r.Query(n)) {
@@ -122,7 +126,8 @@ std::optional<bool> QueryBool(const Request& r, std::string_view name) {
   if (!v) return std::nullopt;
   if (IEquals(*v, "true")) return true;
   if (IEquals(*v, "false")) return false;
-  Fail(ErrorCode::kInvalidArgument, "query parameter '" + std::string(name) + "' must be true or false");
+  Fail(ErrorCode::kInvalidArgument,
+       "query parameter '" + std::string(name) + "' must be true or false");
 }
 
 }  // namespace statehouse::http

@@ -16,7 +16,7 @@ inline constexpr int64_t kDefaultLimit = 30;
 inline constexpr int64_t kMaxLimit = 100;
 
 struct ListParams {
-  int64_t page = 0;   // as the request counted it
+  int64_t page = 0;  // as the request counted it
   int64_t limit = kDefaultLimit;
   storage::ListQuery query;  // offset/limit/sort/search ready for a store
 };

@@ -102,7 +102,8 @@ TEST(ParseListParamsTest, ExplicitLimitIsUsed) {
 }
 
 TEST(ParseListParamsTest, LimitZeroNegativeOrJunkIsInvalidArgument) {
-  for (const char* bad : {"0", "-1", "-100", "abc", "", "5x", "1.5", "+5", "99999999999999999999"}) {
+  for (const char* bad :
+       {"0", "-1", "-100", "abc", "", "5x", "1.5", "+5", "99999999999999999999"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(CodeOf([&] { Parse({{"limit", bad}}); }), ErrorCode::kInvalidArgument);
   }
@@ -268,7 +269,9 @@ TEST(ParseListParamsTest, SearchTermSpellings) {
 
 TEST(ParseListParamsTest, SearchTermTooLong) {
   EXPECT_EQ(Parse({{"searchTerm", std::string(256, 'a')}}).query.search.size(), 256u);
-  EXPECT_EQ(CodeOf([] { Parse({{"searchTerm", std::string(257, 'a')}}); }),
+  EXPECT_EQ(CodeOf([] {
+              Parse({{"searchTerm", std::string(257, 'a')}});
+            }),
             ErrorCode::kInvalidArgument);
 }
 
@@ -355,13 +358,9 @@ TEST(IfMatchTest, RoundTripsETagOf) {
   for (int64_t v : {1, 2, 99, 1000000}) EXPECT_EQ(IfMatchVersion(WithIfMatch(ETagOf(v))), v);
 }
 
-TEST(IfMatchTest, WeakTag) {
-  EXPECT_EQ(IfMatchVersion(WithIfMatch("W/\"3\"")), 3);
-}
+TEST(IfMatchTest, WeakTag) { EXPECT_EQ(IfMatchVersion(WithIfMatch("W/\"3\"")), 3); }
 
-TEST(IfMatchTest, UnquotedNumberAccepted) {
-  EXPECT_EQ(IfMatchVersion(WithIfMatch("5")), 5);
-}
+TEST(IfMatchTest, UnquotedNumberAccepted) { EXPECT_EQ(IfMatchVersion(WithIfMatch("5")), 5); }
 
 TEST(IfMatchTest, GarbageIsMinusOne) {
   for (const char* bad : {"\"abc\"", "abc", "\"\"", "\"5", "W/", "W/\"x\"", "\"1.0\"", "\"5x\""}) {
@@ -386,10 +385,14 @@ TEST(QueryBoolTest, Values) {
 TEST(QueryBoolTest, JunkIsInvalidArgumentNamingTheParameter) {
   for (const char* bad : {"yes", "1", "0", "", "truee", "no"}) {
     SCOPED_TRACE(bad);
-    EXPECT_EQ(CodeOf([&] { QueryBool(WithQuery({{"active", bad}}), "active"); }),
+    EXPECT_EQ(CodeOf([&] {
+                QueryBool(WithQuery({{"active", bad}}), "active");
+              }),
               ErrorCode::kInvalidArgument);
   }
-  EXPECT_NE(MessageOf([] { QueryBool(WithQuery({{"active", "x"}}), "active"); }).find("active"),
+  EXPECT_NE(MessageOf([] {
+              QueryBool(WithQuery({{"active", "x"}}), "active");
+            }).find("active"),
             std::string::npos);
 }
 

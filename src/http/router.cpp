@@ -76,9 +76,12 @@ std::optional<std::string> PresentedToken(const Request& r) {
 
 auth::Role RoleFor(Access a) {
   switch (a) {
-    case Access::kWrite: return auth::Role::kEditor;
-    case Access::kAdmin: return auth::Role::kAdmin;
-    default: return auth::Role::kViewer;
+    case Access::kWrite:
+      return auth::Role::kEditor;
+    case Access::kAdmin:
+      return auth::Role::kAdmin;
+    default:
+      return auth::Role::kViewer;
   }
 }
 }  // namespace
@@ -100,8 +103,10 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
     bool ok = true;
     for (size_t i = 0; i < segs.size() && ok; ++i) {
       if (IsParam(c.segments[i])) {
-        if (segs[i].empty()) ok = false;
-        else found.emplace_back(c.segments[i].substr(1, c.segments[i].size() - 2), segs[i]);
+        if (segs[i].empty())
+          ok = false;
+        else
+          found.emplace_back(c.segments[i].substr(1, c.segments[i].size() - 2), segs[i]);
       } else if (c.segments[i] != segs[i]) {
         ok = false;
       }
@@ -115,8 +120,7 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
   return nullptr;
 }
 
-Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens,
-                       DispatcherOptions options)
+Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options)
     : router_(router), tokens_(tokens), options_(options) {}
 
 BodyPolicy Dispatcher::PolicyFor(std::string_view method, std::string_view target) const {
@@ -150,9 +154,8 @@ Response Dispatcher::ErrorFor(const Request& request, ErrorCode code,
     } catch (const Error&) {
     }
   }
-  ReplyFormat format =
-      ChooseReplyFormat(has_body || request.Header("content-type").has_value(), bf,
-                        request.Header("accept").value_or(""));
+  ReplyFormat format = ChooseReplyFormat(has_body || request.Header("content-type").has_value(), bf,
+                                         request.Header("accept").value_or(""));
   return Serialize(StatusOf(code), ErrorBody(code, message, request.request_id), format);
 }
 
@@ -235,7 +238,8 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
 
   if (!route) {
     if (path_known)
-      Fail(ErrorCode::kNotFound, "method " + request.method + " is not supported on " + request.path);
+      Fail(ErrorCode::kNotFound,
+           "method " + request.method + " is not supported on " + request.path);
     Fail(ErrorCode::kNotFound, "no such endpoint: " + request.path);
   }
 

@@ -277,7 +277,8 @@ TEST_F(DispatcherTest, EmptyTokenIs401) {
 }
 
 TEST_F(DispatcherTest, MalformedTokenIs401) {
-  for (const char* bad : {"garbage", "pat.acct", "pat..x.y", "Bearer", "pat.acct.id.secret.extra"}) {
+  for (const char* bad :
+       {"garbage", "pat.acct", "pat..x.y", "Bearer", "pat.acct.id.secret.extra"}) {
     SCOPED_TRACE(bad);
     Response res = dispatcher_->Handle(Req("GET", "/v1/orgs", bad));
     ExpectError(res, 401, "unauthorized");
@@ -345,12 +346,13 @@ TEST_F(DispatcherTest, ViewerMayRead) {
 }
 
 TEST_F(DispatcherTest, EditorMayWriteButNotAdmin) {
-  EXPECT_EQ(dispatcher_->Handle(WithBody(Req("POST", "/v1/orgs", editor_), "application/json", "{}"))
-                .status,
-            200);
-  ExpectError(
-      dispatcher_->Handle(WithBody(Req("POST", "/ng/api/apikey", editor_), "application/json", "{}")),
-      403, "forbidden");
+  EXPECT_EQ(
+      dispatcher_->Handle(WithBody(Req("POST", "/v1/orgs", editor_), "application/json", "{}"))
+          .status,
+      200);
+  ExpectError(dispatcher_->Handle(
+                  WithBody(Req("POST", "/ng/api/apikey", editor_), "application/json", "{}")),
+              403, "forbidden");
   EXPECT_EQ(
       dispatcher_->Handle(WithBody(Req("POST", "/ng/api/apikey", admin_), "application/json", "{}"))
           .status,
@@ -419,8 +421,8 @@ TEST_F(DispatcherTest, YamlRequestWithoutTokenGetsYaml401) {
 }
 
 TEST_F(DispatcherTest, YamlBodyGetsYamlSuccessReply) {
-  Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/yaml",
-                       "org:\n  identifier: a\n");
+  Request r =
+      WithBody(Req("POST", "/v1/orgs", admin_), "application/yaml", "org:\n  identifier: a\n");
   Response res = dispatcher_->Handle(r);
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.content_type, "application/yaml");

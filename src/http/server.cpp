@@ -1,17 +1,18 @@
 #include "http/server.h"
 
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fcntl.h>
-#include <sys/sendfile.h>
-#include <sys/stat.h>
-#include <openssl/evp.h>
-#include <unistd.h>
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -200,19 +201,18 @@ struct Server::Impl {
         it = connections.insert(connections.end(), conn);
       }
       ++open_connections;
-      asio::co_spawn(strand, Session(std::move(socket), conn),
-                     [this, it](std::exception_ptr e) {
-                       if (e) {
-                         try {
-                           std::rethrow_exception(e);
-                         } catch (const std::exception& ex) {
-                           log::Error("connection failed", {{"detail", ex.what()}});
-                         }
-                       }
-                       std::lock_guard lock(connections_mutex);
-                       connections.erase(it);
-                       --open_connections;
-                     });
+      asio::co_spawn(strand, Session(std::move(socket), conn), [this, it](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log::Error("connection failed", {{"detail", ex.what()}});
+          }
+        }
+        std::lock_guard lock(connections_mutex);
+        connections.erase(it);
+        --open_connections;
+      });
     }
   }
 
@@ -236,9 +236,8 @@ struct Server::Impl {
       if (rec) break;
       drained += rn;
     }
-    log::Info("request refused early", {{"request_id", req.request_id},
-                                        {"method", req.method},
-                                        {"status", StatusOf(code)}});
+    log::Info("request refused early",
+              {{"request_id", req.request_id}, {"method", req.method}, {"status", StatusOf(code)}});
   }
 
   // Sends a file as the body with sendfile(2): the kernel copies from the page cache to the
@@ -251,7 +250,9 @@ struct Server::Impl {
     if (fd < 0 || ::fstat(fd, &st) != 0) {
       if (fd >= 0) ::close(fd);
       log::Error("cannot open a stored blob", {{"request_id", request_id}});
-      auto err = ToBeast(Response{500, {}, "application/json",
+      auto err = ToBeast(Response{500,
+                                  {},
+                                  "application/json",
                                   SerializeJson(ErrorBody(ErrorCode::kInternal, "", request_id)),
                                   ""},
                          version, false, request_id);
@@ -279,20 +280,23 @@ struct Server::Impl {
                     std::chrono::seconds(st.st_size >> 20);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (!ec && offset < st.st_size) {
-      ssize_t n = ::sendfile(sock.native_handle(), fd, &offset,
-                             static_cast<size_t>(st.st_size - offset));
+      ssize_t n =
+          ::sendfile(sock.native_handle(), fd, &offset, static_cast<size_t>(st.st_size - offset));
       if (n > 0) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         using namespace asio::experimental::awaitable_operators;
         timer.expires_at(deadline);
-        auto which = co_await (sock.async_wait(tcp::socket::wait_write, kTuple) ||
-                               timer.async_wait(kTuple));
-        if (which.index() == 1) ec = beast::error::timeout;
-        else ec = std::get<0>(std::get<0>(which));
+        auto which =
+            co_await (sock.async_wait(tcp::socket::wait_write, kTuple) || timer.async_wait(kTuple));
+        if (which.index() == 1)
+          ec = beast::error::timeout;
+        else
+          ec = std::get<0>(std::get<0>(which));
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
+      ec = n == 0 ? asio::error::eof
+                  : boost::system::error_code(errno, boost::system::system_category());
     }
     ::close(fd);
     co_return ec;
@@ -349,9 +353,9 @@ struct Server::Impl {
       req.method = std::string(header.method_string());
       req.target = std::string(header.target());
       for (const auto& field : header) {
-        req.headers.emplace_back(ToLower(std::string_view(field.name_string().data(),
-                                                          field.name_string().size())),
-                                 std::string(field.value()));
+        req.headers.emplace_back(
+            ToLower(std::string_view(field.name_string().data(), field.name_string().size())),
+            std::string(field.value()));
       }
       BodyPolicy policy = dispatcher.PolicyFor(req.method, req.target);
       size_t limit = policy.limit;
@@ -452,14 +456,16 @@ struct Server::Impl {
           if (!ec) req.body = std::move(body_parser.get().body());
         }
         if (bec) {
-          if (bec == boost::system::errc::make_error_code(boost::system::errc::no_space_on_device)) break;
+          if (bec == boost::system::errc::make_error_code(boost::system::errc::no_space_on_device))
+            break;
           if (bec == bhttp::error::body_limit) {
             co_await WriteEarlyError(stream, req, ErrorCode::kPayloadTooLarge,
                                      "request body exceeds the limit of " + std::to_string(limit) +
                                          " bytes for this endpoint");
           } else if (bec != beast::error::timeout && bec != asio::error::eof &&
                      bec != bhttp::error::end_of_stream && bec != asio::error::connection_reset &&
-                     bec != asio::error::operation_aborted && bec != bhttp::error::partial_message) {
+                     bec != asio::error::operation_aborted &&
+                     bec != bhttp::error::partial_message) {
             co_await WriteEarlyError(stream, req, ErrorCode::kInvalidArgument,
                                      "malformed HTTP request body: " + bec.message());
           }
@@ -530,9 +536,7 @@ struct Server::Impl {
 Server::Server(ServerOptions options, const Dispatcher& dispatcher)
     : impl_(std::make_unique<Impl>(std::move(options), dispatcher)) {}
 
-Server::~Server() {
-  impl_->workers.join();
-}
+Server::~Server() { impl_->workers.join(); }
 
 uint16_t Server::Bind() { return impl_->Bind(); }
 

@@ -60,7 +60,8 @@ struct ApiKeyRecord {
 
 struct TokenRecord {
   std::string account;
-  std::string identifier;  // unique per account; the <token-id> of pat.<account>.<token-id>.<secret>
+  std::string
+      identifier;  // unique per account; the <token-id> of pat.<account>.<token-id>.<secret>
   std::string name;
   std::string description;
   Tags tags;

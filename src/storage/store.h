@@ -109,20 +109,16 @@ class WorkspaceStore {
                                                std::string_view project,
                                                const WorkspaceListQuery& query) = 0;
   // Distinct "key:value" tags (or "key" when the value is empty), sorted.
-  virtual std::vector<std::string> ListWorkspaceTags(std::string_view account,
-                                                     std::string_view org,
+  virtual std::vector<std::string> ListWorkspaceTags(std::string_view account, std::string_view org,
                                                      std::string_view project) = 0;
   // Workspace count per status / per provisioner in a project.
   virtual std::vector<std::pair<std::string, int64_t>> CountWorkspacesBy(
       std::string_view account, std::string_view org, std::string_view project,
       std::string_view column) = 0;
   // Workspaces associated with a template across the given scope ("" = any).
-  virtual std::vector<WorkspaceRecord> ListTemplateWorkspaces(std::string_view account,
-                                                              std::string_view org,
-                                                              std::string_view project,
-                                                              std::string_view template_id,
-                                                              std::string_view version,
-                                                              int64_t limit) = 0;
+  virtual std::vector<WorkspaceRecord> ListTemplateWorkspaces(
+      std::string_view account, std::string_view org, std::string_view project,
+      std::string_view template_id, std::string_view version, int64_t limit) = 0;
   // Per-workspace JSON settings (drift-config, ephemeral-config); nullopt when unset.
   virtual std::optional<std::string> GetWorkspaceSetting(std::string_view account,
                                                          std::string_view org,
@@ -150,8 +146,7 @@ class VariableSetStore {
   // kConflict, naming the referencing workspaces, while any workspace references the set.
   virtual void DeleteVariableSet(std::string_view account, const VariableSetKey& key) = 0;
   // Sets defined at exactly this level (org/project empty for account level).
-  virtual Page<VariableSetRecord> ListVariableSets(std::string_view account,
-                                                   std::string_view org,
+  virtual Page<VariableSetRecord> ListVariableSets(std::string_view account, std::string_view org,
                                                    std::string_view project,
                                                    const ListQuery& query) = 0;
   // Workspaces referencing the set, ordered by org, project, identifier.
@@ -180,7 +175,8 @@ class StateStore {
   // Takes the lock when the workspace has none, or when it already holds this lock id (a
   // retried LOCK). Returns the holder when another lock is held. One atomic statement or
   // transaction; kNotFound when the workspace does not exist.
-  virtual std::optional<LockRecord> AcquireLock(const WorkspaceKey& key, const LockRecord& lock) = 0;
+  virtual std::optional<LockRecord> AcquireLock(const WorkspaceKey& key,
+                                                const LockRecord& lock) = 0;
   virtual std::optional<LockRecord> GetLock(const WorkspaceKey& key) = 0;
   // Releases the lock if lock_id holds it; returns the holder when another lock is held.
   virtual std::optional<LockRecord> ReleaseLock(const WorkspaceKey& key, std::string_view lock_id,

@@ -1,5 +1,7 @@
 // libpq driver of the SQL layer. Statements are prepared once per connection ('?' becomes
 // $n), parameters are sent as text (bytea as binary), results come back as text.
+#include "storage/postgres/pg_driver.h"
+
 #include <libpq-fe.h>
 
 #include <cstdlib>
@@ -7,7 +9,6 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "storage/postgres/pg_driver.h"
 
 namespace statehouse::storage::postgres {
 namespace {
@@ -51,8 +52,9 @@ class PgConnection final : public sql::Connection {
       Fail(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: " + msg);
     }
     // Bounded waits: a stuck lock or query fails instead of holding a worker forever.
-    Exec("SET statement_timeout = '120s'; SET lock_timeout = '15s'; "
-         "SET idle_in_transaction_session_timeout = '120s'; SET client_min_messages = warning");
+    Exec(
+        "SET statement_timeout = '120s'; SET lock_timeout = '15s'; "
+        "SET idle_in_transaction_session_timeout = '120s'; SET client_min_messages = warning");
   }
   ~PgConnection() override {
     cache_.clear();
@@ -107,7 +109,9 @@ class PgConnection final : public sql::Connection {
 
     void BindText(int i, std::string_view text) override { Set(i, std::string(text), kTextOid, 0); }
     void BindInt(int i, int64_t v) override { Set(i, std::to_string(v), kInt8Oid, 0); }
-    void BindBlob(int i, std::string_view bytes) override { Set(i, std::string(bytes), kByteaOid, 1); }
+    void BindBlob(int i, std::string_view bytes) override {
+      Set(i, std::string(bytes), kByteaOid, 1);
+    }
     void BindNull(int i) override { Set(i, std::nullopt, 0, 0); }
 
     bool Step() override {
@@ -200,15 +204,18 @@ void ThrowResult(PgConnection& conn, PGresult* result, std::string_view what) {
   if (message.empty() && conn.raw()) message = PQerrorMessage(conn.raw());
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   if (result) PQclear(result);
-  std::string detail = std::string(what) + ": " + message + (state.empty() ? "" : " [" + state + "]");
+  std::string detail =
+      std::string(what) + ": " + message + (state.empty() ? "" : " [" + state + "]");
   if (PQstatus(conn.raw()) != CONNECTION_OK || state.rfind("08", 0) == 0 ||
       state.rfind("57P", 0) == 0 || state.empty()) {
     conn.MarkBroken();
     Fail(ErrorCode::kUnavailable, "database connection lost: " + detail);
   }
   if (state == "40001" || state == "40P01") throw sql::RetryableError(detail);
-  if (state == "23505" || state == "23503") Fail(ErrorCode::kConflict, "constraint violated: " + detail);
-  if (state == "57014" || state == "55P03") Fail(ErrorCode::kUnavailable, "database timeout: " + detail);
+  if (state == "23505" || state == "23503")
+    Fail(ErrorCode::kConflict, "constraint violated: " + detail);
+  if (state == "57014" || state == "55P03")
+    Fail(ErrorCode::kUnavailable, "database timeout: " + detail);
   if (state.rfind("53", 0) == 0) Fail(ErrorCode::kUnavailable, "database overloaded: " + detail);
   Fail(ErrorCode::kInternal, "postgres error: " + detail);
 }

@@ -119,8 +119,8 @@ class PgBlobStore final : public BlobStore {
         ins.Bind(1, sha256).Bind(2, n++).BindBlob(3, chunk).Run();
         size += static_cast<int64_t>(chunk.size());
       }
-      sql::Statement meta = c.Prepare(
-          "INSERT INTO blobs(sha256, size, chunks) VALUES(?,?,?) ON CONFLICT DO NOTHING");
+      sql::Statement meta =
+          c.Prepare("INSERT INTO blobs(sha256, size, chunks) VALUES(?,?,?) ON CONFLICT DO NOTHING");
       meta.Bind(1, sha256).Bind(2, size).Bind(3, n).Run();
     });
   }
@@ -137,8 +137,7 @@ class PgBlobStore final : public BlobStore {
     // One chunk per query keeps memory at one chunk whatever the blob's size.
     for (int64_t i = 0; i < chunks; ++i) {
       std::string data = pool_.With([&](sql::Connection& c) {
-        sql::Statement s =
-            c.Prepare("SELECT data FROM blob_chunks WHERE sha256 = ? AND chunk = ?");
+        sql::Statement s = c.Prepare("SELECT data FROM blob_chunks WHERE sha256 = ? AND chunk = ?");
         s.Bind(1, sha256).Bind(2, i);
         if (!s.Step()) Fail(ErrorCode::kInternal, "blob " + std::string(sha256) + " is incomplete");
         return s.Blob(0);
@@ -155,12 +154,11 @@ class PgBlobStore final : public BlobStore {
 
 std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string& cache_dir,
                                        size_t pool_size) {
-  auto pool = std::make_unique<sql::ConnectionPool>(
-      [url] { return postgres::Connect(url); }, pool_size, /*acquire_timeout_ms=*/5000);
-  return sql::MakeDatabase("postgres", std::move(pool), PostgresMigrations(),
-                           [cache_dir](sql::ConnectionPool& p) {
-                             return std::make_unique<PgBlobStore>(p, cache_dir);
-                           });
+  auto pool = std::make_unique<sql::ConnectionPool>([url] { return postgres::Connect(url); },
+                                                    pool_size, /*acquire_timeout_ms=*/5000);
+  return sql::MakeDatabase(
+      "postgres", std::move(pool), PostgresMigrations(),
+      [cache_dir](sql::ConnectionPool& p) { return std::make_unique<PgBlobStore>(p, cache_dir); });
 }
 
 }  // namespace statehouse::storage

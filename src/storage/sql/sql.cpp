@@ -7,7 +7,8 @@
 namespace statehouse::storage::sql {
 
 ConnectionPool::ConnectionPool(Factory factory, size_t size, int64_t acquire_timeout_ms)
-    : factory_(std::move(factory)), size_(size == 0 ? 1 : size),
+    : factory_(std::move(factory)),
+      size_(size == 0 ? 1 : size),
       acquire_timeout_ms_(acquire_timeout_ms) {}
 
 void ConnectionPool::ThrowContention() {
@@ -16,7 +17,8 @@ void ConnectionPool::ThrowContention() {
 
 ConnectionPool::Lease::Lease(ConnectionPool& p) : pool(p) {
   std::unique_lock lock(p.mutex_);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(p.acquire_timeout_ms_);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(p.acquire_timeout_ms_);
   for (;;) {
     if (!p.idle_.empty()) {
       conn = std::move(p.idle_.back());

@@ -44,15 +44,19 @@ class Statement {
     impl_->BindText(index, text);
     return *this;
   }
-  Statement& Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
+  Statement& Bind(int index, const std::string& text) {
+    return Bind(index, std::string_view(text));
+  }
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
   Statement& Bind(int index, int64_t value) {
     impl_->BindInt(index, value);
     return *this;
   }
   Statement& Bind(int index, std::optional<int64_t> value) {
-    if (value) impl_->BindInt(index, *value);
-    else impl_->BindNull(index);
+    if (value)
+      impl_->BindInt(index, *value);
+    else
+      impl_->BindNull(index);
     return *this;
   }
   Statement& BindBlob(int index, std::string_view bytes) {
@@ -151,8 +155,10 @@ class ConnectionPool {
       Lease lease(*this);
       Connection& c = *lease.conn;
       try {
-        if (write) c.BeginWrite();
-        else c.BeginRead();
+        if (write)
+          c.BeginWrite();
+        else
+          c.BeginRead();
         if constexpr (std::is_void_v<decltype(fn(c))>) {
           fn(c);
           c.Commit();

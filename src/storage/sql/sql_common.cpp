@@ -8,8 +8,10 @@ namespace statehouse::storage::sql {
 // Sort columns come from a fixed table, never from client text.
 const char* OrderBy(SortField field, bool descending) {
   switch (field) {
-    case SortField::kName: return descending ? "name DESC, identifier DESC" : "name, identifier";
-    case SortField::kIdentifier: return descending ? "identifier DESC" : "identifier";
+    case SortField::kName:
+      return descending ? "name DESC, identifier DESC" : "name, identifier";
+    case SortField::kIdentifier:
+      return descending ? "identifier DESC" : "identifier";
     case SortField::kCreated:
       return descending ? "created DESC, identifier DESC" : "created, identifier";
     case SortField::kUpdated:
@@ -21,7 +23,9 @@ const char* OrderBy(SortField field, bool descending) {
 Filter SearchFilter(const ListQuery& q) {
   Filter f;
   if (!q.search.empty()) {
-    f.sql += " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(identifier) LIKE lower(?) ESCAPE '\\')";
+    f.sql +=
+        " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(identifier) LIKE lower(?) ESCAPE "
+        "'\\')";
     f.binds.push_back(LikeContains(q.search));
     f.binds.push_back(LikeContains(q.search));
   }

@@ -11,17 +11,15 @@
 namespace statehouse::storage {
 namespace {
 
+using sql::CheckVersion;
 using sql::Connection;
 using sql::ConnectionPool;
-using sql::Statement;
-using sql::CheckVersion;
 using sql::Filter;
 using sql::JoinNames;
 using sql::OrderBy;
 using sql::SearchFilter;
+using sql::Statement;
 using sql::Unfiltered;
-
-
 
 constexpr const char* kOrgColumns =
     "account, identifier, name, description, tags, harness_managed, created, updated, version";
@@ -141,8 +139,8 @@ class SqlDatabase final : public Database {
   // ---- accounts ----
   bool CreateAccount(const AccountRecord& a) override {
     return pool_.WriteTransaction([&](Connection& c) {
-      Statement s =
-          c.Prepare("INSERT INTO accounts(identifier, created) VALUES(?, ?) ON CONFLICT DO NOTHING");
+      Statement s = c.Prepare(
+          "INSERT INTO accounts(identifier, created) VALUES(?, ?) ON CONFLICT DO NOTHING");
       s.Bind(1, a.identifier).Bind(2, a.created).Run();
       return c.Changes() == 1;
     });
@@ -177,7 +175,8 @@ class SqlDatabase final : public Database {
       s.Bind(1, o.account).Bind(2, o.identifier).Bind(3, o.name).Bind(4, o.description);
       s.Bind(5, TagsToText(o.tags)).Bind(6, int64_t{o.harness_managed}).Bind(7, o.created);
       s.Bind(8, o.updated).Run();
-      Statement inc = c.Prepare("UPDATE accounts SET org_count = org_count + 1 WHERE identifier = ?");
+      Statement inc =
+          c.Prepare("UPDATE accounts SET org_count = org_count + 1 WHERE identifier = ?");
       inc.Bind(1, o.account).Run();
     });
   }
@@ -218,9 +217,9 @@ class SqlDatabase final : public Database {
         names.Bind(1, account).Bind(2, org);
         std::vector<std::string> list;
         while (names.Step()) list.push_back(names.Text(0));
-        Fail(ErrorCode::kConflict, "organization '" + std::string(org) + "' still holds " +
-                                       std::to_string(projects) + " project(s): " +
-                                       JoinNames(list, projects) + "; delete them first");
+        Fail(ErrorCode::kConflict,
+             "organization '" + std::string(org) + "' still holds " + std::to_string(projects) +
+                 " project(s): " + JoinNames(list, projects) + "; delete them first");
       }
       // Org-level sets can only be referenced from the org's projects, which are gone.
       Statement sets =
@@ -228,7 +227,8 @@ class SqlDatabase final : public Database {
       sets.Bind(1, account).Bind(2, org).Run();
       Statement del = c.Prepare("DELETE FROM orgs WHERE account = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, org).Run();
-      Statement dec = c.Prepare("UPDATE accounts SET org_count = org_count - 1 WHERE identifier = ?");
+      Statement dec =
+          c.Prepare("UPDATE accounts SET org_count = org_count - 1 WHERE identifier = ?");
       dec.Bind(1, account).Run();
       return *current;
     });
@@ -250,9 +250,9 @@ class SqlDatabase final : public Database {
         s.Step();
         page.total = s.Int(0);
       }
-      Statement s = c.Prepare(std::string("SELECT ") + kOrgColumns +
-                              " FROM orgs WHERE account = ?" + f.sql + " ORDER BY " +
-                              OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
+      Statement s =
+          c.Prepare(std::string("SELECT ") + kOrgColumns + " FROM orgs WHERE account = ?" + f.sql +
+                    " ORDER BY " + OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
       int i = 1;
       s.Bind(i++, account);
       for (const auto& b : f.binds) s.Bind(i++, b);
@@ -320,14 +320,14 @@ class SqlDatabase final : public Database {
         names.Bind(1, account).Bind(2, org).Bind(3, project);
         std::vector<std::string> list;
         while (names.Step()) list.push_back(names.Text(0));
-        Fail(ErrorCode::kConflict, "project '" + std::string(project) + "' still holds " +
-                                       std::to_string(workspaces) + " workspace(s): " +
-                                       JoinNames(list, workspaces) + "; delete them first");
+        Fail(ErrorCode::kConflict,
+             "project '" + std::string(project) + "' still holds " + std::to_string(workspaces) +
+                 " workspace(s): " + JoinNames(list, workspaces) + "; delete them first");
       }
       // Project-level variable sets go with their project (any referencing workspace lives in
       // the project, so none remains).
-      Statement sets = c.Prepare(
-          "DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ?");
+      Statement sets =
+          c.Prepare("DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ?");
       sets.Bind(1, account).Bind(2, org).Bind(3, project).Run();
       Statement del =
           c.Prepare("DELETE FROM projects WHERE account = ? AND org = ? AND identifier = ?");
@@ -346,7 +346,8 @@ class SqlDatabase final : public Database {
       Statement count =
           c.Prepare("SELECT project_count FROM orgs WHERE account = ? AND identifier = ?");
       count.Bind(1, account).Bind(2, org);
-      if (!count.Step()) Fail(ErrorCode::kNotFound, "organization '" + std::string(org) + "' not found");
+      if (!count.Step())
+        Fail(ErrorCode::kNotFound, "organization '" + std::string(org) + "' not found");
       Filter f = SearchFilter(q);
       if (Unfiltered(q)) {
         page.total = count.Int(0);
@@ -420,9 +421,11 @@ class SqlDatabase final : public Database {
     return pool_.ReadTransaction([&](Connection& c) {
       Page<ApiKeyRecord> page;
       Filter f = SearchFilter(q);
-      std::string where = " WHERE account = ? AND (? = '' OR api_key_type = ?) AND "
-                          "(? = '' OR parent_identifier = ?) AND (? = '' OR org = ?) AND "
-                          "(? = '' OR project = ?)" + f.sql;
+      std::string where =
+          " WHERE account = ? AND (? = '' OR api_key_type = ?) AND "
+          "(? = '' OR parent_identifier = ?) AND (? = '' OR org = ?) AND "
+          "(? = '' OR project = ?)" +
+          f.sql;
       auto bind_where = [&](Statement& s) {
         int i = 1;
         s.Bind(i++, account).Bind(i++, type).Bind(i++, type).Bind(i++, parent).Bind(i++, parent);
@@ -495,16 +498,17 @@ class SqlDatabase final : public Database {
   }
 
   Page<TokenRecord> ListTokens(std::string_view account, const ScopeFilter& scope,
-                               std::string_view api_key,
-                               std::string_view type, std::string_view parent, bool only_active,
-                               int64_t now, const ListQuery& q) override {
+                               std::string_view api_key, std::string_view type,
+                               std::string_view parent, bool only_active, int64_t now,
+                               const ListQuery& q) override {
     return pool_.ReadTransaction([&](Connection& c) {
       Page<TokenRecord> page;
       Filter f = SearchFilter(q);
       std::string where =
           " WHERE account = ? AND (? = '' OR api_key_identifier = ?) AND (? = '' OR "
           "api_key_type = ?) AND (? = '' OR parent_identifier = ?) AND (? = 0 OR valid_to IS NULL "
-          "OR valid_to > ?) AND (? = '' OR org = ?) AND (? = '' OR project = ?)" + f.sql;
+          "OR valid_to > ?) AND (? = '' OR org = ?) AND (? = '' OR project = ?)" +
+          f.sql;
       auto bind_where = [&](Statement& s) {
         int i = 1;
         s.Bind(i++, account).Bind(i++, api_key).Bind(i++, api_key).Bind(i++, type);
@@ -545,7 +549,8 @@ class SqlDatabase final : public Database {
         Statement ins =
             c.Prepare("INSERT INTO schema_migrations(version, name, applied) VALUES(?,?,?)");
         ins.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, NowMillis()).Run();
-        log::Info("applied migration", {{"backend", backend_}, {"version", m.version}, {"name", m.name}});
+        log::Info("applied migration",
+                  {{"backend", backend_}, {"version", m.version}, {"name", m.name}});
       });
     }
   }
@@ -559,9 +564,9 @@ class SqlDatabase final : public Database {
   // lock: take the row for the rest of the transaction (version checks before a write).
   static std::optional<OrgRecord> FindOrg(Connection& c, std::string_view account,
                                           std::string_view org, bool lock = false) {
-    Statement s = c.Prepare(std::string("SELECT ") + kOrgColumns +
-                            " FROM orgs WHERE account = ? AND identifier = ?" +
-                            (lock ? c.ForUpdate() : ""));
+    Statement s =
+        c.Prepare(std::string("SELECT ") + kOrgColumns +
+                  " FROM orgs WHERE account = ? AND identifier = ?" + (lock ? c.ForUpdate() : ""));
     s.Bind(1, account).Bind(2, org);
     if (!s.Step()) return std::nullopt;
     return ReadOrg(s);

@@ -100,7 +100,8 @@ class SqlStateStore final : public StateStore {
       BindKey(del, key);
       del.Run();
       Statement ev = c.Prepare(
-          "INSERT INTO lock_events(account, org, project, workspace, event, lock_id, info, forced_by, "
+          "INSERT INTO lock_events(account, org, project, workspace, event, lock_id, info, "
+          "forced_by, "
           "created) VALUES(?,?,?,?,'force-unlock',?,?,?,?)");
       BindKey(ev, key);
       ev.Bind(5, held->lock_id).Bind(6, held->info_json).Bind(7, by).Bind(8, NowMillis()).Run();
@@ -241,7 +242,8 @@ class SqlStateStore final : public StateStore {
   static void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock = true) {
     Statement s = c.Prepare(
         std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                    "identifier = ?") + (lock ? c.ForUpdate() : ""));
+                    "identifier = ?") +
+        (lock ? c.ForUpdate() : ""));
     BindKey(s, key);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
   }
@@ -257,11 +259,11 @@ class SqlStateStore final : public StateStore {
 
   static std::optional<DataRecord> Newest(Connection& c, const WorkspaceKey& key,
                                           bool v4_only = false) {
-    Statement s = c.Prepare(std::string("SELECT ") + kDataColumns +
-                            " FROM workspace_data WHERE account = ? AND org = ? AND project = ? "
-                            "AND workspace = ? AND data_type = 'state_raw'" +
-                            (v4_only ? " AND serial IS NOT NULL" : "") +
-                            " ORDER BY seq DESC LIMIT 1");
+    Statement s =
+        c.Prepare(std::string("SELECT ") + kDataColumns +
+                  " FROM workspace_data WHERE account = ? AND org = ? AND project = ? "
+                  "AND workspace = ? AND data_type = 'state_raw'" +
+                  (v4_only ? " AND serial IS NOT NULL" : "") + " ORDER BY seq DESC LIMIT 1");
     BindKey(s, key);
     if (!s.Step()) return std::nullopt;
     return ReadData(s);

@@ -2,9 +2,8 @@
 // database's connection pool.
 #pragma once
 
-#include <memory>
-
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 

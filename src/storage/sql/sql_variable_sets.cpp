@@ -87,8 +87,8 @@ class SqlVariableSetStore final : public VariableSetStore {
         count.Bind(1, account).Bind(2, key.org).Bind(3, key.project).Bind(4, key.identifier);
         count.Step();
         Fail(ErrorCode::kConflict, Describe(key) + " is still used by " +
-                                       std::to_string(count.Int(0)) + " workspace(s): " +
-                                       JoinNames(names, count.Int(0)) +
+                                       std::to_string(count.Int(0)) +
+                                       " workspace(s): " + JoinNames(names, count.Int(0)) +
                                        "; remove it from them first");
       }
       Statement del = c.Prepare(
@@ -99,8 +99,7 @@ class SqlVariableSetStore final : public VariableSetStore {
   }
 
   Page<VariableSetRecord> ListVariableSets(std::string_view account, std::string_view org,
-                                           std::string_view project,
-                                           const ListQuery& q) override {
+                                           std::string_view project, const ListQuery& q) override {
     return pool_.ReadTransaction([&](Connection& c) {
       RequireLevel(c, account, org, project);
       Page<VariableSetRecord> page;
@@ -183,8 +182,8 @@ class SqlVariableSetStore final : public VariableSetStore {
         c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
     s.Bind(1, account).Bind(2, org).Bind(3, project);
     if (!s.Step())
-      Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found in organization '" +
-                                     std::string(org) + "'");
+      Fail(ErrorCode::kNotFound, "project '" + std::string(project) +
+                                     "' not found in organization '" + std::string(org) + "'");
   }
 
   ConnectionPool& pool_;

@@ -18,15 +18,15 @@ class SqlWorkspaceStore final : public WorkspaceStore {
 
   void CreateWorkspace(const WorkspaceRecord& w) override {
     pool_.WriteTransaction([&](Connection& c) {
-      Statement p = c.Prepare(
-          "SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+      Statement p =
+          c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
       p.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project);
       if (!p.Step())
         Fail(ErrorCode::kNotFound,
              "project '" + w.project + "' not found in organization '" + w.org + "'");
       if (Find(c, w.account, w.org, w.project, w.identifier))
-        Fail(ErrorCode::kConflict, "workspace '" + w.identifier + "' already exists in project '" +
-                                       w.project + "'");
+        Fail(ErrorCode::kConflict,
+             "workspace '" + w.identifier + "' already exists in project '" + w.project + "'");
       Statement s = c.Prepare(std::string("INSERT INTO workspaces(") + kWorkspaceColumns +
                               ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)");
       BindRow(s, w);
@@ -82,9 +82,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
           "workspace = ?");
       lock.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
       if (lock.Step())
-        Fail(ErrorCode::kLocked, "workspace '" + std::string(id) +
-                                     "' has a locked state (lock " + lock.Text(0) +
-                                     "); unlock it before destroying the workspace");
+        Fail(ErrorCode::kLocked, "workspace '" + std::string(id) + "' has a locked state (lock " +
+                                     lock.Text(0) + "); unlock it before destroying the workspace");
       DeleteChildren(c, account, org, project, id);
       for (const char* table : {"workspace_settings", "workspace_data"}) {
         Statement s = c.Prepare(std::string("DELETE FROM ") + table +
@@ -92,7 +91,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
       }
       Statement del = c.Prepare(
-          "DELETE FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+          "DELETE FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = "
+          "?");
       del.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
       Statement dec = c.Prepare(
           "UPDATE projects SET workspace_count = workspace_count - 1 WHERE account = ? AND org = ? "
@@ -146,16 +146,17 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         page.total = count.Int(0);
       } else if (Unfiltered(q.page) && q.tags.empty()) {
         page.total = 0;
-        for (const auto& status : q.statuses) page.total += StatusCount(c, account, org, project, status);
+        for (const auto& status : q.statuses)
+          page.total += StatusCount(c, account, org, project, status);
       } else {
         Statement s = c.Prepare("SELECT count(*) FROM workspaces" + where);
         bind_where(s);
         s.Step();
         page.total = s.Int(0);
       }
-      Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces" +
-                              where + " ORDER BY " + OrderBy(q.page.sort, q.page.descending) +
-                              " LIMIT ? OFFSET ?");
+      Statement s =
+          c.Prepare(std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces" + where +
+                    " ORDER BY " + OrderBy(q.page.sort, q.page.descending) + " LIMIT ? OFFSET ?");
       int i = bind_where(s);
       s.Bind(i++, q.page.limit).Bind(i++, q.page.offset);
       while (s.Step()) page.items.push_back(ReadWorkspaceRow(s));
@@ -185,7 +186,9 @@ class SqlWorkspaceStore final : public WorkspaceStore {
                                                                  std::string_view project,
                                                                  std::string_view column) override {
     // column is chosen by the domain from a fixed set.
-    const char* col = column == "status" ? "status" : column == "provisioner" ? "provisioner" : nullptr;
+    const char* col = column == "status"        ? "status"
+                      : column == "provisioner" ? "provisioner"
+                                                : nullptr;
     if (!col) Fail(ErrorCode::kInternal, "unknown workspace grouping column");
     return pool_.ReadTransaction([&](Connection& c) {
       RequireProject(c, account, org, project);
@@ -198,21 +201,19 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
         return out;
       }
-      Statement s = c.Prepare(std::string("SELECT ") + col + ", count(*) FROM workspaces WHERE "
-                              "account = ? AND org = ? AND project = ? GROUP BY " + col +
-                              " ORDER BY " + col);
+      Statement s = c.Prepare(std::string("SELECT ") + col +
+                              ", count(*) FROM workspaces WHERE "
+                              "account = ? AND org = ? AND project = ? GROUP BY " +
+                              col + " ORDER BY " + col);
       s.Bind(1, account).Bind(2, org).Bind(3, project);
       while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
       return out;
     });
   }
 
-  std::vector<WorkspaceRecord> ListTemplateWorkspaces(std::string_view account,
-                                                      std::string_view org,
-                                                      std::string_view project,
-                                                      std::string_view template_id,
-                                                      std::string_view version,
-                                                      int64_t limit) override {
+  std::vector<WorkspaceRecord> ListTemplateWorkspaces(
+      std::string_view account, std::string_view org, std::string_view project,
+      std::string_view template_id, std::string_view version, int64_t limit) override {
     return pool_.With([&](Connection& c) {
       Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns +
                               " FROM workspaces WHERE account = ? AND template_id = ? AND "
@@ -241,8 +242,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
     });
   }
 
-  void PutWorkspaceSetting(std::string_view account, std::string_view org,
-                           std::string_view project, std::string_view id, std::string_view name,
+  void PutWorkspaceSetting(std::string_view account, std::string_view org, std::string_view project,
+                           std::string_view id, std::string_view name,
                            std::string_view json) override {
     pool_.WriteTransaction([&](Connection& c) {
       RequireWorkspace(c, account, org, project, id);
@@ -275,7 +276,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
                                              std::string_view id, bool lock = false) {
     Statement s = c.Prepare(std::string("SELECT ") + kWorkspaceColumns +
                             " FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                            "identifier = ?" + (lock ? c.ForUpdate() : ""));
+                            "identifier = ?" +
+                            (lock ? c.ForUpdate() : ""));
     s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
     if (!s.Step()) return std::nullopt;
     return ReadWorkspaceRow(s);
@@ -283,7 +285,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
 
   static void RequireProject(Connection& c, std::string_view account, std::string_view org,
                              std::string_view project) {
-    Statement s = c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
+    Statement s =
+        c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
     s.Bind(1, account).Bind(2, org).Bind(3, project);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
   }
@@ -291,7 +294,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
   static void RequireWorkspace(Connection& c, std::string_view account, std::string_view org,
                                std::string_view project, std::string_view id) {
     Statement s = c.Prepare(
-        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = "
+        "?");
     s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
     if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
   }
@@ -347,8 +351,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
           "identifier = ?");
       exists.Bind(1, w.account).Bind(2, key.org).Bind(3, key.project).Bind(4, key.identifier);
       if (!exists.Step())
-        Fail(ErrorCode::kNotFound, "variable_sets: variable set '" + KeyText(key) +
-                                       "' does not exist at that level");
+        Fail(ErrorCode::kNotFound,
+             "variable_sets: variable set '" + KeyText(key) + "' does not exist at that level");
       Statement s = c.Prepare(
           "INSERT INTO workspace_variable_sets(account, org, project, workspace, position, "
           "set_org, set_project, set_identifier) VALUES(?,?,?,?,?,?,?,?)");

@@ -34,7 +34,8 @@ class SqliteStatement final : public sql::StatementImpl {
   ~SqliteStatement() override { sqlite3_finalize(stmt_); }
 
   void BindText(int i, std::string_view text) override {
-    Check(sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+    Check(
+        sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
   }
   void BindInt(int i, int64_t v) override { Check(sqlite3_bind_int64(stmt_, i, v)); }
   void BindBlob(int i, std::string_view bytes) override {
@@ -50,7 +51,8 @@ class SqliteStatement final : public sql::StatementImpl {
   std::string Text(int col) const override {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string();
   }
   std::string Blob(int col) const override {
     const void* p = sqlite3_column_blob(stmt_, col);
@@ -88,9 +90,9 @@ std::shared_ptr<std::mutex> WriterLockFor(const std::string& path) {
 class SqliteConnection final : public sql::Connection {
  public:
   explicit SqliteConnection(const std::string& path) : writer_(WriterLockFor(path)) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       if (db_) sqlite3_close(db_);

@@ -9,8 +9,8 @@
 namespace statehouse::storage {
 
 std::unique_ptr<Database> OpenSqlite(const std::string& path, size_t pool_size) {
-  auto pool = std::make_unique<sql::ConnectionPool>([path] { return sqlite::Connect(path); },
-                                                    pool_size);
+  auto pool =
+      std::make_unique<sql::ConnectionPool>([path] { return sqlite::Connect(path); }, pool_size);
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::string blobs = (dir.empty() ? std::string(".") : dir.string()) + "/blobs";
   return sql::MakeDatabase("sqlite", std::move(pool), SqliteMigrations(),
