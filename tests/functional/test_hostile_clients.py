@@ -115,8 +115,21 @@ class Target:
         self.token = srv.admin_token()
         self.api = Api(srv.base_url, self.token, "default")
         self.auth = {"x-api-key": self.token, "Harness-Account": "default"}
-        self.assert_responsive("at start")  # warms the worker pool and database connections
+        self.assert_responsive("at start")
+        self.open_all_database_connections()
         self.mark_baseline()
+
+    def open_all_database_connections(self):
+        """The pool opens its (8) database connections lazily, each with its descriptors; open
+        them all before the baseline so only real leaks show afterwards."""
+        import concurrent.futures
+        url = self.srv.base_url + "/v1/orgs"
+        def get(_):
+            with contextlib.suppress(requests.RequestException):  # some servers cap connections
+                requests.get(url, headers=self.auth, timeout=10)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(get, range(200)))
 
     def mark_baseline(self):
         """Remember descriptors and RSS now (after a test's own set-up)."""
