@@ -205,8 +205,6 @@ CredentialService::Created CredentialService::CreateToken(const auth::Principal&
     t.valid_to = *in.valid_to;
   else if (key->default_time_to_expire_token)
     t.valid_to = t.valid_from + *key->default_time_to_expire_token;
-  if (t.valid_to && *t.valid_to <= t.valid_from && !in.valid_to)
-    Fail(ErrorCode::kInvalidArgument, "validTo: must be after validFrom");
   db_.CreateToken(t);
   log::Info(
       "token created",
