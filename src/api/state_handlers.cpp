@@ -167,9 +167,9 @@ json::object ResourcesPage(const domain::tfstate::StateAnalysis& a, json::array 
 void AddBackendRoutes(http::Router& router, Services& s, const std::string& base) {
   const std::string backend = base + "/terraform-backend";
   router.Add({"GET", backend, Access::kRead, [&s](Context& ctx) {
-                auto newest = s.states.Newest(ctx.principal, ScopeOf(ctx), Ws(ctx));
-                if (!newest) return Empty(204);
                 auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                auto newest = s.states.Newest(w);
+                if (!newest) return Empty(204);
                 return ContentReply(s.states.ContentOf(w, *newest, true), "application/json");
               }});
   http::Route post{"POST", backend, Access::kWrite, [&s](Context& ctx) {

@@ -28,7 +28,7 @@ void AddKinds(json::object& out, const char* map, const char* kind) {
 }
 }  // namespace
 
-json::object WorkspaceJson(const storage::WorkspaceRecord& w) {
+json::object WorkspaceSummaryJson(const storage::WorkspaceRecord& w) {
   json::object out;
   out["account"] = w.account;
   out["org"] = w.org;
@@ -38,6 +38,13 @@ json::object WorkspaceJson(const storage::WorkspaceRecord& w) {
   out["status"] = w.status;
   out["provisioner"] = w.provisioner;
   out["tags"] = TagsJson(w.tags);
+  out["created"] = w.created;
+  out["updated"] = w.updated;
+  return out;
+}
+
+json::object WorkspaceJson(const storage::WorkspaceRecord& w) {
+  json::object out = WorkspaceSummaryJson(w);
   for (auto& kv : Parse(w.config_json)) out[kv.key()] = std::move(kv.value());
   json::array sets;
   for (const auto& s : w.variable_sets) sets.emplace_back(s);
@@ -54,23 +61,6 @@ json::object WorkspaceJson(const storage::WorkspaceRecord& w) {
   AddKinds(out, "terraform_variables", "tf");
   out["backend_locked"] = false;
   for (const auto& kv : Parse(w.server_json)) out[kv.key()] = kv.value();
-  out["created"] = w.created;
-  out["updated"] = w.updated;
-  return out;
-}
-
-json::object WorkspaceSummaryJson(const storage::WorkspaceRecord& w) {
-  json::object out;
-  out["account"] = w.account;
-  out["org"] = w.org;
-  out["project"] = w.project;
-  out["identifier"] = w.identifier;
-  out["name"] = w.name;
-  out["status"] = w.status;
-  out["provisioner"] = w.provisioner;
-  out["tags"] = TagsJson(w.tags);
-  out["created"] = w.created;
-  out["updated"] = w.updated;
   return out;
 }
 

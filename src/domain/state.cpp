@@ -161,11 +161,8 @@ void StateService::ThrowLocked(const storage::LockRecord& holder, const std::str
               json::serialize(view));
 }
 
-std::optional<storage::DataRecord> StateService::Newest(const auth::Principal& who,
-                                                        const WorkspaceScope& scope,
-                                                        const std::string& ws) {
-  workspaces_.Get(who, scope, ws);
-  return db_.States().NewestState(KeyOf(who, scope, ws));
+std::optional<storage::DataRecord> StateService::Newest(const storage::WorkspaceRecord& w) {
+  return db_.States().NewestState({w.account, w.org, w.project, w.identifier});
 }
 
 storage::DataRecord StateService::WriteState(const auth::Principal& who,

@@ -46,9 +46,9 @@ class StateService {
   StateService(storage::Database& db, WorkspaceService& workspaces)
       : db_(db), workspaces_(workspaces) {}
 
-  // The newest state version, or nullopt when the workspace has none.
-  std::optional<storage::DataRecord> Newest(const auth::Principal& who, const WorkspaceScope& scope,
-                                            const std::string& ws);
+  // The newest state version of a workspace the caller has read (WorkspaceService::Get), or
+  // nullopt when it has none.
+  std::optional<storage::DataRecord> Newest(const storage::WorkspaceRecord& w);
   // Stores a state version. lock_id is the backend's ?ID=. Throws kLocked (holder's info in
   // the details), kConflict (serial/lineage rules), kInvalidArgument (not JSON).
   storage::DataRecord WriteState(const auth::Principal& who, const WorkspaceScope& scope,
