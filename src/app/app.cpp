@@ -71,7 +71,13 @@ int Serve(const Config& config) {
       Fail(ErrorCode::kInvalidArgument, "--max-body-bytes: must be at least 1024");
     PrepareDataDir(config.data_dir);
     int workers = config.worker_threads > 0 ? config.worker_threads : 8;
-    auto db = OpenDatabase(config, static_cast<size_t>(workers));
+    int cores = static_cast<int>(std::thread::hardware_concurrency());
+    if (cores <= 0) cores = 2;
+    bool on_postgres =
+        ResolveDatabase(config.database, config.data_dir).kind == DatabaseKind::kPostgres;
+    // PostgreSQL reads wait on a round trip, SQLite reads on nothing but the CPU.
+    int readers = config.read_threads > 0 ? config.read_threads : on_postgres ? workers : cores;
+    auto db = OpenDatabase(config, static_cast<size_t>(workers + readers));
 
     if (auto token = domain::BootstrapIfEmpty(*db)) {
       std::string path = config.data_dir + "/admin.token";
@@ -93,9 +99,9 @@ int Serve(const Config& config) {
     http::ServerOptions options;
     options.host = listen.host;
     options.port = listen.port;
-    int cores = static_cast<int>(std::thread::hardware_concurrency());
-    options.io_threads = config.io_threads > 0 ? config.io_threads : (cores > 0 ? cores : 2);
-    options.worker_threads = workers;
+    options.io_threads = config.io_threads > 0 ? config.io_threads : cores;
+    options.read_threads = readers;
+    options.write_threads = workers;
     options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
     options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
     options.body_timeout = std::chrono::seconds(config.body_timeout_seconds);

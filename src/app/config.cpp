@@ -90,6 +90,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.io_threads = kv.second.as<int>();
       else if (key == "worker-threads" || key == "worker_threads")
         config.worker_threads = kv.second.as<int>();
+      else if (key == "read-threads" || key == "read_threads")
+        config.read_threads = kv.second.as<int>();
       else if (key == "max-state-bytes" || key == "max_state_bytes")
         config.max_state_bytes = kv.second.as<uint64_t>();
       else if (key == "header-timeout-seconds" || key == "header_timeout_seconds")

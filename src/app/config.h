@@ -13,7 +13,8 @@ struct Config {
   std::string log_level = "info";
   uint64_t max_body_bytes = 1 << 20;  // metadata routes
   int io_threads = 0;                 // 0: number of cores
-  int worker_threads = 8;
+  int worker_threads = 8;             // writes (they wait on fsync and the single writer)
+  int read_threads = 0;               // 0: one per core on SQLite, worker_threads on PostgreSQL
   uint64_t max_state_bytes = uint64_t{2} << 30;  // state uploads
   int header_timeout_seconds = 30;               // a request header must arrive within this
   int idle_timeout_seconds = 75;                 // keep-alive connections without a request

@@ -181,7 +181,8 @@ TEST_F(ConfigFileTest, AppliesEveryKeyDashSpelling) {
       "log-level: debug\n"
       "max-body-bytes: 2048\n"
       "io-threads: 3\n"
-      "worker-threads: 5\n");
+      "worker-threads: 5\n"
+      "read-threads: 4\n");
   Config c;
   ApplyConfigFile(path, c, Nothing);
   EXPECT_EQ(c.listen, "0.0.0.0:9001");
@@ -191,6 +192,7 @@ TEST_F(ConfigFileTest, AppliesEveryKeyDashSpelling) {
   EXPECT_EQ(c.max_body_bytes, 2048u);
   EXPECT_EQ(c.io_threads, 3);
   EXPECT_EQ(c.worker_threads, 5);
+  EXPECT_EQ(c.read_threads, 4);
 }
 
 TEST_F(ConfigFileTest, AppliesUnderscoreSpelling) {
@@ -199,7 +201,8 @@ TEST_F(ConfigFileTest, AppliesUnderscoreSpelling) {
       "log_level: warn\n"
       "max_body_bytes: 4096\n"
       "io_threads: 2\n"
-      "worker_threads: 6\n");
+      "worker_threads: 6\n"
+      "read_threads: 1\n");
   Config c;
   ApplyConfigFile(path, c, Nothing);
   EXPECT_EQ(c.data_dir, "/srv/u");
@@ -207,6 +210,7 @@ TEST_F(ConfigFileTest, AppliesUnderscoreSpelling) {
   EXPECT_EQ(c.max_body_bytes, 4096u);
   EXPECT_EQ(c.io_threads, 2);
   EXPECT_EQ(c.worker_threads, 6);
+  EXPECT_EQ(c.read_threads, 1);
 }
 
 TEST_F(ConfigFileTest, AbsentKeysKeepDefaults) {

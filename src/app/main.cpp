@@ -40,9 +40,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--io-threads", config.io_threads, "Network threads (0: one per core)")
       ->envname("STATEHOUSE_IO_THREADS");
-  serve->add_option("--worker-threads", config.worker_threads, "Handler/database threads")
+  serve
+      ->add_option("--worker-threads", config.worker_threads,
+                   "Handler/database threads for writes")
       ->envname("STATEHOUSE_WORKER_THREADS")
       ->capture_default_str();
+  serve
+      ->add_option("--read-threads", config.read_threads,
+                   "Handler/database threads for reads (0: one per core on SQLite, "
+                   "--worker-threads on PostgreSQL)")
+      ->envname("STATEHOUSE_READ_THREADS");
 
   serve
       ->add_option("--max-state-bytes", config.max_state_bytes,

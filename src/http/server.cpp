@@ -144,7 +144,8 @@ struct Server::Impl {
   ServerOptions options;
   const Dispatcher& dispatcher;
   asio::io_context ioc;
-  asio::thread_pool workers;
+  asio::thread_pool read_workers;
+  asio::thread_pool write_workers;
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   std::mutex connections_mutex;
@@ -158,7 +159,8 @@ struct Server::Impl {
       : options(std::move(opts)),
         dispatcher(d),
         ioc(options.io_threads),
-        workers(static_cast<size_t>(options.worker_threads)),
+        read_workers(static_cast<size_t>(options.read_threads)),
+        write_workers(static_cast<size_t>(options.write_threads)),
         acceptor(ioc) {}
 
   uint16_t Bind() {
@@ -375,7 +377,7 @@ struct Server::Impl {
         std::optional<Response> refusal;
         if (target_ok)
           refusal = co_await asio::co_spawn(
-              workers.get_executor(),
+              read_workers.get_executor(),
               [this, &req]() -> awaitable<std::optional<Response>> {
                 co_return dispatcher.Preflight(req);
               },
@@ -476,9 +478,10 @@ struct Server::Impl {
       if (!ParseTarget(req.target, req.path, req.query)) {
         res = dispatcher.ErrorFor(req, ErrorCode::kInvalidArgument, "malformed request target");
       } else {
-        // Handlers (and so the database) run on the worker pool.
+        // Handlers (and so the database) run on a worker pool.
+        bool read_only = req.method == "GET" || req.method == "HEAD";
         res = co_await asio::co_spawn(
-            workers.get_executor(),
+            read_only ? read_workers.get_executor() : write_workers.get_executor(),
             [this, &req]() -> awaitable<Response> { co_return dispatcher.Handle(req); },
             use_awaitable);
       }
@@ -536,7 +539,10 @@ struct Server::Impl {
 Server::Server(ServerOptions options, const Dispatcher& dispatcher)
     : impl_(std::make_unique<Impl>(std::move(options), dispatcher)) {}
 
-Server::~Server() { impl_->workers.join(); }
+Server::~Server() {
+  impl_->read_workers.join();
+  impl_->write_workers.join();
+}
 
 uint16_t Server::Bind() { return impl_->Bind(); }
 
@@ -580,7 +586,8 @@ void Server::Run() {
   }
   s.stop_requested.notify_all();
   watchdog.join();
-  s.workers.join();
+  s.read_workers.join();
+  s.write_workers.join();
   log::Info("server stopped");
 }
 
