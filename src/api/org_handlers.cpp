@@ -61,10 +61,10 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
                 http::AddPageHeaders(reply, p, page.total);
                 return reply;
               }});
-  router.Add({"GET", "/v1/orgs/{org}", Access::kRead, [&s](Context& ctx) {
-                auto r = s.orgs.Get(ctx.principal, std::string(ctx.Param("org")));
-                return WithETag(Reply::Of(200, OrgJson(r)), r.version);
-              }});
+  router.Add(http::Cacheable({"GET", "/v1/orgs/{org}", Access::kRead, [&s](Context& ctx) {
+                                auto r = s.orgs.Get(ctx.principal, std::string(ctx.Param("org")));
+                                return WithETag(Reply::Of(200, OrgJson(r)), r.version);
+                              }}));
   router.Add({"PUT", "/v1/orgs/{org}", Access::kWrite, [&s](Context& ctx) {
                 auto r = s.orgs.Update(ctx.principal, std::string(ctx.Param("org")),
                                        ReadOrg(ctx, false), http::IfMatchVersion(ctx.request));
@@ -91,11 +91,12 @@ void RegisterOrgRoutes(http::Router& router, Services& s) {
                 http::AddPageHeaders(reply, p, page.total);
                 return reply;
               }});
-  router.Add({"GET", "/v1/orgs/{org}/projects/{project}", Access::kRead, [&s](Context& ctx) {
-                auto r = s.projects.Get(ctx.principal, std::string(ctx.Param("org")),
-                                        std::string(ctx.Param("project")));
-                return WithETag(Reply::Of(200, ProjectJson(r)), r.version);
-              }});
+  router.Add(http::Cacheable(
+      {"GET", "/v1/orgs/{org}/projects/{project}", Access::kRead, [&s](Context& ctx) {
+         auto r = s.projects.Get(ctx.principal, std::string(ctx.Param("org")),
+                                 std::string(ctx.Param("project")));
+         return WithETag(Reply::Of(200, ProjectJson(r)), r.version);
+       }}));
   router.Add({"PUT", "/v1/orgs/{org}/projects/{project}", Access::kWrite, [&s](Context& ctx) {
                 auto r = s.projects.Update(
                     ctx.principal, std::string(ctx.Param("org")), std::string(ctx.Param("project")),

@@ -138,10 +138,11 @@ void RegisterLevel(http::Router& router, Services& s, const std::string& prefix)
                 s.variable_sets.Delete(ctx.principal, KeyOf(ctx, *id));
                 return NoContent();
               }});
-  router.Add({"GET", named, Access::kRead, [&s](Context& ctx) {
-                auto r = s.variable_sets.Get(ctx.principal, KeyOf(ctx, ctx.Param("identifier")));
-                return Reply::Of(200, VariableSetJson(r, false));
-              }});
+  router.Add(http::Cacheable({"GET", named, Access::kRead, [&s](Context& ctx) {
+                                auto r = s.variable_sets.Get(ctx.principal,
+                                                             KeyOf(ctx, ctx.Param("identifier")));
+                                return Reply::Of(200, VariableSetJson(r, false));
+                              }}));
   router.Add({"PUT", named, Access::kWrite, [&s](Context& ctx) {
                 auto r = s.variable_sets.Update(ctx.principal, KeyOf(ctx, ctx.Param("identifier")),
                                                 BodyOf(ctx));

@@ -111,11 +111,12 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                 out["total"] = static_cast<double>(total);
                 return Reply::Of(200, std::move(out));
               }});
-  router.Add({"GET", base + "/workspaces/{identifier}", Access::kRead, [&s](Context& ctx) {
-                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx),
-                                          std::string(ctx.Param("identifier")));
-                return ShowReply(s, w, 200, true);
-              }});
+  router.Add(
+      http::Cacheable({"GET", base + "/workspaces/{identifier}", Access::kRead, [&s](Context& ctx) {
+                         auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx),
+                                                   std::string(ctx.Param("identifier")));
+                         return ShowReply(s, w, 200, true);
+                       }}));
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
                                              std::string(ctx.Param("identifier")), ctx.BodyObject(),

@@ -41,8 +41,7 @@ int main(int argc, char** argv) {
   serve->add_option("--io-threads", config.io_threads, "Network threads (0: one per core)")
       ->envname("STATEHOUSE_IO_THREADS");
   serve
-      ->add_option("--worker-threads", config.worker_threads,
-                   "Handler/database threads for writes")
+      ->add_option("--worker-threads", config.worker_threads, "Handler/database threads for writes")
       ->envname("STATEHOUSE_WORKER_THREADS")
       ->capture_default_str();
   serve

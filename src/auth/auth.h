@@ -2,9 +2,13 @@
 // SHA-256 of the secret is stored, and comparisons are constant-time.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "storage/records.h"
 #include "storage/store.h"
@@ -63,5 +67,27 @@ Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, 
 
 // Builds the principal a stored token grants.
 Principal PrincipalOf(const storage::TokenRecord& token);
+
+// Authenticate with a memory of token rows. A row read from the database is reused while the
+// database's commit counter has not moved since it was read: nothing was written, so no token
+// was deleted, rotated or changed in between. Every call still checks the secret and the
+// validity window. Without a counter (PostgreSQL replicas) every call reads the database.
+class TokenVerifier {
+ public:
+  TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits);
+  Principal Authenticate(std::string_view presented, int64_t now);
+
+ private:
+  struct Remembered {
+    storage::TokenRecord record;
+    uint64_t commits = 0;  // the counter before the row was read
+  };
+  static constexpr size_t kMaxRemembered = 4096;
+
+  storage::TokenStore& tokens_;
+  const std::atomic<uint64_t>* commits_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Remembered> remembered_;  // "<account>\n<token id>"
+};
 
 }  // namespace statehouse::auth

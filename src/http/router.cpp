@@ -120,8 +120,13 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
   return nullptr;
 }
 
-Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options)
-    : router_(router), tokens_(tokens), options_(options) {}
+Dispatcher::Dispatcher(const Router& router, storage::Database& db, DispatcherOptions options)
+    : router_(router),
+      options_(options),
+      tokens_(std::make_unique<auth::TokenVerifier>(db, db.CommitCounter())),
+      replies_(std::make_unique<ReplyCache>(db.CommitCounter())) {}
+
+Dispatcher::~Dispatcher() = default;
 
 BodyPolicy Dispatcher::PolicyFor(std::string_view method, std::string_view target) const {
   BodyPolicy policy{options_.default_body_limit, false};
@@ -185,7 +190,7 @@ auth::Principal Dispatcher::Authorize(const Route& route, const Request& request
   if (!token || token->empty())
     Fail(ErrorCode::kUnauthenticated,
          "missing API token: send it in the x-api-key header (or as the basic-auth password)");
-  auth::Principal principal = auth::Authenticate(tokens_, *token, NowMillis());
+  auth::Principal principal = tokens_->Authenticate(*token, NowMillis());
   // Either spelling may name the account; each one given must be the token's.
   for (auto named : {request.Header("harness-account"), request.Query("accountIdentifier")}) {
     if (named && *named != principal.account)
@@ -247,6 +252,21 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   Context ctx{request, std::move(params), {}, false, BodyFormat::kJson, nullptr};
   if (route->access != Access::kPublic) ctx.principal = Authorize(*route, request);
 
+  // A cacheable read answered since the last write is answered again.
+  std::string cache_key;
+  uint64_t snapshot = 0;
+  if (route->cacheable && !has_body && replies_->Enabled()) {
+    const auth::Principal& p = ctx.principal;
+    cache_key.reserve(request.target.size() + p.account.size() + p.org.size() + p.project.size() +
+                      8);
+    cache_key.append(request.target).append("\n").append(p.account).append("\n");
+    cache_key.append(p.org).append("\n").append(p.project).append("\n");
+    cache_key.push_back(static_cast<char>('0' + static_cast<int>(p.role)));
+    cache_key.push_back(static_cast<char>('0' + static_cast<int>(format)));
+    if (auto hit = replies_->Find(cache_key)) return std::move(*hit);
+    snapshot = replies_->Snapshot();
+  }
+
   // 3. Body (spooled bodies are the handler's to read).
   if (has_body && route->spool_body) {
     ctx.has_body = true;
@@ -274,6 +294,7 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
     res = Serialize(reply.status, reply.body, format);
   }
   for (auto& [k, v] : reply.headers) res.headers.emplace_back(std::move(k), std::move(v));
+  if (!cache_key.empty() && res.status == 200) replies_->Store(cache_key, res, snapshot);
   return res;
 }
 

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "common/error.h"
 #include "http/codec.h"
 #include "http/message.h"
+#include "http/reply_cache.h"
 #include "storage/store.h"
 
 namespace statehouse::http {
@@ -69,7 +71,17 @@ struct Route {
   size_t body_limit = 0;      // 0: the server's default metadata limit
   bool accepts_text = false;  // text/plain bodies allowed (token validation)
   bool spool_body = false;    // body streams to a file; the handler reads Request::body_file
+  // A GET whose 200 answer depends only on the caller's account, role and scope, the request
+  // target, the reply format and the stored data (no clock, no other header): the dispatcher
+  // may answer it from its ReplyCache.
+  bool cacheable = false;
 };
+
+// Marks a route cacheable (see Route::cacheable).
+inline Route Cacheable(Route route) {
+  route.cacheable = true;
+  return route;
+}
 
 // How the listener must read a request's body, decided from its header alone.
 struct BodyPolicy {
@@ -98,7 +110,8 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options);
+  Dispatcher(const Router& router, storage::Database& db, DispatcherOptions options);
+  ~Dispatcher();
 
   // Body limit and spooling for a request, decided from its header (before the body is read).
   BodyPolicy PolicyFor(std::string_view method, std::string_view target) const;
@@ -117,8 +130,10 @@ class Dispatcher {
   Response Run(const Request& request, ReplyFormat& format) const;
   auth::Principal Authorize(const Route& route, const Request& request) const;
   const Router& router_;
-  storage::TokenStore& tokens_;
   DispatcherOptions options_;
+  // Shared by the worker threads; both lock inside.
+  std::unique_ptr<auth::TokenVerifier> tokens_;
+  std::unique_ptr<ReplyCache> replies_;
 };
 
 }  // namespace statehouse::http

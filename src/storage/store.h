@@ -7,6 +7,8 @@
 // cannot be reached, kInternal for anything else. Each mutating call is one transaction.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -211,6 +213,10 @@ class Database : public AccountStore,
   virtual BlobStore& Blobs() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
+  // Counts the write transactions this process has committed; it moves after each commit is
+  // durable. While it stays put, what was read stays true, so readers may cache it. Null when
+  // other processes write the same data (PostgreSQL replicas): then nothing may be cached.
+  virtual const std::atomic<uint64_t>* CommitCounter() const = 0;
   virtual std::string BackendName() const = 0;
 };
 

@@ -113,8 +113,12 @@ TokenRecord ReadToken(const Statement& s) {
 class SqlDatabase final : public Database {
  public:
   SqlDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
-              const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs)
-      : backend_(std::move(backend)), owned_pool_(std::move(pool)), pool_(*owned_pool_) {
+              const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs,
+              std::shared_ptr<const std::atomic<uint64_t>> commits)
+      : backend_(std::move(backend)),
+        owned_pool_(std::move(pool)),
+        pool_(*owned_pool_),
+        commits_(std::move(commits)) {
     Migrate(migrations);
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
@@ -128,6 +132,7 @@ class SqlDatabase final : public Database {
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
+  const std::atomic<uint64_t>* CommitCounter() const override { return commits_.get(); }
 
   void Ping() override {
     pool_.With([](Connection& c) {
@@ -614,6 +619,7 @@ class SqlDatabase final : public Database {
   std::string backend_;
   std::unique_ptr<ConnectionPool> owned_pool_;
   ConnectionPool& pool_;
+  std::shared_ptr<const std::atomic<uint64_t>> commits_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
@@ -625,8 +631,10 @@ class SqlDatabase final : public Database {
 std::unique_ptr<Database> sql::MakeDatabase(std::string backend,
                                             std::unique_ptr<ConnectionPool> pool,
                                             const std::vector<Migration>& migrations,
-                                            const BlobStoreFactory& blobs) {
-  return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs);
+                                            const BlobStoreFactory& blobs,
+                                            std::shared_ptr<const std::atomic<uint64_t>> commits) {
+  return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs,
+                                       std::move(commits));
 }
 
 }  // namespace statehouse::storage

@@ -28,9 +28,13 @@ namespace {
   }
 }
 
+class SqliteConnection;
+void CountCommit(SqliteConnection* connection);
+
 class SqliteStatement final : public sql::StatementImpl {
  public:
-  explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  SqliteStatement(sqlite3_stmt* stmt, SqliteConnection* connection)
+      : stmt_(stmt), connection_(connection) {}
   ~SqliteStatement() override { sqlite3_finalize(stmt_); }
 
   void BindText(int i, std::string_view text) override {
@@ -44,6 +48,7 @@ class SqliteStatement final : public sql::StatementImpl {
   void BindNull(int i) override { Check(sqlite3_bind_null(stmt_, i)); }
   bool Step() override {
     int rc = sqlite3_step(stmt_);
+    if (rc != SQLITE_ROW) CountCommit(connection_);  // an autocommit write ends here
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     ThrowSqlite(rc, sqlite3_db_handle(stmt_), "step");
@@ -71,25 +76,40 @@ class SqliteStatement final : public sql::StatementImpl {
     if (rc != SQLITE_OK) ThrowSqlite(rc, sqlite3_db_handle(stmt_), "bind");
   }
   sqlite3_stmt* stmt_;
+  SqliteConnection* connection_;
 };
+
+}  // namespace
 
 // One per database file in this process. SQLite admits one writer at a time; waiting here,
 // in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
-std::shared_ptr<std::mutex> WriterLockFor(const std::string& path) {
+struct SharedFile {
+  std::mutex writer;
+  std::atomic<uint64_t> commits{0};
+};
+
+std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
   static std::mutex registry_mutex;
-  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  static std::map<std::string, std::weak_ptr<SharedFile>> registry;
   std::lock_guard lock(registry_mutex);
   auto& slot = registry[path];
   auto existing = slot.lock();
   if (existing) return existing;
-  auto created = std::make_shared<std::mutex>();
+  auto created = std::make_shared<SharedFile>();
   slot = created;
   return created;
 }
 
+std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path) {
+  auto shared = SharedFileFor(path);
+  return {shared, &shared->commits};
+}
+
+namespace {
+
 class SqliteConnection final : public sql::Connection {
  public:
-  explicit SqliteConnection(const std::string& path) : writer_(WriterLockFor(path)) {
+  explicit SqliteConnection(const std::string& path) : shared_(SharedFileFor(path)) {
     int rc =
         sqlite3_open_v2(path.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -105,6 +125,15 @@ class SqliteConnection final : public sql::Connection {
     Exec("PRAGMA journal_mode=WAL");
     Exec("PRAGMA synchronous=FULL");
     Exec("PRAGMA foreign_keys=ON");
+    // Marks a commit in progress; the counter moves once the statement that commits has
+    // returned, so no reader can see the new count before the new data.
+    sqlite3_commit_hook(
+        db_,
+        [](void* self) {
+          static_cast<SqliteConnection*>(self)->committing_ = true;
+          return 0;
+        },
+        this);
   }
   ~SqliteConnection() override {
     cache_.clear();
@@ -114,6 +143,7 @@ class SqliteConnection final : public sql::Connection {
   void Exec(const std::string& sql) override {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    CountCommit();
     if (err) sqlite3_free(err);
     if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "exec");
   }
@@ -121,7 +151,7 @@ class SqliteConnection final : public sql::Connection {
   // One writer at a time, taken up front so a transaction never upgrades a read lock. Writers
   // of this process queue on writer_; other processes (admin commands) meet the busy timeout.
   void BeginWrite() override {
-    writing_ = std::unique_lock<std::mutex>(*writer_);
+    writing_ = std::unique_lock<std::mutex>(shared_->writer);
     try {
       Exec("BEGIN IMMEDIATE");
     } catch (...) {
@@ -136,7 +166,15 @@ class SqliteConnection final : public sql::Connection {
   }
   void Rollback() noexcept override {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    committing_ = false;
     writing_ = {};
+  }
+  // After any statement: a commit happened (or was attempted; counting one too many only
+  // costs a cache miss).
+  void CountCommit() {
+    if (!committing_) return;
+    committing_ = false;
+    shared_->commits.fetch_add(1, std::memory_order_release);
   }
   const char* ForUpdate() const override { return ""; }
   void LockMigrations() override {}  // BEGIN IMMEDIATE already excludes other writers
@@ -150,18 +188,21 @@ class SqliteConnection final : public sql::Connection {
     int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "prepare");
-    auto owned = std::make_unique<SqliteStatement>(stmt);
+    auto owned = std::make_unique<SqliteStatement>(stmt, this);
     auto* raw = owned.get();
     cache_.emplace(sql, std::move(owned));
     return raw;
   }
 
  private:
-  std::shared_ptr<std::mutex> writer_;
+  std::shared_ptr<SharedFile> shared_;
   std::unique_lock<std::mutex> writing_;
+  bool committing_ = false;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
 };
+
+void CountCommit(SqliteConnection* connection) { connection->CountCommit(); }
 
 }  // namespace
 

@@ -13,8 +13,10 @@ std::unique_ptr<Database> OpenSqlite(const std::string& path, size_t pool_size) 
       std::make_unique<sql::ConnectionPool>([path] { return sqlite::Connect(path); }, pool_size);
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::string blobs = (dir.empty() ? std::string(".") : dir.string()) + "/blobs";
-  return sql::MakeDatabase("sqlite", std::move(pool), SqliteMigrations(),
-                           [blobs](sql::ConnectionPool&) { return OpenFileBlobStore(blobs); });
+  return sql::MakeDatabase(
+      "sqlite", std::move(pool), SqliteMigrations(),
+      [blobs](sql::ConnectionPool&) { return OpenFileBlobStore(blobs); },
+      sqlite::CommitCounter(path));
 }
 
 }  // namespace statehouse::storage

@@ -1,0 +1,45 @@
+// Rendered responses of read-only routes, kept while the database's commit counter stands
+// still. A GET answer depends on the caller's authority, the request target, the reply
+// format and the data; the first three make the key, and the counter vouches for the data:
+// any committed write, anywhere, makes every entry stale. Only databases this process alone
+// writes (SQLite) have a counter; without one nothing is kept.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "http/message.h"
+
+namespace statehouse::http {
+
+class ReplyCache {
+ public:
+  explicit ReplyCache(const std::atomic<uint64_t>* commits, size_t max_bytes = 8 << 20);
+
+  bool Enabled() const { return commits_ != nullptr; }
+  // The counter before a handler reads; pass it to Store with what the handler answered.
+  uint64_t Snapshot() const { return commits_->load(std::memory_order_acquire); }
+  std::optional<Response> Find(const std::string& key);
+  void Store(const std::string& key, const Response& response, uint64_t snapshot);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const Response> response;
+    uint64_t commits = 0;
+    size_t bytes = 0;
+  };
+
+  const std::atomic<uint64_t>* commits_;
+  size_t max_bytes_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace statehouse::http
