@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,25 @@ std::unique_ptr<storage::Database> OpenDatabase(const Config& config, size_t poo
   std::filesystem::path parent = std::filesystem::path(target.location).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   return storage::OpenSqlite(target.location, pool_size);
+}
+
+// One server per SQLite database: its caches trust that no other process changes the data
+// (PostgreSQL is the way to run several). The lock lives as long as the process; the kernel
+// drops it when the process dies, however it dies.
+void LockSqliteDatabase(const DatabaseTarget& target) {
+  if (target.kind != DatabaseKind::kSqlite) return;
+  std::filesystem::path parent = std::filesystem::path(target.location).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::string path = target.location + ".server-lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) Fail(ErrorCode::kUnavailable, "cannot create " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    Fail(ErrorCode::kUnavailable, "another statehouse server is using " + target.location +
+                                      " (one server per SQLite database; use PostgreSQL to "
+                                      "run several)");
+  }
+  // Deliberately never closed.
 }
 
 void PrepareDataDir(const std::string& dir) {
@@ -70,6 +90,7 @@ int Serve(const Config& config) {
     if (config.max_body_bytes < 1024)
       Fail(ErrorCode::kInvalidArgument, "--max-body-bytes: must be at least 1024");
     PrepareDataDir(config.data_dir);
+    LockSqliteDatabase(ResolveDatabase(config.database, config.data_dir));
     int workers = config.worker_threads > 0 ? config.worker_threads : 8;
     int cores = static_cast<int>(std::thread::hardware_concurrency());
     if (cores <= 0) cores = 2;
@@ -102,6 +123,7 @@ int Serve(const Config& config) {
     options.io_threads = config.io_threads > 0 ? config.io_threads : cores;
     options.read_threads = readers;
     options.write_threads = workers;
+    options.reads_wait = on_postgres;
     options.header_timeout = std::chrono::seconds(config.header_timeout_seconds);
     options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
     options.body_timeout = std::chrono::seconds(config.body_timeout_seconds);

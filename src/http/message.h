@@ -25,7 +25,6 @@ struct Request {
   std::string body_file;
   uint64_t body_size = 0;
   std::string body_sha256;
-  std::string body_md5_base64;
   std::string request_id;
   std::string remote_address;
 

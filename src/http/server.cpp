@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "http/codec.h"
 #include "http/error_map.h"
+#include "http/worker_pool.h"
 
 namespace statehouse::http {
 
@@ -36,6 +37,37 @@ using asio::use_awaitable;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
+
+// Runs fn on a WorkerPool and resumes the calling coroutine on its own executor with the
+// result (or fn's exception).
+template <typename Result, typename Fn>
+awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, Result)>(
+      [&pool, &fn](auto handler) {
+        // The pool's queue holds copyable jobs; the completion handler is move-only.
+        using Handler = decltype(handler);
+        struct Pending {
+          Handler handler;
+          asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
+        };
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        auto pending = std::make_shared<Pending>(Pending{std::move(handler), std::move(work)});
+        pool.Post([&fn, pending] {
+          std::exception_ptr error;
+          Result result{};
+          try {
+            result = fn();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto executor = pending->work.get_executor();
+          asio::post(executor, [pending, error, result = std::move(result)]() mutable {
+            std::move(pending->handler)(error, std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable);
+}
 
 // A connection's shared bookkeeping, touched only on the connection's strand.
 struct Connection {
@@ -82,24 +114,22 @@ class SpoolFile {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0) Fail(ErrorCode::kUnavailable, "cannot create a spool file in " + dir);
     sha_ = EVP_MD_CTX_new();
-    md5_ = EVP_MD_CTX_new();
-    if (!sha_ || !md5_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1 ||
-        EVP_DigestInit_ex(md5_, EVP_md5(), nullptr) != 1)
+    if (!sha_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1)
       Fail(ErrorCode::kInternal, "digest init failed");
   }
   ~SpoolFile() {
     if (fd_ >= 0) ::close(fd_);
     ::unlink(path_.c_str());
     EVP_MD_CTX_free(sha_);
-    EVP_MD_CTX_free(md5_);
   }
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
 
   bool Write(const char* data, size_t n) {
     EVP_DigestUpdate(sha_, data, n);
-    EVP_DigestUpdate(md5_, data, n);
+    off_t start = static_cast<off_t>(size_);
     size_ += n;
+    size_t length = n;
     while (n > 0) {
       ssize_t w = ::write(fd_, data, n);
       if (w < 0) {
@@ -109,32 +139,27 @@ class SpoolFile {
       data += w;
       n -= static_cast<size_t>(w);
     }
+    // Start writing back now, so the fsync before the commit finds little left to do. Only
+    // a hint: failure changes nothing.
+    ::sync_file_range(fd_, start, static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
     return true;
   }
-  // Closes the file and returns the hex SHA-256 of everything written (md5_base64() then
-  // holds the Content-MD5 form of the body's MD5).
+  // Closes the file and returns the hex SHA-256 of everything written.
   std::string Finish() {
     ::close(fd_);
     fd_ = -1;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_DigestFinal_ex(md5_, digest, &len);
-    unsigned char b64[64];
-    int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
-    md5_base64_.assign(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
     EVP_DigestFinal_ex(sha_, digest, &len);
     return HexEncode(digest, len);
   }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
-  const std::string& md5_base64() const { return md5_base64_; }
 
  private:
   std::string path_;
   int fd_ = -1;
   EVP_MD_CTX* sha_ = nullptr;
-  EVP_MD_CTX* md5_ = nullptr;
-  std::string md5_base64_;
   uint64_t size_ = 0;
 };
 
@@ -144,8 +169,8 @@ struct Server::Impl {
   ServerOptions options;
   const Dispatcher& dispatcher;
   asio::io_context ioc;
-  asio::thread_pool read_workers;
-  asio::thread_pool write_workers;
+  WorkerPool read_workers;            // reads that compute (SQLite)
+  asio::thread_pool waiting_workers;  // writes, and reads that wait on a network database
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
   std::mutex connections_mutex;
@@ -159,8 +184,10 @@ struct Server::Impl {
       : options(std::move(opts)),
         dispatcher(d),
         ioc(options.io_threads),
-        read_workers(static_cast<size_t>(options.read_threads)),
-        write_workers(static_cast<size_t>(options.write_threads)),
+        read_workers(options.reads_wait ? 0 : static_cast<size_t>(options.read_threads)),
+        waiting_workers(static_cast<size_t>(options.reads_wait
+                                                ? options.read_threads + options.write_threads
+                                                : options.write_threads)),
         acceptor(ioc) {}
 
   uint16_t Bind() {
@@ -216,6 +243,15 @@ struct Server::Impl {
         --open_connections;
       });
     }
+  }
+
+  // Reads that compute go to read_workers; everything else to waiting_workers.
+  template <typename Result, typename Fn>
+  awaitable<Result> RunHandler(bool read_only, Fn& fn) {
+    if (read_only && !options.reads_wait) co_return co_await RunOn<Result>(read_workers, fn);
+    co_return co_await asio::co_spawn(
+        waiting_workers.get_executor(), [&fn]() -> awaitable<Result> { co_return fn(); },
+        use_awaitable);
   }
 
   // Writes an error decided before a handler ran (framing, limits) and asks to close.
@@ -375,13 +411,10 @@ struct Server::Impl {
         // Refuse unauthenticated or unauthorised uploads before taking their bytes.
         bool target_ok = ParseTarget(req.target, req.path, req.query);
         std::optional<Response> refusal;
-        if (target_ok)
-          refusal = co_await asio::co_spawn(
-              read_workers.get_executor(),
-              [this, &req]() -> awaitable<std::optional<Response>> {
-                co_return dispatcher.Preflight(req);
-              },
-              use_awaitable);
+        if (target_ok) {
+          auto preflight = [this, &req] { return dispatcher.Preflight(req); };
+          refusal = co_await RunHandler<std::optional<Response>>(true, preflight);
+        }
         if (refusal) {
           log::Info("request", {{"request_id", req.request_id},
                                 {"method", req.method},
@@ -446,7 +479,6 @@ struct Server::Impl {
           buffer.shrink_to_fit();
           if (!bec) {
             req.body_sha256 = spool->Finish();
-            req.body_md5_base64 = spool->md5_base64();
             req.body_size = spool->size();
             req.body_file = spool->path();
           }
@@ -479,11 +511,8 @@ struct Server::Impl {
         res = dispatcher.ErrorFor(req, ErrorCode::kInvalidArgument, "malformed request target");
       } else {
         // Handlers (and so the database) run on a worker pool.
-        bool read_only = req.method == "GET" || req.method == "HEAD";
-        res = co_await asio::co_spawn(
-            read_only ? read_workers.get_executor() : write_workers.get_executor(),
-            [this, &req]() -> awaitable<Response> { co_return dispatcher.Handle(req); },
-            use_awaitable);
+        auto handle = [this, &req] { return dispatcher.Handle(req); };
+        res = co_await RunHandler<Response>(req.method == "GET" || req.method == "HEAD", handle);
       }
       int status = res.status;
       keep_alive = keep_alive && !stopping;
@@ -540,8 +569,8 @@ Server::Server(ServerOptions options, const Dispatcher& dispatcher)
     : impl_(std::make_unique<Impl>(std::move(options), dispatcher)) {}
 
 Server::~Server() {
-  impl_->read_workers.join();
-  impl_->write_workers.join();
+  impl_->read_workers.Join();
+  impl_->waiting_workers.join();
 }
 
 uint16_t Server::Bind() { return impl_->Bind(); }
@@ -586,8 +615,8 @@ void Server::Run() {
   }
   s.stop_requested.notify_all();
   watchdog.join();
-  s.read_workers.join();
-  s.write_workers.join();
+  s.read_workers.Join();
+  s.waiting_workers.join();
   log::Info("server stopped");
 }
 

@@ -23,6 +23,9 @@ struct ServerOptions {
   // on fsync and the single writer, so a larger pool keeps them from queueing behind reads.
   int read_threads = 2;
   int write_threads = 8;
+  // Reads wait on a network database (PostgreSQL): they share a pool that wakes a thread
+  // for every job, like writes.
+  bool reads_wait = false;
   size_t header_limit = 16 * 1024;
   std::chrono::seconds header_timeout{30};  // a whole request header must arrive in this time
   std::chrono::seconds idle_timeout{75};    // keep-alive connections with no request

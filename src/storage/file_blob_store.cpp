@@ -33,6 +33,8 @@ class FileBlobStore final : public BlobStore {
     Publish(spool_path, target);
   }
 
+  void Stage(const std::string& spool_path) override { SyncPath(spool_path, O_RDONLY); }
+
   void PutBytes(std::string_view sha256, std::string_view bytes) override {
     std::string target = Target(sha256);
     std::string tmp = dir_ + "/.incoming/" + RandomHex(12);

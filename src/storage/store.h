@@ -163,6 +163,10 @@ class BlobStore {
   virtual ~BlobStore() = default;
   // Takes the file at spool_path (consuming it) as the blob sha256; durable on return.
   virtual void Put(std::string_view sha256, const std::string& spool_path) = 0;
+  // Optional head start for Put: pushes a spooled file's bytes to disk while the caller still
+  // checks them (the file may yet be discarded). Put is still required; with this done first
+  // it has little left to wait for.
+  virtual void Stage(const std::string& spool_path) { (void)spool_path; }
   // Stores bytes given in memory (rollback copies, small uploads); durable on return.
   virtual void PutBytes(std::string_view sha256, std::string_view bytes) = 0;
   // A local file holding the blob, for zero-copy sends; nullopt when the backend has none.

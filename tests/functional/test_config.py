@@ -365,6 +365,26 @@ def test_database_sqlite_url_puts_db_there(launch, tmp_path):
     assert p.terminate() == 0
 
 
+def test_second_server_on_one_sqlite_database_is_refused(launch, tmp_path):
+    """The SQLite server's caches trust that it is the only writer: a second server on the same
+    database (another data dir pointing at it) exits with a clear message; the first serves on."""
+    data_dir = tmp_path / "first"
+    db_path = tmp_path / "shared.db"
+    first = launch(lambda port: (["serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
+                                  "--database", f"sqlite://{db_path}"], clean_env()))
+    second = run_bin("serve", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", tmp_path / "second",
+                     "--database", f"sqlite://{db_path}", env=clean_env(), cwd=tmp_path)
+    assert second.returncode != 0, second.stdout + second.stderr
+    assert "another statehouse server is using" in second.stderr, second.stderr
+    assert get_orgs(first.base_url, admin_token_of(data_dir)).status_code == 200
+    assert first.terminate() == 0
+    # Once the first is gone the database is free again.
+    again = launch(lambda port: (["serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir,
+                                  "--database", f"sqlite://{db_path}"], clean_env()))
+    assert get_orgs(again.base_url, admin_token_of(data_dir)).status_code == 200
+    assert again.terminate() == 0
+
+
 def test_database_env_var(launch, tmp_path):
     data_dir = tmp_path / "dd"
     db_path = tmp_path / "env.db"

@@ -12,6 +12,7 @@ describe is validated (harness-workspaces-api-openapi.yml, harness-tf-standard-b
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import json
@@ -405,6 +406,41 @@ def test_invalid_json_is_400(ws, body):
     put_fails(tf, body, 400)
     assert tf.get() is None
     assert ws.all_data() == []
+
+
+def content_md5(b: bytes) -> str:
+    return base64.b64encode(hashlib.md5(b).digest()).decode()
+
+
+def test_content_md5_must_match_the_body(ws):
+    """The CLI sends Content-MD5: a body that arrived different from what the client hashed is
+    refused and nothing is stored; a matching one is stored; without the header any body goes."""
+    tf = ws.tf()
+    lineage = str(uuid.uuid4())
+    s1, s2 = tfstate(1, lineage, [pet(1)]), tfstate(2, lineage, [pet(2)])
+    bad = raw(None, "POST", ws.address, s1, ws.api.token, **{"Content-MD5": content_md5(s2)})
+    assert_error(bad, 400, mentions="Content-MD5")
+    assert tf.get() is None and ws.all_data() == []
+    good = raw(None, "POST", ws.address, s1, ws.api.token, **{"Content-MD5": content_md5(s1)})
+    assert good.status_code == 200, describe(good)
+    assert tf.get() == s1
+    plain = raw(None, "POST", ws.address, s2, ws.api.token)
+    assert plain.status_code == 200, describe(plain)
+    assert tf.get() == s2
+    # Broken JSON whose checksum does not match either: the checksum is what is reported.
+    broken = b'{"version":4,"serial":3,'
+    r = raw(None, "POST", ws.address, broken, ws.api.token, **{"Content-MD5": content_md5(s1)})
+    assert_error(r, 400, mentions="Content-MD5")
+    # Other data types check it too.
+    plan = b"plan output"
+    r = ws.api.post(ws.path + "/data", params={"data_type": "plan_human"}, data=plan,
+                    headers={"Content-Type": "application/octet-stream", "Content-MD5": content_md5(b"x")})
+    assert_error(r, 400, mentions="Content-MD5")
+    r = ws.api.post(ws.path + "/data", params={"data_type": "plan_human"}, data=plan,
+                    headers={"Content-Type": "application/octet-stream", "Content-MD5": content_md5(plan)})
+    assert r.status_code == 200, describe(r)
+    assert [d["data_type"] for d in ws.all_data(data_type="plan_human")] == ["plan_human"]
+    assert tf.get() == s2
 
 
 def test_encrypted_state_is_stored_opaquely(ws):
