@@ -20,8 +20,7 @@ std::string Ws(const Context& ctx) { return std::string(ctx.Param("workspace"));
 
 // The spooled body, with the Content-MD5 the CLI sends (the domain checks it).
 domain::Upload UploadOf(const Context& ctx) {
-  domain::Upload upload{ctx.request.body_file, ctx.request.body_size, ctx.request.body_sha256,
-                        std::nullopt};
+  domain::Upload upload{ctx.request.body_file, ctx.request.body_size, std::nullopt};
   if (auto md5 = ctx.request.Header("content-md5")) upload.md5_base64 = std::string(Trim(*md5));
   return upload;
 }

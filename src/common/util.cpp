@@ -102,24 +102,36 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
   return HexEncode(digest, len);
 }
 
-Md5Stream::Md5Stream() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) != 1)
-    Fail(ErrorCode::kInternal, "MD5 init failed");
+DigestStream::DigestStream(Algorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
+  const EVP_MD* md = algorithm == Algorithm::kMd5 ? EVP_md5() : EVP_sha256();
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), md, nullptr) != 1)
+    Fail(ErrorCode::kInternal, "digest init failed");
 }
 
-Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+DigestStream::~DigestStream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
-void Md5Stream::Update(std::string_view bytes) {
+void DigestStream::Update(std::string_view bytes) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), bytes.data(), bytes.size());
 }
 
-std::string Md5Stream::Base64() {
+std::string DigestStream::Final() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), digest, &len) != 1)
-    Fail(ErrorCode::kInternal, "MD5 failed");
+    Fail(ErrorCode::kInternal, "digest failed");
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+std::string DigestStream::Hex() {
+  std::string raw = Final();
+  return HexEncode(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+std::string DigestStream::Base64() {
+  std::string raw = Final();
   unsigned char b64[64];
-  int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
+  int n = EVP_EncodeBlock(b64, reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
   return std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
 }
 

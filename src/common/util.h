@@ -39,17 +39,21 @@ bool IsSha256Hex(std::string_view s);
 // Hex SHA-256 of the concatenation of parts.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 
-// MD5 fed piece by piece; Base64() gives it in Content-MD5 form (RFC 1864).
-class Md5Stream {
+// A digest fed piece by piece; read it once, at the end, as hex (SHA-256 blob names) or
+// base64 (the Content-MD5 form of RFC 1864).
+class DigestStream {
  public:
-  Md5Stream();
-  ~Md5Stream();
-  Md5Stream(const Md5Stream&) = delete;
-  Md5Stream& operator=(const Md5Stream&) = delete;
+  enum class Algorithm { kSha256, kMd5 };
+  explicit DigestStream(Algorithm algorithm);
+  ~DigestStream();
+  DigestStream(const DigestStream&) = delete;
+  DigestStream& operator=(const DigestStream&) = delete;
   void Update(std::string_view bytes);
-  std::string Base64();  // once, at the end
+  std::string Hex();
+  std::string Base64();
 
  private:
+  std::string Final();
   void* ctx_;  // EVP_MD_CTX, kept out of this header
 };
 }  // namespace statehouse

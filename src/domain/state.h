@@ -18,7 +18,6 @@ namespace statehouse::domain {
 struct Upload {
   std::string file;
   uint64_t size = 0;
-  std::string sha256;
   std::optional<std::string> md5_base64;  // the client's Content-MD5, checked against the bytes
 };
 

@@ -20,11 +20,10 @@ struct Request {
   NameValues query;    // decoded, in order
   NameValues headers;  // names lower-cased
   std::string body;
-  // Routes that spool (state uploads) get the body in a file instead, with its size and
-  // SHA-256 computed while it streamed in; body stays empty.
+  // Routes that spool (state uploads) get the body in a file instead, with its size; body
+  // stays empty.
   std::string body_file;
   uint64_t body_size = 0;
-  std::string body_sha256;
   std::string request_id;
   std::string remote_address;
 

@@ -1,7 +1,6 @@
 #include "http/server.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -113,23 +112,16 @@ class SpoolFile {
     path_ = dir + "/upload-" + RandomHex(12);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd_ < 0) Fail(ErrorCode::kUnavailable, "cannot create a spool file in " + dir);
-    sha_ = EVP_MD_CTX_new();
-    if (!sha_ || EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) != 1)
-      Fail(ErrorCode::kInternal, "digest init failed");
   }
   ~SpoolFile() {
     if (fd_ >= 0) ::close(fd_);
     ::unlink(path_.c_str());
-    EVP_MD_CTX_free(sha_);
   }
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
 
   bool Write(const char* data, size_t n) {
-    EVP_DigestUpdate(sha_, data, n);
-    off_t start = static_cast<off_t>(size_);
     size_ += n;
-    size_t length = n;
     while (n > 0) {
       ssize_t w = ::write(fd_, data, n);
       if (w < 0) {
@@ -139,19 +131,12 @@ class SpoolFile {
       data += w;
       n -= static_cast<size_t>(w);
     }
-    // Start writing back now, so the fsync before the commit finds little left to do. Only
-    // a hint: failure changes nothing.
-    ::sync_file_range(fd_, start, static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
     return true;
   }
-  // Closes the file and returns the hex SHA-256 of everything written.
-  std::string Finish() {
+  // Closes the file: everything has arrived.
+  void Finish() {
     ::close(fd_);
     fd_ = -1;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(sha_, digest, &len);
-    return HexEncode(digest, len);
   }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
@@ -159,7 +144,6 @@ class SpoolFile {
  private:
   std::string path_;
   int fd_ = -1;
-  EVP_MD_CTX* sha_ = nullptr;
   uint64_t size_ = 0;
 };
 
@@ -478,7 +462,7 @@ struct Server::Impl {
           }
           buffer.shrink_to_fit();
           if (!bec) {
-            req.body_sha256 = spool->Finish();
+            spool->Finish();
             req.body_size = spool->size();
             req.body_file = spool->path();
           }
