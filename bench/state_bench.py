@@ -32,6 +32,7 @@ usage: bench/state_bench.py [--binary build/statehouse] [--quick] [--rounds N] [
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import http.client
 import json
@@ -136,11 +137,11 @@ class Client:
         self.port, self.token, self.timeout = port, token, timeout
         self.conn = None
 
-    def request(self, method, path, body=None, content_type="application/json"):
+    def request(self, method, path, body=None, content_type="application/json", headers=None):
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-            headers = {"x-api-key": self.token}
+            headers = {"x-api-key": self.token, **(headers or {})}
             if body is not None:
                 headers["Content-Type"] = content_type
             try:
@@ -427,10 +428,12 @@ def upload_streamed(port: int, token: str, path: str, size: int, pid: int, seria
             "rss_max_sampled_kib": max(rss_samples, default=0), "rss_after_kib": after["VmRSS"]}
 
 
-def post_server(c: "Client", path: str, body: bytes):
-    """One state POST over a keep-alive connection: (seconds, status, reply)."""
+def post_server(c: "Client", path: str, body: bytes, content_md5=False):
+    """One state POST over a keep-alive connection: (seconds, status, reply). content_md5: send
+    the body's Content-MD5 as the terraform CLI does (computed before the clock starts)."""
+    headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()} if content_md5 else None
     t0 = time.monotonic()
-    status, reply = c.request("POST", path, body)
+    status, reply = c.request("POST", path, body, headers=headers)
     return time.monotonic() - t0, status, reply
 
 

@@ -165,12 +165,13 @@ json::object ResourcesPage(const domain::tfstate::StateAnalysis& a, json::array 
 
 void AddBackendRoutes(http::Router& router, Services& s, const std::string& base) {
   const std::string backend = base + "/terraform-backend";
-  router.Add({"GET", backend, Access::kRead, [&s](Context& ctx) {
-                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
-                auto newest = s.states.Newest(w);
-                if (!newest) return Empty(204);
-                return ContentReply(s.states.ContentOf(w, *newest, true), "application/json");
-              }});
+  router.Add(http::Cacheable({"GET", backend, Access::kRead, [&s](Context& ctx) {
+                                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                                auto newest = s.states.Newest(w);
+                                if (!newest) return Empty(204);
+                                return ContentReply(s.states.ContentOf(w, *newest, true),
+                                                    "application/json");
+                              }}));
   http::Route post{"POST", backend, Access::kWrite, [&s](Context& ctx) {
                      auto id = ctx.request.Query("ID");
                      std::optional<std::string> lock_id;
@@ -295,12 +296,13 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
   create_data.spool_body = true;
   create_data.body_limit = s.max_state_bytes;
   router.Add(std::move(create_data));
-  router.Add({"GET", base + "/data/{id}", Access::kRead, [&s](Context& ctx) {
-                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
-                auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
-                                          std::string(ctx.Param("id")));
-                return ContentReply(s.states.ContentOf(w, d, false), MediaTypeOf(d.data_type));
-              }});
+  router.Add(http::Cacheable({"GET", base + "/data/{id}", Access::kRead, [&s](Context& ctx) {
+                                auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                                auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                                          std::string(ctx.Param("id")));
+                                return ContentReply(s.states.ContentOf(w, d, false),
+                                                    MediaTypeOf(d.data_type));
+                              }}));
   router.Add({"GET", base + "/data/{id}/evaluate-policy", Access::kRead, [&s](Context& ctx) {
                 auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
                                           std::string(ctx.Param("id")));

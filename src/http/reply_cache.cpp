@@ -24,8 +24,10 @@ std::optional<Response> ReplyCache::Find(const std::string& key) {
 }
 
 void ReplyCache::Store(const std::string& key, const Response& response, uint64_t snapshot) {
-  if (!commits_ || !response.body_file.empty()) return;
-  size_t bytes = key.size() + response.body.size() + response.content_type.size();
+  if (!commits_) return;
+  // A file answer is kept by name: blob files are named by their content and never rewritten.
+  size_t bytes =
+      key.size() + response.body.size() + response.body_file.size() + response.content_type.size();
   for (const auto& [k, v] : response.headers) bytes += k.size() + v.size();
   if (bytes > max_bytes_ / 16) return;  // large answers would crowd out the rest
   auto stored = std::make_shared<const Response>(response);

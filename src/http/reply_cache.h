@@ -1,8 +1,9 @@
 // Rendered responses of read-only routes, kept while the database's commit counter stands
 // still. A GET answer depends on the caller's authority, the request target, the reply
 // format and the data; the first three make the key, and the counter vouches for the data:
-// any committed write, anywhere, makes every entry stale. Only databases this process alone
-// writes (SQLite) have a counter; without one nothing is kept.
+// any committed write, anywhere, makes every entry stale. Answers sent from a file (state
+// downloads) are kept by the file's name: blob files are named by content, never rewritten. Only
+// databases this process alone writes (SQLite) have a counter; without one nothing is kept.
 #pragma once
 
 #include <atomic>

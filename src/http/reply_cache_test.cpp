@@ -183,25 +183,32 @@ TEST(ReplyCacheTest, DisabledWithoutACounter) {
   EXPECT_FALSE(cache.Find("k"));
 }
 
-TEST(ReplyCacheTest, BodyFileResponsesAreNotStored) {
+TEST(ReplyCacheTest, BodyFileResponsesAreKeptByName) {
+  // Blob files are named by their content and never rewritten: the name is the answer.
   std::atomic<uint64_t> commits{0};
   ReplyCache cache(&commits);
   Response r = Make(200, "", "application/octet-stream");
   r.body_file = "/var/lib/statehouse/blobs/ab/cdef";
   cache.Store("k", r, 0);
-  EXPECT_FALSE(cache.Find("k")) << "a streamed file may change or vanish; it is not a cached body";
+  auto hit = cache.Find("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->body_file, r.body_file);
+  EXPECT_TRUE(hit->body.empty());
+  ++commits;
+  EXPECT_FALSE(cache.Find("k")) << "a write may have made another version the newest";
 }
 
-TEST(ReplyCacheTest, BodyFileResponseDoesNotReplaceAnEntryWithAStaleOne) {
+TEST(ReplyCacheTest, BodyFileResponseReplacesAnEntry) {
   std::atomic<uint64_t> commits{0};
   ReplyCache cache(&commits);
-  cache.Store("k", Make(200, "kept"), 0);
+  cache.Store("k", Make(200, "old"), 0);
   Response r = Make(200, "");
   r.body_file = "/tmp/x";
   cache.Store("k", r, 0);
   auto hit = cache.Find("k");
   ASSERT_TRUE(hit);
-  EXPECT_TRUE(hit->body_file.empty());
+  EXPECT_EQ(hit->body_file, "/tmp/x");
+  EXPECT_TRUE(hit->body.empty());
 }
 
 TEST(ReplyCacheTest, OversizeResponsesAreNotStored) {

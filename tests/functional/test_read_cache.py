@@ -212,6 +212,9 @@ def test_state_written_through_the_backend_shows_at_once(api, uid):
     body = read_ok(api, p.ws_path).json()
     checksum = body.get("state_checksum")
     assert checksum, body
+    for _ in range(3):  # the backend GET answer is kept too (by its blob file)
+        got = backend_call("GET", p.backend, api.token)
+        assert got.status_code == 200 and got.content == first, describe(got)
 
     second = tfstate(2, lineage)
     r = backend_call("POST", p.backend, api.token, second)
