@@ -182,6 +182,7 @@ TEST(WorkerPoolTest, JobsKeepFlowingWhileOneThreadIsStuck) {
   }
   bool slow_still_blocked = !slow.finished.load();
   slow.release.set_value();
+  pool.Join();  // before slow goes: its job still reads the promise it waits on
   EXPECT_EQ(completed, 20) << "job " << completed << " waited behind the slow job";
   EXPECT_TRUE(slow_still_blocked);
 }
@@ -197,6 +198,7 @@ TEST(WorkerPoolTest, BurstQueuedBehindSlowJobAllRunOnTheOtherThread) {
   bool all = tally.WaitFor(100, kHang);
   bool slow_still_blocked = !slow.finished.load();
   slow.release.set_value();
+  pool.Join();  // before slow and tally go: the jobs still touch them
   EXPECT_TRUE(all) << tally.Count() << " of 100 ran while the slow job was blocked";
   EXPECT_TRUE(slow_still_blocked);
 }
