@@ -601,9 +601,9 @@ def open_idle(port: int, n: int) -> list:
 
 
 def test_ten_thousand_idle_connections(hostile, many_fds):
-    """Two rounds of 10,000 idle connections: the server keeps answering others, holds a
-    descriptor per connection and gives them all back; memory the first round took is reused
-    by the second (the allocator may keep it, but it must not grow round after round)."""
+    """Three rounds of 10,000 idle connections: the server keeps answering others, holds a
+    descriptor per connection and gives them all back; memory does not grow round after round
+    (the allocator may keep what it took)."""
     n = 10_000
     if many_fds < n + 200:
         pytest.skip(f"RLIMIT_NOFILE hard limit {many_fds} < {n + 200}")
@@ -617,7 +617,7 @@ def test_ten_thousand_idle_connections(hostile, many_fds):
         if n < 1000:
             pytest.skip(f"statehouse's descriptor limit is only {server_limit}")
     after_round = []
-    for round_ in (1, 2):
+    for round_ in (1, 2, 3):
         socks = open_idle(t.port, n)
         try:
             assert wait_for(lambda: t.fds() >= t.fd_baseline + n, 15), \
@@ -633,9 +633,12 @@ def test_ten_thousand_idle_connections(hostile, many_fds):
         t.assert_responsive(f"after round {round_} of idle connections closed")
         after_round.append(t.rss_kib())
     # Under AddressSanitizer freed memory sits in quarantine, so rounds cannot be compared;
-    # LeakSanitizer checks leaks there instead.
+    # LeakSanitizer checks leaks there instead. The second round may still grow: connections
+    # are set up on two network threads, each allocating from its own malloc arena, and a
+    # round that splits them differently grows the other arena (seen: +8 to +17 MiB in round 2,
+    # then flat for rounds 3 to 5). A leak grows every round, so compare the last two.
     if MEMORY_SCALE == 1:
-        assert after_round[1] - after_round[0] < 16 * 1024, \
+        assert after_round[2] - after_round[1] < 16 * 1024, \
             f"RSS after each round of {n} idle connections: {after_round} KiB (leak per connection?)"
 
 
