@@ -115,7 +115,8 @@ int Serve(const Config& config) {
     api::Services services(*db, static_cast<size_t>(config.max_state_bytes));
     http::Router router;
     api::RegisterAllRoutes(router, services);
-    http::Dispatcher dispatcher(router, *db, {static_cast<size_t>(config.max_body_bytes)});
+    http::Dispatcher dispatcher(router, *db,
+                                {static_cast<size_t>(config.max_body_bytes), db->CommitCounter()});
 
     http::ServerOptions options;
     options.host = listen.host;

@@ -120,11 +120,11 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
   return nullptr;
 }
 
-Dispatcher::Dispatcher(const Router& router, storage::Database& db, DispatcherOptions options)
+Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options)
     : router_(router),
       options_(options),
-      tokens_(std::make_unique<auth::TokenVerifier>(db, db.CommitCounter())),
-      replies_(std::make_unique<ReplyCache>(db.CommitCounter())) {}
+      tokens_(std::make_unique<auth::TokenVerifier>(tokens, options.commit_counter)),
+      replies_(std::make_unique<ReplyCache>(options.commit_counter)) {}
 
 Dispatcher::~Dispatcher() = default;
 

@@ -2,8 +2,10 @@
 // conventions (auth, account, roles, formats, errors) once for every endpoint.
 #pragma once
 
+#include <atomic>
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -106,11 +108,14 @@ class Router {
 
 struct DispatcherOptions {
   size_t default_body_limit = 1 << 20;
+  // The database's commit counter (storage::Database::CommitCounter); when set, verified
+  // token rows and cacheable answers are reused while it stands still.
+  const std::atomic<uint64_t>* commit_counter = nullptr;
 };
 
 class Dispatcher {
  public:
-  Dispatcher(const Router& router, storage::Database& db, DispatcherOptions options);
+  Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options);
   ~Dispatcher();
 
   // Body limit and spooling for a request, decided from its header (before the body is read).

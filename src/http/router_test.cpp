@@ -202,7 +202,8 @@ class DispatcherTest : public ::testing::Test {
                  }};
     router_.Add(nobody);
 
-    dispatcher_ = std::make_unique<Dispatcher>(router_, *db_, DispatcherOptions{kDefaultLimit});
+    dispatcher_ = std::make_unique<Dispatcher>(
+        router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter()});
   }
 
   void TearDown() override {
