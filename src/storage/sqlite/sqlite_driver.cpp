@@ -79,8 +79,6 @@ class SqliteStatement final : public sql::StatementImpl {
   SqliteConnection* connection_;
 };
 
-}  // namespace
-
 // One per database file in this process. SQLite admits one writer at a time; waiting here,
 // in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
 struct SharedFile {
@@ -99,13 +97,6 @@ std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
   slot = created;
   return created;
 }
-
-std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path) {
-  auto shared = SharedFileFor(path);
-  return {shared, &shared->commits};
-}
-
-namespace {
 
 class SqliteConnection final : public sql::Connection {
  public:
@@ -205,6 +196,11 @@ class SqliteConnection final : public sql::Connection {
 void CountCommit(SqliteConnection* connection) { connection->CountCommit(); }
 
 }  // namespace
+
+std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path) {
+  auto shared = SharedFileFor(path);
+  return {shared, &shared->commits};
+}
 
 std::unique_ptr<sql::Connection> Connect(const std::string& path) {
   return std::make_unique<SqliteConnection>(path);
