@@ -134,6 +134,18 @@ Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, 
 TokenVerifier::TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits)
     : tokens_(tokens), commits_(commits) {}
 
+std::optional<Principal> TokenVerifier::Remembered(std::string_view presented, int64_t now) {
+  if (!commits_) return std::nullopt;
+  auto parsed = ParseTokenString(presented);
+  if (!parsed) return std::nullopt;
+  std::string key = parsed->account + "\n" + parsed->token_id;
+  uint64_t current = commits_->load(std::memory_order_acquire);
+  std::lock_guard lock(mutex_);
+  auto it = remembered_.find(key);
+  if (it == remembered_.end() || it->second.commits != current) return std::nullopt;
+  return Admit(*parsed, it->second.record, now);
+}
+
 Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
   if (!commits_) return auth::Authenticate(tokens_, presented, now);
   auto parsed = ParseTokenString(presented);
@@ -156,7 +168,7 @@ Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
   // the memory.
   std::lock_guard lock(mutex_);
   if (remembered_.size() >= kMaxRemembered) remembered_.clear();
-  remembered_[key] = Remembered{std::move(*record), before};
+  remembered_[key] = RememberedRow{std::move(*record), before};
   return principal;
 }
 

@@ -76,9 +76,13 @@ class TokenVerifier {
  public:
   TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits);
   Principal Authenticate(std::string_view presented, int64_t now);
+  // Authenticate from memory alone: nullopt when the token's row is not remembered (or went
+  // stale), without reading the database. Throws as Authenticate does for a remembered row
+  // that refuses the caller.
+  std::optional<Principal> Remembered(std::string_view presented, int64_t now);
 
  private:
-  struct Remembered {
+  struct RememberedRow {
     storage::TokenRecord record;
     uint64_t commits = 0;  // the counter before the row was read
   };
@@ -87,7 +91,7 @@ class TokenVerifier {
   storage::TokenStore& tokens_;
   const std::atomic<uint64_t>* commits_;
   std::mutex mutex_;
-  std::unordered_map<std::string, Remembered> remembered_;  // "<account>\n<token id>"
+  std::unordered_map<std::string, RememberedRow> remembered_;  // "<account>\n<token id>"
 };
 
 }  // namespace statehouse::auth

@@ -191,6 +191,12 @@ auth::Principal Dispatcher::Authorize(const Route& route, const Request& request
     Fail(ErrorCode::kUnauthenticated,
          "missing API token: send it in the x-api-key header (or as the basic-auth password)");
   auth::Principal principal = tokens_->Authenticate(*token, NowMillis());
+  CheckAccess(route, request, principal);
+  return principal;
+}
+
+void Dispatcher::CheckAccess(const Route& route, const Request& request,
+                             const auth::Principal& principal) {
   // Either spelling may name the account; each one given must be the token's.
   for (auto named : {request.Header("harness-account"), request.Query("accountIdentifier")}) {
     if (named && *named != principal.account)
@@ -200,7 +206,37 @@ auth::Principal Dispatcher::Authorize(const Route& route, const Request& request
     Fail(ErrorCode::kPermissionDenied,
          std::string("this operation needs the ") + auth::RoleName(RoleFor(route.access)) +
              " role; the token has " + auth::RoleName(principal.role));
-  return principal;
+}
+
+std::string Dispatcher::CacheKey(const Request& request, const auth::Principal& p,
+                                 ReplyFormat format) {
+  std::string key;
+  key.reserve(request.target.size() + p.account.size() + p.org.size() + p.project.size() + 8);
+  key.append(request.target).append("\n").append(p.account).append("\n");
+  key.append(p.org).append("\n").append(p.project).append("\n");
+  key.push_back(static_cast<char>('0' + static_cast<int>(p.role)));
+  key.push_back(static_cast<char>('0' + static_cast<int>(format)));
+  return key;
+}
+
+std::optional<Response> Dispatcher::FromMemory(const Request& request) const {
+  if (!replies_->Enabled() || request.method != "GET" || request.HasBody()) return std::nullopt;
+  try {
+    NameValues params;
+    bool known = false;
+    const Route* route = router_.Match(request.method, request.path, params, known);
+    if (!route || !route->cacheable || route->access == Access::kPublic) return std::nullopt;
+    auto token = PresentedToken(request);
+    if (!token || token->empty()) return std::nullopt;
+    auto principal = tokens_->Remembered(*token, NowMillis());
+    if (!principal) return std::nullopt;
+    CheckAccess(*route, request, *principal);
+    ReplyFormat format =
+        ChooseReplyFormat(false, BodyFormat::kJson, request.Header("accept").value_or(""));
+    return replies_->Find(CacheKey(request, *principal, format));
+  } catch (const std::exception&) {
+    return std::nullopt;  // Handle gives the error its proper answer
+  }
 }
 
 std::optional<Response> Dispatcher::Preflight(const Request& request) const {
@@ -256,13 +292,7 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   std::string cache_key;
   uint64_t snapshot = 0;
   if (route->cacheable && !has_body && replies_->Enabled()) {
-    const auth::Principal& p = ctx.principal;
-    cache_key.reserve(request.target.size() + p.account.size() + p.org.size() + p.project.size() +
-                      8);
-    cache_key.append(request.target).append("\n").append(p.account).append("\n");
-    cache_key.append(p.org).append("\n").append(p.project).append("\n");
-    cache_key.push_back(static_cast<char>('0' + static_cast<int>(p.role)));
-    cache_key.push_back(static_cast<char>('0' + static_cast<int>(format)));
+    cache_key = CacheKey(request, ctx.principal, format);
     if (auto hit = replies_->Find(cache_key)) return std::move(*hit);
     snapshot = replies_->Snapshot();
   }

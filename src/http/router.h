@@ -124,6 +124,12 @@ class Dispatcher {
   // Never throws: every failure becomes an IaCMError response.
   Response Handle(const Request& request) const;
 
+  // The answer to a cacheable GET from memory alone, when the caller's token row is
+  // remembered and an answer was kept since the last write. Never reads the database, so
+  // network threads may call it; nullopt (also for anything that would be an error) sends
+  // the request on to Handle.
+  std::optional<Response> FromMemory(const Request& request) const;
+
   // Checks credentials and role from the header alone, so large uploads are refused before
   // their body is read. nullopt: go ahead.
   std::optional<Response> Preflight(const Request& request) const;
@@ -134,6 +140,11 @@ class Dispatcher {
  private:
   Response Run(const Request& request, ReplyFormat& format) const;
   auth::Principal Authorize(const Route& route, const Request& request) const;
+  // Throws unless the principal may use the route as the request names it (account, role).
+  static void CheckAccess(const Route& route, const Request& request,
+                          const auth::Principal& principal);
+  static std::string CacheKey(const Request& request, const auth::Principal& principal,
+                              ReplyFormat format);
   const Router& router_;
   DispatcherOptions options_;
   // Shared by the worker threads; both lock inside.

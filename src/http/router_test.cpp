@@ -201,6 +201,14 @@ class DispatcherTest : public ::testing::Test {
                    return r;
                  }};
     router_.Add(nobody);
+    // Counts its runs, so tests can tell a kept answer from a fresh one.
+    router_.Add(Cacheable({"GET", "/v1/kept/{id}", Access::kRead, [this](Context& ctx) {
+                             ++kept_runs_;
+                             json::object o;
+                             o["id"] = std::string(ctx.Param("id"));
+                             o["run"] = kept_runs_;
+                             return Reply::Of(200, std::move(o));
+                           }}));
 
     dispatcher_ = std::make_unique<Dispatcher>(
         router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter()});
@@ -248,9 +256,57 @@ class DispatcherTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
   std::string admin_, editor_, viewer_, other_admin_;
+  int kept_runs_ = 0;
   Router router_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
+
+TEST_F(DispatcherTest, CacheableAnswerIsKeptUntilAWrite) {
+  Response first = dispatcher_->Handle(Req("GET", "/v1/kept/a", viewer_));
+  ASSERT_EQ(first.status, 200) << first.body;
+  Response again = dispatcher_->Handle(Req("GET", "/v1/kept/a", viewer_));
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(kept_runs_, 1);
+  domain::CreateAccount(*db_, "third");  // any committed write
+  Response fresh = dispatcher_->Handle(Req("GET", "/v1/kept/a", viewer_));
+  EXPECT_NE(fresh.body, first.body);
+  EXPECT_EQ(kept_runs_, 2);
+}
+
+TEST_F(DispatcherTest, FromMemoryAnswersOnlyWhatHandleKept) {
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/a", viewer_)))
+      << "nothing is kept before a handler ran";
+  Response first = dispatcher_->Handle(Req("GET", "/v1/kept/a", viewer_));
+  ASSERT_EQ(first.status, 200);
+  auto kept = dispatcher_->FromMemory(Req("GET", "/v1/kept/a", viewer_));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->body, first.body);
+  EXPECT_EQ(kept_runs_, 1);
+  // Other targets, routes that are not cacheable, writes and other callers are not answered.
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/b", viewer_)));
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/orgs/platform", viewer_)));
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("POST", "/v1/kept/a", viewer_)));
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/a", other_admin_)));
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/a", "")));
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/a", viewer_ + "x")));
+  Request yaml = Req("GET", "/v1/kept/a", viewer_);
+  yaml.headers.emplace_back("accept", "application/yaml");
+  EXPECT_FALSE(dispatcher_->FromMemory(yaml)) << "another format is another answer";
+  Request wrong_account = Req("GET", "/v1/kept/a", viewer_);
+  wrong_account.headers.emplace_back("harness-account", "other");
+  EXPECT_FALSE(dispatcher_->FromMemory(wrong_account));
+  // After a write nothing is answered from memory.
+  domain::CreateAccount(*db_, "third");
+  EXPECT_FALSE(dispatcher_->FromMemory(Req("GET", "/v1/kept/a", viewer_)));
+}
+
+TEST_F(DispatcherTest, WithoutACommitCounterNothingIsKept) {
+  Dispatcher plain(router_, *db_, DispatcherOptions{kDefaultLimit});
+  plain.Handle(Req("GET", "/v1/kept/a", viewer_));
+  plain.Handle(Req("GET", "/v1/kept/a", viewer_));
+  EXPECT_EQ(kept_runs_, 2);
+  EXPECT_FALSE(plain.FromMemory(Req("GET", "/v1/kept/a", viewer_)));
+}
 
 TEST_F(DispatcherTest, AuthenticatedRequestReachesHandler) {
   Response res = dispatcher_->Handle(Req("GET", "/v1/orgs/platform", admin_));
