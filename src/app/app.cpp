@@ -90,12 +90,12 @@ int Serve(const Config& config) {
     if (config.max_body_bytes < 1024)
       Fail(ErrorCode::kInvalidArgument, "--max-body-bytes: must be at least 1024");
     PrepareDataDir(config.data_dir);
-    LockSqliteDatabase(ResolveDatabase(config.database, config.data_dir));
+    DatabaseTarget target = ResolveDatabase(config.database, config.data_dir);
+    LockSqliteDatabase(target);
     int workers = config.worker_threads > 0 ? config.worker_threads : 8;
     int cores = static_cast<int>(std::thread::hardware_concurrency());
     if (cores <= 0) cores = 2;
-    bool on_postgres =
-        ResolveDatabase(config.database, config.data_dir).kind == DatabaseKind::kPostgres;
+    bool on_postgres = target.kind == DatabaseKind::kPostgres;
     // PostgreSQL reads wait on a round trip, SQLite reads on nothing but the CPU.
     int readers = config.read_threads > 0 ? config.read_threads : on_postgres ? workers : cores;
     auto db = OpenDatabase(config, static_cast<size_t>(workers + readers));

@@ -134,16 +134,22 @@ Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, 
 TokenVerifier::TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits)
     : tokens_(tokens), commits_(commits) {}
 
+std::shared_ptr<const storage::TokenRecord> TokenVerifier::Find(const std::string& key,
+                                                                uint64_t commits) {
+  std::lock_guard lock(mutex_);
+  auto it = remembered_.find(key);
+  if (it == remembered_.end() || it->second.commits != commits) return nullptr;
+  return it->second.record;
+}
+
 std::optional<Principal> TokenVerifier::Remembered(std::string_view presented, int64_t now) {
   if (!commits_) return std::nullopt;
   auto parsed = ParseTokenString(presented);
   if (!parsed) return std::nullopt;
-  std::string key = parsed->account + "\n" + parsed->token_id;
-  uint64_t current = commits_->load(std::memory_order_acquire);
-  std::lock_guard lock(mutex_);
-  auto it = remembered_.find(key);
-  if (it == remembered_.end() || it->second.commits != current) return std::nullopt;
-  return Admit(*parsed, it->second.record, now);
+  auto row =
+      Find(parsed->account + "\n" + parsed->token_id, commits_->load(std::memory_order_acquire));
+  if (!row) return std::nullopt;
+  return Admit(*parsed, *row, now);
 }
 
 Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
@@ -153,22 +159,16 @@ Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
   std::string key = parsed->account + "\n" + parsed->token_id;
   // Read before the row: a write committed after this load moves the counter past it.
   uint64_t before = commits_->load(std::memory_order_acquire);
-  {
-    std::lock_guard lock(mutex_);
-    auto it = remembered_.find(key);
-    if (it != remembered_.end()) {
-      if (it->second.commits == before) return Admit(*parsed, it->second.record, now);
-      remembered_.erase(it);
-    }
-  }
+  if (auto row = Find(key, before)) return Admit(*parsed, *row, now);
   auto record = tokens_.GetToken(parsed->account, parsed->token_id);
   if (!record) Fail(ErrorCode::kUnauthenticated, "invalid API token");
   Principal principal = Admit(*parsed, *record, now);
   // Only rows that admitted their caller are kept: unknown ids and wrong secrets cannot fill
-  // the memory.
+  // the memory. A stale row for the key is replaced here.
+  auto row = std::make_shared<const storage::TokenRecord>(std::move(*record));
   std::lock_guard lock(mutex_);
   if (remembered_.size() >= kMaxRemembered) remembered_.clear();
-  remembered_[key] = RememberedRow{std::move(*record), before};
+  remembered_[key] = RememberedRow{std::move(row), before};
   return principal;
 }
 

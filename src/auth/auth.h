@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -83,9 +84,12 @@ class TokenVerifier {
 
  private:
   struct RememberedRow {
-    storage::TokenRecord record;
+    std::shared_ptr<const storage::TokenRecord> record;
     uint64_t commits = 0;  // the counter before the row was read
   };
+  // The row remembered for key if it was read at this commit count (the secret is then
+  // checked outside the lock).
+  std::shared_ptr<const storage::TokenRecord> Find(const std::string& key, uint64_t commits);
   static constexpr size_t kMaxRemembered = 4096;
 
   storage::TokenStore& tokens_;
