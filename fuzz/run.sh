@@ -9,7 +9,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
-ALL="json yaml form query http_framing state_reader lock_info"
+ALL="json yaml form query http_framing state_reader lock_info rego_parse rego_eval"
 TARGETS=${*:-$ALL}
 
 max_len() {
@@ -19,6 +19,7 @@ max_len() {
     yaml | json) echo 16384 ;;
     form) echo 16384 ;;
     lock_info) echo 8192 ;;
+    rego_parse | rego_eval) echo 8192 ;;
     query) echo 4096 ;;
     *) echo 4096 ;;
   esac
@@ -34,7 +35,9 @@ for t in $TARGETS; do
   log=$BUILD/logs/$t.log
   mkdir -p "$(dirname "$log")"
   dict=()
-  [ -f "$ROOT/fuzz/dict/$t.dict" ] && dict=(-dict="$ROOT/fuzz/dict/$t.dict")
+  dict_file=$ROOT/fuzz/dict/$t.dict
+  case $t in rego_*) dict_file=$ROOT/fuzz/dict/rego.dict ;; esac
+  [ -f "$dict_file" ] && dict=(-dict="$dict_file")
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$bin" "$corpus" "$ROOT/fuzz/corpus/$t" "${dict[@]}" -max_len="$(max_len "$t")" -timeout=5 \

@@ -3,6 +3,7 @@
 
 #include "domain/credentials.h"
 #include "domain/organizations.h"
+#include "domain/policies.h"
 #include "domain/state.h"
 #include "domain/variable_sets.h"
 #include "domain/workspaces.h"
@@ -16,6 +17,7 @@ struct Services {
   domain::OrganizationService orgs;
   domain::ProjectService projects;
   domain::CredentialService credentials;
+  domain::PolicyService policies;  // before the services that enforce policies
   domain::WorkspaceService workspaces;
   domain::VariableSetService variable_sets;
   domain::StateService states;
@@ -26,9 +28,10 @@ struct Services {
         orgs(database),
         projects(database),
         credentials(database),
-        workspaces(database),
+        policies(database),
+        workspaces(database, &policies),
         variable_sets(database),
-        states(database, workspaces),
+        states(database, workspaces, &policies),
         max_state_bytes(state_limit) {}
 
   static constexpr size_t kDefaultMaxStateBytes = size_t{2} << 30;
@@ -45,6 +48,7 @@ void RegisterCredentialRoutes(http::Router& router, Services& services);
 void RegisterWorkspaceRoutes(http::Router& router, Services& services);
 void RegisterStateRoutes(http::Router& router, Services& services);
 void RegisterVariableSetRoutes(http::Router& router, Services& services);
+void RegisterPolicyRoutes(http::Router& router, Services& services);
 
 inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterHealthRoutes(router, services);
@@ -53,6 +57,7 @@ inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterWorkspaceRoutes(router, services);
   RegisterStateRoutes(router, services);
   RegisterVariableSetRoutes(router, services);
+  RegisterPolicyRoutes(router, services);
 }
 
 }  // namespace statehouse::api

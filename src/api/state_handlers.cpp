@@ -82,7 +82,25 @@ json::object DataJson(const storage::WorkspaceKey& key, const storage::DataRecor
   o["state_checksum"] = d.sha256;
   if (d.serial) o["serial"] = *d.serial;
   if (!d.lineage.empty()) o["lineage"] = d.lineage;
+  if (d.policy_evaluation_id) {
+    o["policy_evaluation_id"] = d.policy_evaluation_id;
+    o["policy_evaluation_status"] = d.policy_status;
+    o["policy_evaluation_message"] = d.policy_message;
+  }
   return o;
+}
+
+// The spec's CreateDataResponse / evaluate-policy answer for a data record.
+json::object DataEvaluationJson(const std::string& id, const domain::PolicyDecision& decision) {
+  json::object out;
+  out["id"] = id;
+  out["policy_evaluation"] = decision.evaluated ? json::value(decision.DataPolicyEvaluations())
+                                                : json::value(json::array());
+  out["policy_evaluation_status"] = decision.evaluated ? decision.StatusName() : "pass";
+  std::string message = decision.evaluated ? decision.Message() : "no policies apply";
+  if (!message.empty()) out["policy_evaluation_message"] = message;
+  if (decision.evaluated) out["policy_evaluation_id"] = decision.evaluation_id;
+  return out;
 }
 
 json::object PassingEvaluation(const Context& ctx, std::string_view entity) {
@@ -245,9 +263,12 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 return Reply::Of(200, std::move(out));
               }});
   router.Add({"POST", base + "/actions/force-unlock", Access::kWrite, [&s](Context& ctx) {
-                auto removed = s.states.ForceUnlock(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                domain::PolicyDecision decision;
+                auto removed =
+                    s.states.ForceUnlock(ctx.principal, ScopeOf(ctx), Ws(ctx), &decision);
                 json::object out;
-                out["policy_evaluation"] = PassingEvaluation(ctx, Ws(ctx));
+                out["policy_evaluation"] =
+                    decision.evaluated ? decision.evaluation : PassingEvaluation(ctx, Ws(ctx));
                 out["unlocked"] = removed.has_value();
                 if (removed) out["lock_id"] = removed->lock_id;
                 return Reply::Of(200, std::move(out));
@@ -285,13 +306,11 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                             meta.stack_path = Q(ctx, "stack_path");
                             if (!ctx.request.HasBody())
                               Fail(ErrorCode::kInvalidArgument, "a request body is required");
+                            domain::PolicyDecision decision;
                             auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
-                                                         UploadOf(ctx), meta);
-                            json::object out;
-                            out["id"] = d.id;
-                            out["policy_evaluation"] = json::array();
-                            out["policy_evaluation_status"] = "pass";
-                            return Reply::Of(200, std::move(out));
+                                                         UploadOf(ctx), meta,
+                                                         Q(ctx, "policy_action"), &decision);
+                            return Reply::Of(200, DataEvaluationJson(d.id, decision));
                           }};
   create_data.spool_body = true;
   create_data.body_limit = s.max_state_bytes;
@@ -306,12 +325,9 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
   router.Add({"GET", base + "/data/{id}/evaluate-policy", Access::kRead, [&s](Context& ctx) {
                 auto d = s.states.GetData(ctx.principal, ScopeOf(ctx), Ws(ctx),
                                           std::string(ctx.Param("id")));
-                json::object out;
-                out["id"] = d.id;
-                out["policy_evaluation"] = json::array();
-                out["policy_evaluation_status"] = "pass";
-                out["policy_evaluation_message"] = "no policies apply";
-                return Reply::Of(200, std::move(out));
+                auto decision = s.states.EvaluateData(ctx.principal, ScopeOf(ctx), Ws(ctx), d,
+                                                      Q(ctx, "policy_action"));
+                return Reply::Of(200, DataEvaluationJson(d.id, decision));
               }});
   router.Add(
       {"POST", base + "/state-versions/{data_id}/rollback", Access::kWrite, [&s](Context& ctx) {

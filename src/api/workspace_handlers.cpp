@@ -21,8 +21,11 @@ constexpr const char* kBase = "/iacm/api/orgs/{org}/projects/{project}";
 const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
                                               {"updated", storage::SortField::kUpdated}};
 
-Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective) {
+Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
+                const domain::PolicyDecision* decision = nullptr) {
   json::object body = WorkspaceJson(w);
+  // The on-save evaluation (warnings included) of a create, update or clone.
+  if (decision && decision->evaluated) body["policy_evaluation"] = decision->evaluation;
   if (auto lock = s.states.CurrentLock(w)) {
     body["backend_locked"] = true;
     json::object l = domain::StateService::LockSummary(*lock);
@@ -75,9 +78,10 @@ void AddSettingRoutes(http::Router& router, Services& s, const std::string& name
 void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
   const std::string base = kBase;
   router.Add({"POST", base + "/workspaces", Access::kWrite, [&s](Context& ctx) {
+                domain::PolicyDecision decision;
                 auto w = s.workspaces.Create(ctx.principal, ScopeOf(ctx), ctx.BodyObject(),
-                                             ctx.FormBody());
-                return ShowReply(s, w, 200, true);
+                                             ctx.FormBody(), &decision);
+                return ShowReply(s, w, 200, true, &decision);
               }});
   router.Add({"GET", base + "/workspaces", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 1, kSorts, storage::SortField::kName);
@@ -118,10 +122,12 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                          return ShowReply(s, w, 200, true);
                        }}));
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
+                domain::PolicyDecision decision;
                 auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
                                              std::string(ctx.Param("identifier")), ctx.BodyObject(),
-                                             ctx.FormBody(), http::IfMatchVersion(ctx.request));
-                return ShowReply(s, w, 200, true);
+                                             ctx.FormBody(), http::IfMatchVersion(ctx.request),
+                                             &decision);
+                return ShowReply(s, w, 200, true, &decision);
               }});
   router.Add({"DELETE", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 s.workspaces.Destroy(ctx.principal, ScopeOf(ctx),
@@ -142,10 +148,11 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                     Fail(ErrorCode::kInvalidArgument, std::string(k) + ": must be a string");
                   return std::string(v->get_string());
                 };
+                domain::PolicyDecision decision;
                 auto w = s.workspaces.Clone(ctx.principal, ScopeOf(ctx),
                                             std::string(ctx.Param("workspace")), text("identifier"),
-                                            text("name"));
-                return ShowReply(s, w, 200, true);
+                                            text("name"), &decision);
+                return ShowReply(s, w, 200, true, &decision);
               }});
   router.Add({"GET", base + "/tags", Access::kRead, [&s](Context& ctx) {
                 json::array out;

@@ -1,9 +1,11 @@
 // statehouse serve | statehouse admin ...
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <iostream>
 
 #include "app/app.h"
 #include "app/config.h"
+#include "cli/policy_cli.h"
 
 int main(int argc, char** argv) {
   using statehouse::app::Config;
@@ -86,6 +88,28 @@ int main(int argc, char** argv) {
   create_token->add_option("--org", org, "Limit the token to one organization");
   create_token->add_option("--project", project, "Limit the token to one project (needs --org)");
 
+  CLI::App* policy = cli.add_subcommand("policy", "Evaluate and test Rego policies offline");
+  policy->require_subcommand(1);
+  statehouse::cli::PolicyEvalOptions eval_options;
+  CLI::App* eval = policy->add_subcommand("eval", "Evaluate a Rego query (like opa eval)");
+  eval->add_option("-d,--data", eval_options.data_paths,
+                   "Policy (.rego) or data (.json, .yaml) file or directory; repeatable");
+  eval->add_option("-i,--input", eval_options.input_path, "Input document (JSON or YAML)");
+  eval->add_option("-f,--format", eval_options.format, "json|pretty")
+      ->check(CLI::IsMember({"json", "pretty"}))
+      ->capture_default_str();
+  eval->add_flag("--fail", eval_options.fail, "Exit 1 when the result is undefined");
+  eval->add_flag("--fail-defined", eval_options.fail_defined, "Exit 1 when the result is defined");
+  eval->add_flag("--strict-builtin-errors", eval_options.strict_builtin_errors,
+                 "Halt on the first builtin error instead of making the call undefined");
+  eval->add_option("--timeout-ms", eval_options.timeout_ms, "Stop evaluation after this (0: never)");
+  eval->add_option("QUERY", eval_options.query, "Query, e.g. data.terraform.deny")->required();
+  statehouse::cli::PolicyTestOptions test_options;
+  CLI::App* test = policy->add_subcommand("test", "Run test_ rules (like opa test)");
+  test->add_option("PATH", test_options.paths, "Policy files or directories")->required();
+  test->add_flag("-v,--verbose", test_options.verbose, "List every test");
+  test->add_option("-r,--run", test_options.run_filter, "Only tests whose name matches REGEX");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +136,8 @@ int main(int argc, char** argv) {
     }
     return statehouse::app::Serve(config);
   }
+  if (*eval) return statehouse::cli::PolicyEval(eval_options, std::cout, std::cerr);
+  if (*test) return statehouse::cli::PolicyTest(test_options, std::cout, std::cerr);
   if (*create_account) return statehouse::app::AdminCreateAccount(admin_config, account);
   if (*create_token)
     return statehouse::app::AdminCreateToken(admin_config, account, role, org, project);

@@ -6,12 +6,15 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <future>
 #include <optional>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "domain/policies.h"
+#include "domain/terraform_plan.h"
 
 namespace statehouse::domain {
 namespace json = boost::json;
@@ -132,7 +135,9 @@ std::string Rfc3339(int64_t millis) {
 
 const std::vector<std::string>& DataTypes() {
   static const std::vector<std::string> kTypes = {
-      "plan_human", "state_raw", "state_human",  "cost_breakdown", "cost_diff",
+      // plan_json (a plan as `terraform show -json` prints it) is Statehouse's addition: the
+      // spec evaluates plans but its enum names no type that holds one.
+      "plan_human", "plan_json", "state_raw", "state_human",  "cost_breakdown", "cost_diff",
       "modules",    "providers", "cdk_template", "cdk_manifest",   "cdk_tree",
       "cdk_assets", "cdk_diff",  "cdk_drift"};
   return kTypes;
@@ -211,8 +216,11 @@ std::optional<storage::DataRecord> StateService::Newest(const storage::Workspace
 storage::DataRecord StateService::WriteState(const auth::Principal& who,
                                              const WorkspaceScope& scope, const std::string& ws,
                                              const Upload& body,
-                                             const std::optional<std::string>& lock_id) {
+                                             const std::optional<std::string>& lock_id,
+                                             const std::string& policy_action,
+                                             PolicyDecision* decision) {
   auth::RequireScope(who, scope.org, scope.project);
+  if (!policy_action.empty()) ActionFor("state_raw", policy_action);
   workspaces_.Get(who, scope, ws);
   if (body.size == 0) Fail(ErrorCode::kInvalidArgument, "the state body is empty");
   CheckedUpload checked = CheckUpload(db_.Blobs(), body, true);
@@ -237,12 +245,28 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
   auto result = db_.States().WriteState(KeyOf(who, scope, ws), version, lock_id, std::nullopt);
   using Kind = storage::StateWriteResult::Kind;
   switch (result.kind) {
-    case Kind::kStored:
+    case Kind::kStored: {
       log::Info("state stored", {{"workspace", ws},
                                  {"id", version.id},
                                  {"size", version.size},
                                  {"serial", version.serial ? *version.serial : -1}});
-      return result.record;
+      // Policies on states record what they find; they never refuse a state (it records what
+      // exists), and their failure never fails the acknowledged write.
+      storage::DataRecord stored = result.record;
+      try {
+        PolicyDecision checked = EvaluateData(who, scope, ws, stored, policy_action);
+        if (checked.evaluated) {
+          stored.policy_evaluation_id = checked.evaluation_id;
+          stored.policy_status = checked.StatusName();
+          stored.policy_message = checked.Message();
+        }
+        if (decision) *decision = std::move(checked);
+      } catch (const std::exception& e) {
+        log::Error("state policy evaluation failed",
+                   {{"workspace", ws}, {"id", stored.id}, {"error", e.what()}});
+      }
+      return stored;
+    }
     case Kind::kRetried:
       return result.record;
     case Kind::kLocked:
@@ -287,6 +311,7 @@ bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scop
   json::object info = body ? NormalizeLockInfo(*body) : json::object();
   bool id_only = info.size() == 1 && info.contains("ID");
   if (info.empty() || id_only) {
+    GuardForceUnlock(who, workspaces_.Get(who, scope, ws), nullptr);
     auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
     if (removed)
       log::Warn("state lock forced open",
@@ -321,9 +346,11 @@ storage::LockRecord StateService::ManualLock(const auth::Principal& who,
 
 std::optional<storage::LockRecord> StateService::ForceUnlock(const auth::Principal& who,
                                                              const WorkspaceScope& scope,
-                                                             const std::string& ws) {
+                                                             const std::string& ws,
+                                                             PolicyDecision* decision) {
   auth::RequireScope(who, scope.org, scope.project);
-  workspaces_.Get(who, scope, ws);
+  storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
+  GuardForceUnlock(who, w, decision);
   auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
   if (removed)
     log::Warn("state lock forced open",
@@ -374,23 +401,172 @@ StateService::Content StateService::ContentOf(const storage::WorkspaceRecord& w,
 
 storage::DataRecord StateService::CreateData(const auth::Principal& who,
                                              const WorkspaceScope& scope, const std::string& ws,
-                                             const Upload& body, storage::DataRecord meta) {
+                                             const Upload& body, storage::DataRecord meta,
+                                             const std::string& policy_action,
+                                             PolicyDecision* decision) {
   auth::RequireScope(who, scope.org, scope.project);
   workspaces_.Get(who, scope, ws);
   if (std::find(DataTypes().begin(), DataTypes().end(), meta.data_type) == DataTypes().end())
     Fail(ErrorCode::kInvalidArgument, "data_type: must be one of the spec's data types");
   if (meta.provisioner_type != "tf" && meta.provisioner_type != "awscdk")
     Fail(ErrorCode::kInvalidArgument, "provisioner_type: must be tf or awscdk");
-  if (meta.data_type == "state_raw") return WriteState(who, scope, ws, body, std::nullopt);
+  if (meta.data_type == "state_raw") {
+    return WriteState(who, scope, ws, body, std::nullopt, policy_action, decision);
+  }
+  if (!policy_action.empty()) ActionFor(meta.data_type, policy_action);  // 400 before storing
   meta.id = RandomUuid();
   CheckedUpload checked = CheckUpload(db_.Blobs(), body, false);
+  if (meta.data_type == "plan_json" || meta.data_type == "cost_breakdown" ||
+      meta.data_type == "cost_diff") {
+    // Policies read these as documents: refuse what is not one, before anything is stored.
+    ReadDocument(body.file, meta.data_type);
+  }
   meta.sha256 = checked.sha256;
   meta.size = static_cast<int64_t>(body.size);
   meta.created_by = who.token_id;
   meta.created = NowMillis();
   db_.Blobs().Put(checked.sha256, body.file);
   db_.States().AddData(KeyOf(who, scope, ws), meta);
+  PolicyDecision result = EvaluateData(who, scope, ws, meta, policy_action);
+  if (result.evaluated) {
+    meta.policy_evaluation_id = result.evaluation_id;
+    meta.policy_status = result.StatusName();
+    meta.policy_message = result.Message();
+  }
+  if (decision) *decision = std::move(result);
   return meta;
+}
+
+std::optional<PolicyEntity> StateService::EntityOf(const std::string& data_type) {
+  if (data_type == "plan_json") return PolicyEntity::kTerraformPlan;
+  if (data_type == "cost_breakdown" || data_type == "cost_diff")
+    return PolicyEntity::kTerraformPlanCost;
+  if (data_type == "state_raw") return PolicyEntity::kTerraformState;
+  return std::nullopt;
+}
+
+PolicyAction StateService::ActionFor(const std::string& data_type,
+                                     const std::string& policy_action) {
+  std::optional<PolicyEntity> entity = EntityOf(data_type);
+  if (!entity) {
+    if (policy_action.empty()) return PolicyAction::kAfterTerraformPlan;
+    Fail(ErrorCode::kInvalidArgument,
+         "policy_action: data of type " + data_type + " is not evaluated by policies");
+  }
+  std::string action = policy_action;
+  if (action.empty()) {
+    action = *entity == PolicyEntity::kTerraformState ? "afterTerraformApply" : "afterTerraformPlan";
+  }
+  const PolicyTrigger* trigger = FindTrigger(EntityTypeName(*entity), action);
+  if (!trigger) {
+    Fail(ErrorCode::kInvalidArgument,
+         "policy_action: '" + action + "' is not an action of " +
+             std::string(EntityTypeName(*entity)) + " policies");
+  }
+  return trigger->action;
+}
+
+json::value StateService::ReadDocument(const std::string& file_or_blob, const std::string& data_type,
+                                       bool from_blob) {
+  std::string text;
+  if (from_blob) {
+    text = db_.Blobs().Read(file_or_blob);
+  } else {
+    std::ifstream in(file_or_blob, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  json::value doc;
+  try {
+    doc = tfstate::ParseState(text);  // the scanner's depth limit, not Boost's default of 32
+  } catch (const Error&) {
+    Fail(ErrorCode::kInvalidArgument, data_type + " data must be a JSON document");
+  }
+  if (!doc.is_object()) Fail(ErrorCode::kInvalidArgument, data_type + " data must be a JSON object");
+  if (data_type == "plan_json" && !tfplan::IsPlan(doc)) {
+    Fail(ErrorCode::kInvalidArgument,
+         "plan_json data must be a plan in `terraform show -json` format (format_version and "
+         "resource_changes)");
+  }
+  return doc;
+}
+
+PolicyDecision StateService::EvaluateData(const auth::Principal& who, const WorkspaceScope& scope,
+                                          const std::string& ws, const storage::DataRecord& data,
+                                          const std::string& policy_action) {
+  PolicyDecision none;
+  if (!policies_) return none;
+  std::optional<PolicyEntity> entity = EntityOf(data.data_type);
+  PolicyAction action = ActionFor(data.data_type, policy_action);
+  if (!entity) return none;
+  EnforcementRequest request;
+  request.org = scope.org;
+  request.project = scope.project;
+  request.entity_type = *entity;
+  request.action = action;
+  request.entity = WorkspaceEntity(who.account, scope.org, scope.project, ws) +
+                   "/dataIdentifier:" + data.id;
+  request.entity_metadata["workspace"] = ws;
+  request.entity_metadata["data_id"] = data.id;
+  request.entity_metadata["data_type"] = data.data_type;
+  request.execution_id = data.pipeline_execution_id;
+  // Nothing is read or parsed unless a policy set applies.
+  if (!policies_->Applies(who, request)) return none;
+  json::value input;
+  if (data.data_type == "state_raw") {
+    if (!data.serial) return none;  // not a v4 state (e.g. encrypted): nothing to read
+    input = tfstate::Redact(tfstate::ParseState(db_.Blobs().Read(data.sha256)));
+  } else {
+    input = ReadDocument(data.sha256, data.data_type, true);
+    if (data.data_type == "plan_json") tfplan::RedactPlan(input);
+  }
+  PolicyDecision decision = policies_->Enforce(who, request, input);
+  if (decision.evaluated) {
+    db_.States().SetDataPolicy(KeyOf(who, scope, ws), data.id, decision.evaluation_id,
+                               decision.StatusName(), decision.Message());
+  }
+  return decision;
+}
+
+void StateService::GuardForceUnlock(const auth::Principal& who, const storage::WorkspaceRecord& w,
+                                    PolicyDecision* decision) {
+  if (!policies_) return;
+  auto holder = db_.States().GetLock({w.account, w.org, w.project, w.identifier});
+  if (!holder) return;  // nothing to force open
+  EnforcementRequest request;
+  request.org = w.org;
+  request.project = w.project;
+  request.entity_type = PolicyEntity::kWorkspace;
+  request.action = PolicyAction::kOnForceUnlock;
+  request.entity = WorkspaceEntity(w.account, w.org, w.project, w.identifier);
+  request.entity_metadata["workspace"] = w.identifier;
+  request.entity_metadata["lock_id"] = holder->lock_id;
+  if (!policies_->Applies(who, request)) return;
+  json::object lock = LockSummary(*holder);
+  json::object info = LockView(*holder);
+  lock["id"] = holder->lock_id;
+  lock["who"] = info.contains("Who") ? info["Who"] : json::value(holder->locked_by);
+  lock["operation"] = holder->manual ? json::value("manual")
+                                     : (info.contains("Operation") ? info["Operation"] : json::value(""));
+  lock["since"] = holder->created;
+  lock["manual"] = holder->manual;
+  json::object caller;
+  caller["token_id"] = who.token_id;
+  caller["role"] = auth::RoleName(who.role);
+  caller["account"] = who.account;
+  caller["org"] = who.org;
+  caller["project"] = who.project;
+  json::object input;
+  input["workspace"] = WorkspaceDocument(w);
+  input["lock"] = std::move(lock);
+  input["caller"] = std::move(caller);
+  PolicyDecision result = policies_->Enforce(who, request, input);
+  if (result.Blocked()) {
+    throw Error(ErrorCode::kPermissionDenied,
+                "force-unlock of workspace '" + w.identifier + "' refused by policy" +
+                    (result.Message().empty() ? std::string() : ":\n" + result.Message()),
+                json::serialize(json::object{{"policy_evaluation", result.evaluation}}));
+  }
+  if (decision) *decision = std::move(result);
 }
 
 storage::DataRecord StateService::Rollback(const auth::Principal& who, const WorkspaceScope& scope,

@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "common/error.h"
+#include "domain/policies.h"
 #include "domain/terraform_state.h"
 #include "domain/workspaces.h"
 #include "storage/store.h"
@@ -43,17 +44,23 @@ bool MatchesAnySelector(const boost::json::object& resource,
 
 class StateService {
  public:
-  StateService(storage::Database& db, WorkspaceService& workspaces)
-      : db_(db), workspaces_(workspaces) {}
+  StateService(storage::Database& db, WorkspaceService& workspaces,
+               PolicyService* policies = nullptr)
+      : db_(db), workspaces_(workspaces), policies_(policies) {}
 
   // The newest state version of a workspace the caller has read (WorkspaceService::Get), or
   // nullopt when it has none.
   std::optional<storage::DataRecord> Newest(const storage::WorkspaceRecord& w);
   // Stores a state version. lock_id is the backend's ?ID=. Throws kLocked (holder's info in
   // the details), kConflict (serial/lineage rules), kInvalidArgument (not JSON).
+  // A stored state is evaluated by the terraformState policies for policy_action (default
+  // afterTerraformApply); the result is kept with the version and put in *decision. A state
+  // write is never refused by policy.
   storage::DataRecord WriteState(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& ws, const Upload& body,
-                                 const std::optional<std::string>& lock_id);
+                                 const std::optional<std::string>& lock_id,
+                                 const std::string& policy_action = "",
+                                 PolicyDecision* decision = nullptr);
 
   // LOCK / POST .../lock with Terraform's lock info (either letter case).
   storage::LockRecord Lock(const auth::Principal& who, const WorkspaceScope& scope,
@@ -65,10 +72,14 @@ class StateService {
   // actions/lock: a manual lock with a reason.
   storage::LockRecord ManualLock(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& ws, const std::string& reason);
-  // actions/force-unlock: clears any lock; returns what it removed.
+  // actions/force-unlock: clears any lock; returns what it removed. The workspace's
+  // force-unlock policies see the workspace, the lock holder and the caller first: an
+  // error-severity deny refuses (kPermissionDenied carrying the evaluation) and leaves the
+  // lock; otherwise *decision gets the evaluation.
   std::optional<storage::LockRecord> ForceUnlock(const auth::Principal& who,
                                                  const WorkspaceScope& scope,
-                                                 const std::string& ws);
+                                                 const std::string& ws,
+                                                 PolicyDecision* decision = nullptr);
   std::optional<storage::LockRecord> CurrentLock(const storage::WorkspaceRecord& w);
 
   storage::Page<storage::DataRecord> ListData(const auth::Principal& who,
@@ -84,9 +95,20 @@ class StateService {
   };
   Content ContentOf(const storage::WorkspaceRecord& w, const storage::DataRecord& d,
                     bool for_backend);
+  // Stores other workspace data. Plans (plan_json: `terraform show -json` of a plan) and cost
+  // estimates (cost_breakdown, cost_diff) are evaluated by the policies of their entity for
+  // policy_action (default afterTerraformPlan); the result is kept with the data and put in
+  // *decision. Uploads are never refused by policy: a run decides what to do with an error.
   storage::DataRecord CreateData(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& ws, const Upload& body,
-                                 storage::DataRecord meta);
+                                 storage::DataRecord meta, const std::string& policy_action = "",
+                                 PolicyDecision* decision = nullptr);
+  // Evaluates stored data (a plan, a cost estimate or a state) again for policy_action and
+  // keeps the result with it. Data of other types, or with no policy set applying, returns a
+  // decision with evaluated == false.
+  PolicyDecision EvaluateData(const auth::Principal& who, const WorkspaceScope& scope,
+                              const std::string& ws, const storage::DataRecord& data,
+                              const std::string& policy_action);
   // A new newest version from an old one: serial = current + 1, the old lineage.
   storage::DataRecord Rollback(const auth::Principal& who, const WorkspaceScope& scope,
                                const std::string& ws, const std::string& data_id);
@@ -111,8 +133,19 @@ class StateService {
   }
   [[noreturn]] void ThrowLocked(const storage::LockRecord& holder, const std::string& ws,
                                 ErrorCode code);
+  // The policy entity a data type is checked as (plans, cost estimates, states).
+  static std::optional<PolicyEntity> EntityOf(const std::string& data_type);
+  // policy_action (default by entity) checked against the trigger table; kInvalidArgument.
+  static PolicyAction ActionFor(const std::string& data_type, const std::string& policy_action);
+  // A plan or cost document from an upload's spool file or a stored blob; kInvalidArgument
+  // when it is not one.
+  boost::json::value ReadDocument(const std::string& file_or_blob, const std::string& data_type,
+                                  bool from_blob = false);
+  void GuardForceUnlock(const auth::Principal& who, const storage::WorkspaceRecord& w,
+                        PolicyDecision* decision);
   storage::Database& db_;
   WorkspaceService& workspaces_;
+  PolicyService* policies_;
 };
 
 }  // namespace statehouse::domain

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "domain/policies.h"
 #include "domain/validation.h"
 
 namespace statehouse::domain {
@@ -404,7 +405,8 @@ void WorkspaceService::CheckWrite(const auth::Principal& who, const WorkspaceSco
 
 storage::WorkspaceRecord WorkspaceService::Create(const auth::Principal& who,
                                                   const WorkspaceScope& scope,
-                                                  const json::object& body, bool lenient) {
+                                                  const json::object& body, bool lenient,
+                                                  PolicyDecision* decision) {
   CheckWrite(who, scope);
   Reader r(body, "", lenient);
   storage::WorkspaceRecord w;
@@ -417,6 +419,7 @@ storage::WorkspaceRecord WorkspaceService::Create(const auth::Principal& who,
   w.status = "active";
   w.server_json = "{}";
   w.created = w.updated = NowMillis();
+  EnforceOnSave(who, w, decision);
   db_.Workspaces().CreateWorkspace(w);
   return *db_.Workspaces().GetWorkspace(w.account, w.org, w.project, w.identifier);
 }
@@ -437,7 +440,8 @@ storage::WorkspaceRecord WorkspaceService::Get(const auth::Principal& who,
 storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,
                                                   const WorkspaceScope& scope,
                                                   const std::string& id, const json::object& body,
-                                                  bool lenient, std::optional<int64_t> if_match) {
+                                                  bool lenient, std::optional<int64_t> if_match,
+                                                  PolicyDecision* decision) {
   CheckWrite(who, scope);
   storage::WorkspaceRecord current = Get(who, scope, id);
   if (const json::value* ident = body.if_contains("identifier");
@@ -446,6 +450,7 @@ storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,
   storage::WorkspaceRecord w = current;
   ApplyBody(w, body, lenient, false, ParseObject(current.config_json));
   w.updated = NowMillis();
+  EnforceOnSave(who, w, decision);
   return db_.Workspaces().UpdateWorkspace(w, if_match);
 }
 
@@ -460,7 +465,8 @@ storage::WorkspaceRecord WorkspaceService::Clone(const auth::Principal& who,
                                                  const WorkspaceScope& scope,
                                                  const std::string& source,
                                                  const std::string& identifier,
-                                                 const std::string& name) {
+                                                 const std::string& name,
+                                                 PolicyDecision* decision) {
   CheckWrite(who, scope);
   CheckKey("identifier", identifier);
   if (name.empty() || name.size() > 128) Bad("name", "must be 1 to 128 characters");
@@ -489,8 +495,82 @@ storage::WorkspaceRecord WorkspaceService::Clone(const auth::Principal& who,
         }
   }
   w.config_json = json::serialize(config);
+  EnforceOnSave(who, w, decision);
   db_.Workspaces().CreateWorkspace(w);
   return *db_.Workspaces().GetWorkspace(w.account, w.org, w.project, w.identifier);
+}
+
+void WorkspaceService::EnforceOnSave(const auth::Principal& who,
+                                     const storage::WorkspaceRecord& candidate,
+                                     PolicyDecision* decision) {
+  if (!policies_) return;
+  EnforcementRequest request;
+  request.org = candidate.org;
+  request.project = candidate.project;
+  request.entity_type = PolicyEntity::kWorkspace;
+  request.action = PolicyAction::kOnSave;
+  request.entity =
+      WorkspaceEntity(candidate.account, candidate.org, candidate.project, candidate.identifier);
+  request.entity_metadata["workspace"] = candidate.identifier;
+  request.entity_metadata["name"] = candidate.name;
+  json::object input;
+  input["workspace"] = WorkspaceDocument(candidate);
+  PolicyDecision result = policies_->Enforce(who, request, input);
+  if (result.Blocked()) throw result.ViolationError();
+  if (decision) *decision = std::move(result);
+}
+
+namespace {
+// The spec requires "kind" on every variable without defining it; variables that were given
+// none report the map they belong to.
+void AddKinds(json::object& out, const char* map, const char* kind) {
+  json::value* vars = out.if_contains(map);
+  if (!vars || !vars->is_object()) {
+    out[map] = json::object();
+    return;
+  }
+  for (auto& kv : vars->get_object())
+    if (kv.value().is_object() && !kv.value().get_object().contains("kind"))
+      kv.value().get_object()["kind"] = kind;
+}
+}  // namespace
+
+json::object WorkspaceSummaryDocument(const storage::WorkspaceRecord& w) {
+  json::object out;
+  out["account"] = w.account;
+  out["org"] = w.org;
+  out["project"] = w.project;
+  out["identifier"] = w.identifier;
+  out["name"] = w.name;
+  out["status"] = w.status;
+  out["provisioner"] = w.provisioner;
+  json::object tags;
+  for (const auto& [k, v] : w.tags) tags[k] = v;
+  out["tags"] = std::move(tags);
+  out["created"] = w.created;
+  out["updated"] = w.updated;
+  return out;
+}
+
+json::object WorkspaceDocument(const storage::WorkspaceRecord& w) {
+  json::object out = WorkspaceSummaryDocument(w);
+  for (auto& kv : ParseObject(w.config_json)) out[kv.key()] = std::move(kv.value());
+  json::array sets;
+  for (const auto& s : w.variable_sets) sets.emplace_back(s);
+  out["variable_sets"] = std::move(sets);
+  if (!w.template_id.empty()) {
+    json::object t;
+    t["template_id"] = w.template_id;
+    if (!w.template_version.empty()) t["version"] = w.template_version;
+    out["associated_template"] = std::move(t);
+  }
+  if (!out.contains("repository_connector")) out["repository_connector"] = "";
+  if (!out.contains("provisioner_data")) out["provisioner_data"] = "";
+  AddKinds(out, "environment_variables", "env");
+  AddKinds(out, "terraform_variables", "tf");
+  out["backend_locked"] = false;
+  for (const auto& kv : ParseObject(w.server_json)) out[kv.key()] = kv.value();
+  return out;
 }
 
 storage::Page<storage::WorkspaceRecord> WorkspaceService::List(

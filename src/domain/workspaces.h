@@ -12,6 +12,15 @@
 
 namespace statehouse::domain {
 
+class PolicyService;
+struct PolicyDecision;
+
+// The workspace as the API shows it (WorkspacesShowWorkspaceResponseBody without the lock
+// and effective variables), which is also what workspace policies see as input.workspace.
+boost::json::object WorkspaceDocument(const storage::WorkspaceRecord& w);
+// WorkspaceResourceSummary (list rows).
+boost::json::object WorkspaceSummaryDocument(const storage::WorkspaceRecord& w);
+
 // Provisioners a workspace may use.
 const std::vector<std::string>& WorkspaceProvisioners();
 // The spec's workspace status enum.
@@ -28,22 +37,30 @@ struct WorkspaceScope {
 
 class WorkspaceService {
  public:
-  explicit WorkspaceService(storage::Database& db) : db_(db) {}
+  explicit WorkspaceService(storage::Database& db, PolicyService* policies = nullptr)
+      : db_(db), policies_(policies) {}
+
+  // Create, Update and Clone evaluate the workspace on-save policies against the workspace
+  // about to be saved: an error-severity deny refuses the save (the spec's
+  // PolicyViolationError) and changes nothing; otherwise the decision is stored in *decision
+  // (when given) for the reply.
 
   // body: the request document (CreateWorkspaceRequest). lenient: values may be text (forms).
   storage::WorkspaceRecord Create(const auth::Principal& who, const WorkspaceScope& scope,
-                                  const boost::json::object& body, bool lenient);
+                                  const boost::json::object& body, bool lenient,
+                                  PolicyDecision* decision = nullptr);
   storage::WorkspaceRecord Get(const auth::Principal& who, const WorkspaceScope& scope,
                                const std::string& id);
   // PUT semantics: every client-owned field is replaced (UpdateWorkspaceRequest).
   storage::WorkspaceRecord Update(const auth::Principal& who, const WorkspaceScope& scope,
                                   const std::string& id, const boost::json::object& body,
-                                  bool lenient, std::optional<int64_t> if_match);
+                                  bool lenient, std::optional<int64_t> if_match,
+                                  PolicyDecision* decision = nullptr);
   void Destroy(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id,
                std::optional<int64_t> if_match);
   storage::WorkspaceRecord Clone(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& source, const std::string& identifier,
-                                 const std::string& name);
+                                 const std::string& name, PolicyDecision* decision = nullptr);
   storage::Page<storage::WorkspaceRecord> List(const auth::Principal& who,
                                                const WorkspaceScope& scope,
                                                const storage::WorkspaceListQuery& query);
@@ -74,7 +91,10 @@ class WorkspaceService {
  private:
   void CheckRead(const auth::Principal& who, const WorkspaceScope& scope);
   void CheckWrite(const auth::Principal& who, const WorkspaceScope& scope);
+  void EnforceOnSave(const auth::Principal& who, const storage::WorkspaceRecord& candidate,
+                     PolicyDecision* decision);
   storage::Database& db_;
+  PolicyService* policies_;
 };
 
 }  // namespace statehouse::domain

@@ -209,6 +209,10 @@ struct DataRecord {
   std::string rollback_source_id;
   std::string created_by;
   int64_t created = 0;
+  // The policies evaluated on this plan or state (0 / empty: none applied).
+  int64_t policy_evaluation_id = 0;
+  std::string policy_status;   // pass | warning | error
+  std::string policy_message;  // the spec's policy_evaluation_message
 };
 
 struct DataListQuery {
@@ -234,6 +238,103 @@ struct StateWriteResult {
   DataRecord record;                  // stored (or retried) version
   std::optional<DataRecord> current;  // the newest version before the write
   std::optional<LockRecord> holder;
+};
+
+}  // namespace statehouse::storage
+
+namespace statehouse::storage {
+
+// A policy or policy set, named by its level (org and project empty above them, as for
+// variable sets) and identifier.
+struct PolicyKey {
+  std::string org;
+  std::string project;
+  std::string identifier;
+  bool operator==(const PolicyKey&) const = default;
+};
+
+// A Rego policy (harness-policies-api-openapi.yml). rego compiled when it was saved.
+struct PolicyRecord {
+  std::string account;
+  std::string org;      // empty for account level
+  std::string project;  // empty for account and org level
+  std::string identifier;
+  std::string name;
+  std::string rego;
+  std::string package_name;  // the module's package, e.g. "workspace"
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t version = 1;
+  int64_t policy_set_count = 0;  // filled by ListPolicies when asked
+};
+
+// One policy linked by a policy set, in the set's order.
+struct PolicySetLink {
+  PolicyKey policy;      // the linked policy's level and identifier
+  std::string severity;  // "error" | "warning"
+  std::optional<PolicyRecord> resolved;  // filled by reads
+};
+
+// A policy set (harness-policy-sets-api-openapi.yml): which policies run on which entity
+// type (type) and event (action).
+struct PolicySetRecord {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string identifier;
+  std::string name;
+  std::string description;
+  std::string type;
+  std::string action;
+  bool enabled = false;
+  std::string entity_selector = "all_entities_in_scope";
+  std::string extra_json = "{}";  // other client fields, kept as given (domain's encoding)
+  std::vector<PolicySetLink> policies;
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t version = 1;
+};
+
+struct PolicySetListQuery {
+  ListQuery page;  // sort, search, identifiers
+  // The levels listed, as {org, project} ({"", ""} is the account level); at least one.
+  std::vector<std::pair<std::string, std::string>> levels;
+  std::vector<std::string> types;  // any of these, when not empty
+  std::string action;              // when not empty
+};
+
+// One recorded policy evaluation (harness-evaluations-api-openapi.yml Evaluation).
+struct EvaluationRecord {
+  int64_t id = 0;  // assigned by the store, increasing
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string entity;
+  std::string entity_metadata;
+  std::string type;
+  std::string action;
+  std::string status;  // pass | warning | error
+  std::string execution_id;
+  std::string input_json = "null";  // bounded by the domain (a marker replaces large inputs)
+  std::string details_json = "[]";  // EvaluationDetail array (domain's encoding)
+  int64_t duration_us = 0;
+  int64_t created = 0;
+};
+
+struct EvaluationListQuery {
+  int64_t offset = 0;
+  int64_t limit = 30;
+  std::string org;  // the scope listed; with include_child_scopes also the levels below it
+  std::string project;
+  bool include_child_scopes = false;
+  std::string entity;
+  std::string type;
+  std::string action;
+  std::string execution_id;
+  std::vector<std::string> statuses;  // any of these, when not empty
+  std::optional<int64_t> last_seen;   // only evaluations with a lower id
+  std::optional<int64_t> created_from;
+  std::optional<int64_t> created_to;
 };
 
 }  // namespace statehouse::storage

@@ -157,6 +157,62 @@ class VariableSetStore {
                                                           const ListQuery& query) = 0;
 };
 
+// Policies, policy sets and their evaluations at account, org and project level
+// (org/project empty for the levels above). Links from a set to its policies are rows the
+// store keeps consistent: a policy still linked is deleted only when forced, which unlinks it.
+class PolicyStore {
+ public:
+  virtual ~PolicyStore() = default;
+  // kNotFound when the org/project level does not exist; kConflict on a duplicate identifier.
+  virtual void CreatePolicy(const PolicyRecord& policy) = 0;
+  virtual std::optional<PolicyRecord> GetPolicy(std::string_view account, const PolicyKey& key) = 0;
+  // Replaces name, rego and package_name; sets updated; bumps version.
+  virtual PolicyRecord UpdatePolicy(const PolicyRecord& policy,
+                                    std::optional<int64_t> expected_version) = 0;
+  // Deletes the policy and returns an empty list, unless policy sets link it and force is
+  // false: then nothing changes and the linking sets come back (up to 100, without links).
+  // With force, the links go with the policy, in the same transaction.
+  virtual std::vector<PolicySetRecord> DeletePolicy(std::string_view account, const PolicyKey& key,
+                                                    bool force) = 0;
+  // Policies defined at exactly this level; with_set_counts fills policy_set_count.
+  virtual Page<PolicyRecord> ListPolicies(std::string_view account, std::string_view org,
+                                          std::string_view project, const ListQuery& query,
+                                          bool with_set_counts) = 0;
+  // Policy sets linking the policy (without their links); kNotFound for an unknown policy.
+  virtual Page<PolicySetRecord> ListPolicySetsOfPolicy(std::string_view account,
+                                                       const PolicyKey& key,
+                                                       const ListQuery& query) = 0;
+
+  // kNotFound when the level or a linked policy does not exist; kConflict on a duplicate.
+  virtual void CreatePolicySet(const PolicySetRecord& set) = 0;
+  // Links come resolved.
+  virtual std::optional<PolicySetRecord> GetPolicySet(std::string_view account,
+                                                      const PolicyKey& key) = 0;
+  // Replaces every client field and the links; sets updated; bumps version.
+  virtual PolicySetRecord UpdatePolicySet(const PolicySetRecord& set,
+                                          std::optional<int64_t> expected_version) = 0;
+  virtual void DeletePolicySet(std::string_view account, const PolicyKey& key,
+                               std::optional<int64_t> expected_version) = 0;
+  // Sets of the query's levels, links resolved.
+  virtual Page<PolicySetRecord> ListPolicySets(std::string_view account,
+                                               const PolicySetListQuery& query) = 0;
+  // Enabled sets for type/action at the account level, the org and the project (levels
+  // left empty are skipped), links resolved; account level first, then org, then project,
+  // each by identifier. One read transaction.
+  virtual std::vector<PolicySetRecord> ApplicablePolicySets(std::string_view account,
+                                                            std::string_view org,
+                                                            std::string_view project,
+                                                            std::string_view type,
+                                                            std::string_view action) = 0;
+
+  // Stores an evaluation and returns its id (ids increase).
+  virtual int64_t AddEvaluation(const EvaluationRecord& evaluation) = 0;
+  virtual std::optional<EvaluationRecord> GetEvaluation(std::string_view account, int64_t id) = 0;
+  // Newest first; items come without input_json ("null"). Unfiltered totals come from counters.
+  virtual Page<EvaluationRecord> ListEvaluations(std::string_view account,
+                                                 const EvaluationListQuery& query) = 0;
+};
+
 // Content-addressed bytes of state versions and uploads.
 class BlobStore {
  public:
@@ -202,6 +258,9 @@ class StateStore {
   // Other data types (plans, cost breakdowns, ...); kNotFound when the workspace is absent.
   virtual void AddData(const WorkspaceKey& key, const DataRecord& data) = 0;
   virtual Page<DataRecord> ListData(const WorkspaceKey& key, const DataListQuery& query) = 0;
+  // Records the policy evaluation of a data record; false when the record does not exist.
+  virtual bool SetDataPolicy(const WorkspaceKey& key, std::string_view id, int64_t evaluation_id,
+                             std::string_view status, std::string_view message) = 0;
 };
 
 // One database: all stores, plus health.
@@ -214,6 +273,7 @@ class Database : public AccountStore,
   virtual WorkspaceStore& Workspaces() = 0;
   virtual VariableSetStore& VariableSets() = 0;
   virtual StateStore& States() = 0;
+  virtual PolicyStore& Policies() = 0;
   virtual BlobStore& Blobs() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;

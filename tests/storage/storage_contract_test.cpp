@@ -384,6 +384,285 @@ TEST_P(StateContract, BlobsRoundTripInPieces) {
   EXPECT_EQ(local, big);
 }
 
+// ---- policies, policy sets and evaluations ----
+
+class PolicyContract : public StorageContract {
+ protected:
+  void SetUp() override {
+    StorageContract::SetUp();
+    db_->CreateOrg(Org("o1", "Org One"));
+    db_->CreateProject(Project("o1", "p1"));
+    db_->CreateProject(Project("o1", "p2"));
+  }
+  static PolicyRecord Policy(const std::string& org, const std::string& project,
+                             const std::string& id, const std::string& account = "acct") {
+    PolicyRecord p;
+    p.account = account;
+    p.org = org;
+    p.project = project;
+    p.identifier = id;
+    p.name = "Policy " + id;
+    p.rego = "package workspace\n";
+    p.package_name = "workspace";
+    p.created = p.updated = 50;
+    return p;
+  }
+  static PolicySetRecord Set(const std::string& org, const std::string& project,
+                             const std::string& id, std::vector<PolicySetLink> links = {},
+                             const std::string& type = "workspace",
+                             const std::string& action = "onsave", bool enabled = true) {
+    PolicySetRecord s;
+    s.account = "acct";
+    s.org = org;
+    s.project = project;
+    s.identifier = id;
+    s.name = "Set " + id;
+    s.type = type;
+    s.action = action;
+    s.enabled = enabled;
+    s.policies = std::move(links);
+    s.created = s.updated = 60;
+    return s;
+  }
+  static PolicySetLink Link(const std::string& org, const std::string& project,
+                            const std::string& id, const std::string& severity = "error") {
+    PolicySetLink l;
+    l.policy = {org, project, id};
+    l.severity = severity;
+    return l;
+  }
+  static EvaluationRecord Evaluation(const std::string& org, const std::string& project,
+                                     const std::string& status, int64_t created,
+                                     const std::string& entity = "ws") {
+    EvaluationRecord e;
+    e.account = "acct";
+    e.org = org;
+    e.project = project;
+    e.entity = entity;
+    e.entity_metadata = "{}";
+    e.type = "workspace";
+    e.action = "onsave";
+    e.status = status;
+    e.input_json = "{\"n\":" + std::to_string(created) + "}";
+    e.details_json = "[]";
+    e.duration_us = 7;
+    e.created = created;
+    return e;
+  }
+};
+
+TEST_P(PolicyContract, PoliciesLiveAtTheirLevel) {
+  auto& st = db_->Policies();
+  st.CreatePolicy(Policy("", "", "a"));
+  st.CreatePolicy(Policy("o1", "", "a"));
+  st.CreatePolicy(Policy("o1", "p1", "a"));
+  EXPECT_EQ(CodeOf([&] { st.CreatePolicy(Policy("o1", "p1", "a")); }), ErrorCode::kConflict);
+  EXPECT_EQ(CodeOf([&] { st.CreatePolicy(Policy("o9", "", "a")); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { st.CreatePolicy(Policy("o1", "p9", "a")); }), ErrorCode::kNotFound);
+  auto got = st.GetPolicy("acct", {"o1", "", "a"});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->org, "o1");
+  EXPECT_EQ(got->project, "");
+  EXPECT_EQ(got->rego, "package workspace\n");
+  EXPECT_EQ(got->package_name, "workspace");
+  EXPECT_EQ(got->version, 1);
+  EXPECT_FALSE(st.GetPolicy("other", {"o1", "", "a"})) << "accounts must not see each other's";
+  EXPECT_FALSE(st.GetPolicy("acct", {"o1", "p2", "a"}));
+  EXPECT_EQ(st.ListPolicies("acct", "o1", "p1", {}, false).total, 1);
+  EXPECT_EQ(st.ListPolicies("acct", "", "", {}, false).total, 1);
+  EXPECT_EQ(st.ListPolicies("other", "", "", {}, false).total, 0);
+  EXPECT_EQ(CodeOf([&] { st.ListPolicies("acct", "o9", "", {}, false); }), ErrorCode::kNotFound);
+
+  PolicyRecord changed = *got;
+  changed.name = "Renamed";
+  changed.rego = "package other\n";
+  changed.package_name = "other";
+  changed.updated = 70;
+  PolicyRecord after = st.UpdatePolicy(changed, 1);
+  EXPECT_EQ(after.version, 2);
+  EXPECT_EQ(after.package_name, "other");
+  EXPECT_EQ(after.created, 50);
+  EXPECT_EQ(after.updated, 70);
+  EXPECT_EQ(CodeOf([&] { st.UpdatePolicy(changed, 1); }), ErrorCode::kPreconditionFailed);
+  EXPECT_EQ(CodeOf([&] { st.UpdatePolicy(Policy("o1", "", "zz"), std::nullopt); }),
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(st.DeletePolicy("acct", {"o1", "", "a"}, false).empty());
+  EXPECT_FALSE(st.GetPolicy("acct", {"o1", "", "a"}));
+  EXPECT_EQ(CodeOf([&] { st.DeletePolicy("acct", {"o1", "", "a"}, false); }), ErrorCode::kNotFound);
+}
+
+TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
+  auto& st = db_->Policies();
+  st.CreatePolicy(Policy("", "", "acct_pol"));
+  st.CreatePolicy(Policy("o1", "p1", "prj_pol"));
+  EXPECT_EQ(CodeOf([&] { st.CreatePolicySet(Set("o1", "p1", "s", {Link("o1", "p1", "missing")})); }),
+            ErrorCode::kNotFound);
+  EXPECT_FALSE(st.GetPolicySet("acct", {"o1", "p1", "s"})) << "a refused create leaves nothing";
+  st.CreatePolicySet(Set("o1", "p1", "s",
+                         {Link("o1", "p1", "prj_pol", "warning"), Link("", "", "acct_pol")}));
+  EXPECT_EQ(CodeOf([&] { st.CreatePolicySet(Set("o1", "p1", "s")); }), ErrorCode::kConflict);
+  auto got = st.GetPolicySet("acct", {"o1", "p1", "s"});
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->policies.size(), 2u);
+  EXPECT_EQ(got->policies[0].policy.identifier, "prj_pol");
+  EXPECT_EQ(got->policies[0].severity, "warning");
+  ASSERT_TRUE(got->policies[1].resolved);
+  EXPECT_EQ(got->policies[1].resolved->name, "Policy acct_pol");
+  EXPECT_TRUE(got->enabled);
+  EXPECT_EQ(got->entity_selector, "all_entities_in_scope");
+
+  PolicySetRecord changed = *got;
+  changed.policies = {Link("", "", "acct_pol", "warning")};
+  changed.enabled = false;
+  changed.updated = 80;
+  PolicySetRecord after = st.UpdatePolicySet(changed, 1);
+  EXPECT_EQ(after.version, 2);
+  EXPECT_FALSE(after.enabled);
+  ASSERT_EQ(after.policies.size(), 1u);
+  EXPECT_EQ(after.policies[0].severity, "warning");
+  EXPECT_EQ(CodeOf([&] { st.UpdatePolicySet(changed, 1); }), ErrorCode::kPreconditionFailed);
+  changed.policies = {Link("o1", "p1", "nope")};
+  EXPECT_EQ(CodeOf([&] { st.UpdatePolicySet(changed, std::nullopt); }), ErrorCode::kNotFound);
+  EXPECT_EQ(st.GetPolicySet("acct", {"o1", "p1", "s"})->policies.size(), 1u)
+      << "a refused update changes nothing";
+
+  // A linked policy is deleted only when forced, which unlinks it.
+  st.CreatePolicySet(Set("", "", "top", {Link("", "", "acct_pol")}));
+  auto linking = st.DeletePolicy("acct", {"", "", "acct_pol"}, false);
+  ASSERT_EQ(linking.size(), 2u);
+  EXPECT_TRUE(st.GetPolicy("acct", {"", "", "acct_pol"}));
+  EXPECT_EQ(st.ListPolicySetsOfPolicy("acct", {"", "", "acct_pol"}, {}).total, 2);
+  auto counted = st.ListPolicies("acct", "", "", {}, true);
+  ASSERT_EQ(counted.items.size(), 1u);
+  EXPECT_EQ(counted.items[0].policy_set_count, 2);
+  EXPECT_TRUE(st.DeletePolicy("acct", {"", "", "acct_pol"}, true).empty());
+  EXPECT_FALSE(st.GetPolicy("acct", {"", "", "acct_pol"}));
+  auto unlinked = st.GetPolicySet("acct", {"o1", "p1", "s"});
+  EXPECT_TRUE(unlinked->policies.empty());
+  EXPECT_EQ(unlinked->version, 3) << "unlinking changes the set's version";
+  EXPECT_EQ(CodeOf([&] { st.ListPolicySetsOfPolicy("acct", {"", "", "acct_pol"}, {}); }),
+            ErrorCode::kNotFound);
+
+  st.DeletePolicySet("acct", {"o1", "p1", "s"}, std::nullopt);
+  EXPECT_FALSE(st.GetPolicySet("acct", {"o1", "p1", "s"}));
+  EXPECT_EQ(CodeOf([&] { st.DeletePolicySet("acct", {"o1", "p1", "s"}, std::nullopt); }),
+            ErrorCode::kNotFound);
+}
+
+TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
+  auto& st = db_->Policies();
+  st.CreatePolicy(Policy("o1", "", "pol"));
+  st.CreatePolicySet(Set("", "", "z_acct"));
+  st.CreatePolicySet(Set("o1", "", "m_org", {Link("o1", "", "pol")}));
+  st.CreatePolicySet(Set("o1", "p1", "a_prj"));
+  st.CreatePolicySet(Set("o1", "p1", "off", {}, "workspace", "onsave", false));
+  st.CreatePolicySet(Set("o1", "p1", "plan", {}, "terraformPlan", "afterTerraformPlan"));
+  st.CreatePolicySet(Set("o1", "p2", "elsewhere"));
+
+  auto applicable = st.ApplicablePolicySets("acct", "o1", "p1", "workspace", "onsave");
+  std::vector<std::string> ids;
+  for (const auto& s : applicable) ids.push_back(s.identifier);
+  EXPECT_EQ(ids, (std::vector<std::string>{"z_acct", "m_org", "a_prj"}))
+      << "enabled sets of the type/action, account level first";
+  ASSERT_EQ(applicable[1].policies.size(), 1u);
+  EXPECT_TRUE(applicable[1].policies[0].resolved);
+  EXPECT_EQ(st.ApplicablePolicySets("other", "o1", "p1", "workspace", "onsave").size(), 0u);
+  EXPECT_EQ(st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan").size(),
+            1u);
+  EXPECT_EQ(st.ApplicablePolicySets("acct", "", "", "workspace", "onsave").size(), 1u);
+
+  PolicySetListQuery q;
+  q.levels = {{"o1", "p1"}};
+  EXPECT_EQ(st.ListPolicySets("acct", q).total, 3);
+  q.types = {"terraformPlan"};
+  EXPECT_EQ(st.ListPolicySets("acct", q).total, 1);
+  q.types = {};
+  q.action = "onsave";
+  EXPECT_EQ(st.ListPolicySets("acct", q).total, 2);
+  q = {};
+  q.levels = {{"", ""}, {"o1", ""}, {"o1", "p1"}};
+  q.page.limit = 2;
+  auto page = st.ListPolicySets("acct", q);
+  EXPECT_EQ(page.total, 5);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].identifier, "a_prj") << "sorted by name across levels";
+  q.levels = {{"o9", ""}};
+  EXPECT_EQ(CodeOf([&] { st.ListPolicySets("acct", q); }), ErrorCode::kNotFound);
+
+  // A project takes its own policies, sets and evaluations with it.
+  st.CreatePolicy(Policy("o1", "p2", "gone"));
+  st.AddEvaluation(Evaluation("o1", "p2", "pass", 1));
+  db_->DeleteProject("acct", "o1", "p2", std::nullopt);
+  db_->CreateProject(Project("o1", "p2"));
+  EXPECT_FALSE(st.GetPolicy("acct", {"o1", "p2", "gone"}));
+  EXPECT_FALSE(st.GetPolicySet("acct", {"o1", "p2", "elsewhere"}));
+  EvaluationListQuery eq;
+  eq.org = "o1";
+  eq.project = "p2";
+  EXPECT_EQ(st.ListEvaluations("acct", eq).total, 0);
+}
+
+TEST_P(PolicyContract, EvaluationsAreNumberedCountedAndFiltered) {
+  auto& st = db_->Policies();
+  int64_t first = st.AddEvaluation(Evaluation("o1", "p1", "pass", 100, "a"));
+  int64_t second = st.AddEvaluation(Evaluation("o1", "p1", "error", 200, "b"));
+  int64_t third = st.AddEvaluation(Evaluation("o1", "p2", "warning", 300, "c"));
+  int64_t org_level = st.AddEvaluation(Evaluation("o1", "", "pass", 400, "d"));
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_LT(third, org_level);
+  EvaluationRecord other = Evaluation("", "", "pass", 500, "x");
+  other.account = "other";
+  int64_t foreign = st.AddEvaluation(other);
+
+  auto got = st.GetEvaluation("acct", second);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->input_json, "{\"n\":200}");
+  EXPECT_EQ(got->status, "error");
+  EXPECT_EQ(got->duration_us, 7);
+  EXPECT_FALSE(st.GetEvaluation("acct", foreign)) << "accounts must not see each other's";
+  EXPECT_FALSE(st.GetEvaluation("acct", 1 << 30));
+
+  EvaluationListQuery q;
+  q.org = "o1";
+  q.project = "p1";
+  auto page = st.ListEvaluations("acct", q);
+  EXPECT_EQ(page.total, 2);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, second) << "newest first";
+  EXPECT_EQ(page.items[0].input_json, "null") << "lists leave inputs out";
+  q.statuses = {"error"};
+  EXPECT_EQ(st.ListEvaluations("acct", q).total, 1);
+  q.statuses = {};
+  q.last_seen = second;
+  page = st.ListEvaluations("acct", q);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].id, first);
+  q.last_seen.reset();
+  q.created_from = 150;
+  q.created_to = 250;
+  EXPECT_EQ(st.ListEvaluations("acct", q).total, 1);
+
+  EvaluationListQuery org;
+  org.org = "o1";
+  EXPECT_EQ(st.ListEvaluations("acct", org).total, 1) << "only the org level itself";
+  org.include_child_scopes = true;
+  EXPECT_EQ(st.ListEvaluations("acct", org).total, 4);
+  org.entity = "c";
+  EXPECT_EQ(st.ListEvaluations("acct", org).total, 1);
+  EvaluationListQuery all;
+  all.include_child_scopes = true;
+  all.limit = 2;
+  page = st.ListEvaluations("acct", all);
+  EXPECT_EQ(page.total, 4);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, org_level);
+  EXPECT_EQ(st.ListEvaluations("other", all).total, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, PolicyContract, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, StateContract, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return std::string(info.param.name); });
 

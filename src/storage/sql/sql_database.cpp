@@ -123,12 +123,14 @@ class SqlDatabase final : public Database {
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
     states_ = sql::MakeStateStore(pool_);
+    policies_ = sql::MakePolicyStore(pool_);
     blobs_ = blobs(pool_);
   }
 
   WorkspaceStore& Workspaces() override { return *workspaces_; }
   VariableSetStore& VariableSets() override { return *variable_sets_; }
   StateStore& States() override { return *states_; }
+  PolicyStore& Policies() override { return *policies_; }
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
@@ -230,6 +232,7 @@ class SqlDatabase final : public Database {
       Statement sets =
           c.Prepare("DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ''");
       sets.Bind(1, account).Bind(2, org).Run();
+      DeletePolicyLevel(c, account, org, "");
       Statement del = c.Prepare("DELETE FROM orgs WHERE account = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, org).Run();
       Statement dec =
@@ -334,6 +337,7 @@ class SqlDatabase final : public Database {
       Statement sets =
           c.Prepare("DELETE FROM variable_sets WHERE account = ? AND org = ? AND project = ?");
       sets.Bind(1, account).Bind(2, org).Bind(3, project).Run();
+      DeletePolicyLevel(c, account, org, project);
       Statement del =
           c.Prepare("DELETE FROM projects WHERE account = ? AND org = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, org).Bind(3, project).Run();
@@ -623,6 +627,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
+  std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<BlobStore> blobs_;
 };
 

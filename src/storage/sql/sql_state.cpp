@@ -11,7 +11,8 @@ namespace json = boost::json;
 
 constexpr const char* kDataColumns =
     "id, data_type, sha256, size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, "
-    "pipeline_stage_id, provisioner_type, stack_path, rollback_source_id, created_by, created";
+    "pipeline_stage_id, provisioner_type, stack_path, rollback_source_id, created_by, created, "
+    "policy_evaluation_id, policy_status, policy_message";
 
 DataRecord ReadData(const Statement& s) {
   DataRecord d;
@@ -30,6 +31,9 @@ DataRecord ReadData(const Statement& s) {
   d.rollback_source_id = s.Text(12);
   d.created_by = s.Text(13);
   d.created = s.Int(14);
+  d.policy_evaluation_id = s.Int(15);
+  d.policy_status = s.Text(16);
+  d.policy_message = s.Text(17);
   return d;
 }
 
@@ -201,6 +205,20 @@ class SqlStateStore final : public StateStore {
     pool_.WriteTransaction([&](Connection& c) {
       RequireWorkspace(c, key);
       Insert(c, key, data);
+    });
+  }
+
+  bool SetDataPolicy(const WorkspaceKey& key, std::string_view id, int64_t evaluation_id,
+                     std::string_view status, std::string_view message) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      Statement s = c.Prepare(
+          "UPDATE workspace_data SET policy_evaluation_id = ?, policy_status = ?, "
+          "policy_message = ? WHERE account = ? AND org = ? AND project = ? AND workspace = ? AND "
+          "id = ?");
+      s.Bind(1, evaluation_id).Bind(2, std::string(status)).Bind(3, std::string(message));
+      s.Bind(4, key.account).Bind(5, key.org).Bind(6, key.project).Bind(7, key.workspace);
+      s.Bind(8, std::string(id)).Run();
+      return c.Changes() > 0;
     });
   }
 

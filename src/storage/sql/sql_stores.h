@@ -25,5 +25,11 @@ std::unique_ptr<Database> MakeDatabase(std::string backend, std::unique_ptr<Conn
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
 std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool);
+std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool);
+
+// Removes the policies, policy sets (with their links) and evaluations of one level, inside
+// the caller's transaction: an org or project takes its own with it when it is deleted.
+void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view org,
+                       std::string_view project);
 
 }  // namespace statehouse::storage::sql

@@ -1,0 +1,4 @@
+package broken
+
+deny[msg] {
+  msg := sprintf("%s", [input.x

@@ -1,0 +1,444 @@
+#include "policy/value.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace statehouse::policy {
+
+namespace {
+
+constexpr double kTwo63 = 9223372036854775808.0;
+
+int Cmp(double a, double b) { return a < b ? -1 : (a > b ? 1 : 0); }
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+}
+
+}  // namespace
+
+Number Number::Double(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && v >= -kTwo63 && v < kTwo63) {
+    return Int(static_cast<int64_t>(v));
+  }
+  Number n;
+  n.is_int = false;
+  n.d = v;
+  n.i = 0;
+  return n;
+}
+
+std::optional<int64_t> Number::AsInt() const {
+  if (is_int) return i;
+  return std::nullopt;  // doubles that are integral were normalized to ints
+}
+
+int Number::Compare(const Number& other) const {
+  if (is_int && other.is_int) return i < other.i ? -1 : (i > other.i ? 1 : 0);
+  // An int64 may not fit a double exactly; compare in long double where both fit.
+  long double a = is_int ? static_cast<long double>(i) : static_cast<long double>(d);
+  long double b = other.is_int ? static_cast<long double>(other.i) : static_cast<long double>(other.d);
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+std::string Number::ToString() const {
+  if (is_int) return std::to_string(i);
+  if (!std::isfinite(d)) return d > 0 ? "1e+309" : (d < 0 ? "-1e+309" : "null");
+  char buf[64];
+  // Shortest text that reads back to the same double.
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
+  return buf;
+}
+
+Value Value::Bool(bool b) {
+  Value v;
+  v.kind_ = Kind::kBoolean;
+  v.bool_ = b;
+  return v;
+}
+
+Value Value::Int(int64_t i) { return Num(Number::Int(i)); }
+Value Value::Double(double d) { return Num(Number::Double(d)); }
+
+Value Value::Num(Number n) {
+  Value v;
+  v.kind_ = Kind::kNumber;
+  v.number_ = n;
+  return v;
+}
+
+Value Value::String(std::string s) {
+  Value v;
+  v.kind_ = Kind::kString;
+  v.ptr_ = std::make_shared<const std::string>(std::move(s));
+  return v;
+}
+
+Value Value::MakeArray(Array items) {
+  Value v;
+  v.kind_ = Kind::kArray;
+  v.ptr_ = std::make_shared<const Array>(std::move(items));
+  return v;
+}
+
+Value Value::MakeSet(std::vector<Value> items) {
+  std::sort(items.begin(), items.end(), ValueLess());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+  return FromSortedSet(std::move(items));
+}
+
+Value Value::MakeObject(std::vector<ObjectEntry> entries) {
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const ObjectEntry& a, const ObjectEntry& b) { return a.first < b.first; });
+  // Keep the last of equal keys.
+  Object out;
+  out.reserve(entries.size());
+  for (auto& e : entries) {
+    if (!out.empty() && out.back().first == e.first) {
+      out.back().second = std::move(e.second);
+    } else {
+      out.push_back(std::move(e));
+    }
+  }
+  return FromSortedObject(std::move(out));
+}
+
+Value Value::FromSortedObject(Object entries) {
+  Value v;
+  v.kind_ = Kind::kObject;
+  v.ptr_ = std::make_shared<const Object>(std::move(entries));
+  return v;
+}
+
+Value Value::FromSortedSet(Set items) {
+  Value v;
+  v.kind_ = Kind::kSet;
+  v.ptr_ = std::make_shared<const Set>(std::move(items));
+  return v;
+}
+
+Value Value::EmptyArray() {
+  static const Value empty = MakeArray({});
+  return empty;
+}
+Value Value::EmptyObject() {
+  static const Value empty = FromSortedObject({});
+  return empty;
+}
+Value Value::EmptySet() {
+  static const Value empty = FromSortedSet({});
+  return empty;
+}
+
+const std::string& Value::AsString() const {
+  static const std::string empty;
+  return kind_ == Kind::kString ? *static_cast<const std::string*>(ptr_.get()) : empty;
+}
+const Array& Value::AsArray() const {
+  static const Array empty;
+  return kind_ == Kind::kArray ? *static_cast<const Array*>(ptr_.get()) : empty;
+}
+const Object& Value::AsObject() const {
+  static const Object empty;
+  return kind_ == Kind::kObject ? *static_cast<const Object*>(ptr_.get()) : empty;
+}
+const Set& Value::AsSet() const {
+  static const Set empty;
+  return kind_ == Kind::kSet ? *static_cast<const Set*>(ptr_.get()) : empty;
+}
+
+size_t Value::Size() const {
+  switch (kind_) {
+    case Kind::kString: {
+      size_t n = 0;
+      for (unsigned char c : AsString()) n += (c & 0xC0) != 0x80;
+      return n;
+    }
+    case Kind::kArray:
+      return AsArray().size();
+    case Kind::kObject:
+      return AsObject().size();
+    case Kind::kSet:
+      return AsSet().size();
+    default:
+      return 0;
+  }
+}
+
+const Value* Value::Find(const Value& key) const {
+  if (kind_ != Kind::kObject) return nullptr;
+  const Object& obj = AsObject();
+  auto it = std::lower_bound(obj.begin(), obj.end(), key,
+                             [](const ObjectEntry& e, const Value& k) { return e.first < k; });
+  if (it == obj.end() || it->first != key) return nullptr;
+  return &it->second;
+}
+
+const Value* Value::Find(std::string_view key) const {
+  if (kind_ != Kind::kObject) return nullptr;
+  const Object& obj = AsObject();
+  // String keys sort after null, booleans and numbers, and among themselves bytewise.
+  auto it = std::lower_bound(obj.begin(), obj.end(), key, [](const ObjectEntry& e, std::string_view k) {
+    if (e.first.kind() != Kind::kString) return e.first.kind() < Kind::kString;
+    return std::string_view(e.first.AsString()) < k;
+  });
+  if (it == obj.end() || !it->first.IsString() || it->first.AsString() != key) return nullptr;
+  return &it->second;
+}
+
+bool Value::SetContains(const Value& item) const {
+  if (kind_ != Kind::kSet) return false;
+  const Set& s = AsSet();
+  return std::binary_search(s.begin(), s.end(), item, ValueLess());
+}
+
+std::optional<Value> Value::Index(const Value& key) const {
+  switch (kind_) {
+    case Kind::kArray: {
+      if (!key.IsNumber()) return std::nullopt;
+      auto idx = key.AsNumber().AsInt();
+      const Array& arr = AsArray();
+      if (!idx || *idx < 0 || static_cast<uint64_t>(*idx) >= arr.size()) return std::nullopt;
+      return arr[static_cast<size_t>(*idx)];
+    }
+    case Kind::kObject: {
+      const Value* v = Find(key);
+      if (!v) return std::nullopt;
+      return *v;
+    }
+    case Kind::kSet:
+      if (SetContains(key)) return key;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+int Value::Compare(const Value& other) const {
+  if (kind_ != other.kind_) return kind_ < other.kind_ ? -1 : 1;
+  switch (kind_) {
+    case Kind::kNull:
+      return 0;
+    case Kind::kBoolean:
+      return bool_ == other.bool_ ? 0 : (bool_ ? 1 : -1);
+    case Kind::kNumber:
+      return number_.Compare(other.number_);
+    case Kind::kString: {
+      if (ptr_ == other.ptr_) return 0;
+      int c = AsString().compare(other.AsString());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case Kind::kArray:
+    case Kind::kSet: {
+      if (ptr_ == other.ptr_) return 0;
+      const auto& a = kind_ == Kind::kArray ? AsArray() : AsSet();
+      const auto& b = kind_ == Kind::kArray ? other.AsArray() : other.AsSet();
+      size_t n = std::min(a.size(), b.size());
+      for (size_t i = 0; i < n; ++i) {
+        int c = a[i].Compare(b[i]);
+        if (c != 0) return c;
+      }
+      return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+    }
+    case Kind::kObject: {
+      if (ptr_ == other.ptr_) return 0;
+      const Object& a = AsObject();
+      const Object& b = other.AsObject();
+      size_t n = std::min(a.size(), b.size());
+      for (size_t i = 0; i < n; ++i) {
+        int c = a[i].first.Compare(b[i].first);
+        if (c != 0) return c;
+        c = a[i].second.Compare(b[i].second);
+        if (c != 0) return c;
+      }
+      return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+    }
+  }
+  return 0;
+}
+
+std::string Value::ToJson() const {
+  std::string out;
+  switch (kind_) {
+    case Kind::kNull:
+      return "null";
+    case Kind::kBoolean:
+      return bool_ ? "true" : "false";
+    case Kind::kNumber:
+      return number_.ToString();
+    case Kind::kString:
+      AppendJsonString(out, AsString());
+      return out;
+    case Kind::kArray:
+    case Kind::kSet: {
+      const auto& items = kind_ == Kind::kArray ? AsArray() : AsSet();
+      out += '[';
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += items[i].ToJson();
+      }
+      out += ']';
+      return out;
+    }
+    case Kind::kObject: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : AsObject()) {
+        if (!first) out += ',';
+        first = false;
+        AppendJsonString(out, k.IsString() ? k.AsString() : k.ToJson());
+        out += ':';
+        out += v.ToJson();
+      }
+      out += '}';
+      return out;
+    }
+  }
+  return out;
+}
+
+std::string Value::ToRego() const {
+  std::string out;
+  switch (kind_) {
+    case Kind::kArray: {
+      out += '[';
+      const Array& items = AsArray();
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        out += items[i].ToRego();
+      }
+      out += ']';
+      return out;
+    }
+    case Kind::kSet: {
+      const Set& items = AsSet();
+      if (items.empty()) return "set()";
+      out += '{';
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        out += items[i].ToRego();
+      }
+      out += '}';
+      return out;
+    }
+    case Kind::kObject: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : AsObject()) {
+        if (!first) out += ", ";
+        first = false;
+        out += k.ToRego();
+        out += ": ";
+        out += v.ToRego();
+      }
+      out += '}';
+      return out;
+    }
+    default:
+      return ToJson();
+  }
+}
+
+size_t Value::Footprint() const {
+  switch (kind_) {
+    case Kind::kString:
+      return sizeof(Value) + AsString().size();
+    case Kind::kArray:
+    case Kind::kSet:
+      return sizeof(Value) * (1 + (kind_ == Kind::kArray ? AsArray() : AsSet()).size());
+    case Kind::kObject:
+      return sizeof(Value) * (1 + 2 * AsObject().size());
+    default:
+      return sizeof(Value);
+  }
+}
+
+Value FromJson(const boost::json::value& json) {
+  switch (json.kind()) {
+    case boost::json::kind::null:
+      return Value::Null();
+    case boost::json::kind::bool_:
+      return Value::Bool(json.get_bool());
+    case boost::json::kind::int64:
+      return Value::Int(json.get_int64());
+    case boost::json::kind::uint64: {
+      uint64_t u = json.get_uint64();
+      if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return Value::Int(static_cast<int64_t>(u));
+      }
+      return Value::Double(static_cast<double>(u));
+    }
+    case boost::json::kind::double_:
+      return Value::Double(json.get_double());
+    case boost::json::kind::string:
+      return Value::String(std::string(json.get_string()));
+    case boost::json::kind::array: {
+      const auto& arr = json.get_array();
+      Array items;
+      items.reserve(arr.size());
+      for (const auto& item : arr) items.push_back(FromJson(item));
+      return Value::MakeArray(std::move(items));
+    }
+    case boost::json::kind::object: {
+      const auto& obj = json.get_object();
+      std::vector<ObjectEntry> entries;
+      entries.reserve(obj.size());
+      for (const auto& member : obj) {
+        entries.emplace_back(Value::String(std::string(member.key())), FromJson(member.value()));
+      }
+      return Value::MakeObject(std::move(entries));
+    }
+  }
+  return Value::Null();
+}
+
+boost::json::value ToBoostJson(const Value& value) {
+  switch (value.kind()) {
+    case Kind::kNull:
+      return nullptr;
+    case Kind::kBoolean:
+      return value.AsBool();
+    case Kind::kNumber: {
+      const Number& n = value.AsNumber();
+      if (n.is_int) return n.i;
+      return n.d;
+    }
+    case Kind::kString:
+      return boost::json::string(value.AsString());
+    case Kind::kArray:
+    case Kind::kSet: {
+      boost::json::array arr;
+      const auto& items = value.IsArray() ? value.AsArray() : value.AsSet();
+      arr.reserve(items.size());
+      for (const auto& item : items) arr.push_back(ToBoostJson(item));
+      return arr;
+    }
+    case Kind::kObject: {
+      boost::json::object obj;
+      obj.reserve(value.AsObject().size());
+      for (const auto& [k, v] : value.AsObject()) {
+        obj[k.IsString() ? k.AsString() : k.ToJson()] = ToBoostJson(v);
+      }
+      return obj;
+    }
+  }
+  return nullptr;
+}
+
+Value ParseJson(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = 512;  // Boost's default of 32 is too shallow for some plan documents
+  boost::json::value json =
+      boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
+  if (ec) throw std::runtime_error(ec.message());
+  return FromJson(json);
+}
+
+}  // namespace statehouse::policy

@@ -1,0 +1,136 @@
+// Rego values: null, boolean, number, string, array, object (any value as key) and set.
+// Values are immutable and cheap to copy (containers are shared). Objects and sets keep their
+// elements sorted by OPA's total order, so equal values compare equal and print the same.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::json {
+class value;
+}
+
+namespace statehouse::policy {
+
+// OPA's sort order across types: null < boolean < number < string < array < object < set.
+enum class Kind : uint8_t { kNull, kBoolean, kNumber, kString, kArray, kObject, kSet };
+
+// A number is an int64 when it is integral and fits, else a double. Arithmetic on two
+// integers stays exact; it moves to double only on overflow or a fraction.
+struct Number {
+  bool is_int = true;
+  int64_t i = 0;
+  double d = 0;
+
+  static Number Int(int64_t v) { return {true, v, static_cast<double>(v)}; }
+  static Number Double(double v);  // normalizes integral doubles within int64 to ints
+  double AsDouble() const { return is_int ? static_cast<double>(i) : d; }
+  // The integer value when the number is integral (ints, or doubles like 2.0).
+  std::optional<int64_t> AsInt() const;
+  int Compare(const Number& other) const;
+  std::string ToString() const;  // JSON text: 1, 1.5, 1e+300
+};
+
+class Value;
+using Array = std::vector<Value>;
+using ObjectEntry = std::pair<Value, Value>;
+using Object = std::vector<ObjectEntry>;  // sorted by key, keys unique
+using Set = std::vector<Value>;           // sorted, unique
+
+class Value {
+ public:
+  Value() = default;  // null
+  static Value Null() { return Value(); }
+  static Value Bool(bool b);
+  static Value Int(int64_t i);
+  static Value Double(double d);
+  static Value Num(Number n);
+  static Value String(std::string s);
+  static Value MakeArray(Array items);
+  // Sorts and drops duplicates.
+  static Value MakeSet(std::vector<Value> items);
+  // Sorts by key; a later duplicate key replaces an earlier one.
+  static Value MakeObject(std::vector<ObjectEntry> entries);
+  // Trusts that entries are already sorted and unique (builders that keep them so).
+  static Value FromSortedObject(Object entries);
+  static Value FromSortedSet(Set items);
+  static Value EmptyArray();
+  static Value EmptyObject();
+  static Value EmptySet();
+
+  Kind kind() const { return kind_; }
+  bool IsNull() const { return kind_ == Kind::kNull; }
+  bool IsBool() const { return kind_ == Kind::kBoolean; }
+  bool IsNumber() const { return kind_ == Kind::kNumber; }
+  bool IsString() const { return kind_ == Kind::kString; }
+  bool IsArray() const { return kind_ == Kind::kArray; }
+  bool IsObject() const { return kind_ == Kind::kObject; }
+  bool IsSet() const { return kind_ == Kind::kSet; }
+  bool IsTrue() const { return kind_ == Kind::kBoolean && bool_; }
+
+  bool AsBool() const { return bool_; }
+  const Number& AsNumber() const { return number_; }
+  const std::string& AsString() const;
+  const Array& AsArray() const;
+  const Object& AsObject() const;
+  const Set& AsSet() const;
+
+  // Element count of a collection or code points of a string; 0 otherwise.
+  size_t Size() const;
+  // Object member by key; nullptr when absent or not an object.
+  const Value* Find(const Value& key) const;
+  const Value* Find(std::string_view key) const;
+  bool SetContains(const Value& item) const;
+  // x[key] as a Rego reference reads it: array index, object key, or set member (the member
+  // itself). nullopt when undefined.
+  std::optional<Value> Index(const Value& key) const;
+
+  // OPA's total order.
+  int Compare(const Value& other) const;
+  bool operator==(const Value& other) const { return Compare(other) == 0; }
+  bool operator!=(const Value& other) const { return Compare(other) != 0; }
+  bool operator<(const Value& other) const { return Compare(other) < 0; }
+
+  // JSON text (sets as arrays, non-string object keys as their JSON text).
+  std::string ToJson() const;
+  // Rego text, as `print` and sprintf's %v show it: sets as {1, 2}, strings quoted inside
+  // collections; a top-level string is printed bare by those callers.
+  std::string ToRego() const;
+  // Rough bytes held, for the evaluator's memory budget.
+  size_t Footprint() const;
+
+ private:
+  Kind kind_ = Kind::kNull;
+  bool bool_ = false;
+  Number number_;
+  std::shared_ptr<const void> ptr_;  // std::string, Array, Object or Set
+};
+
+struct ValueLess {
+  bool operator()(const Value& a, const Value& b) const { return a.Compare(b) < 0; }
+};
+
+// JSON document <-> value. Objects' keys become strings.
+Value FromJson(const boost::json::value& json);
+boost::json::value ToBoostJson(const Value& value);
+// Parses JSON text; throws std::runtime_error with the parser's message.
+Value ParseJson(std::string_view text);
+
+// Builds a sorted object from string keys without a re-sort when inserted in order.
+class ObjectBuilder {
+ public:
+  void Add(Value key, Value value) { entries_.emplace_back(std::move(key), std::move(value)); }
+  void Add(std::string key, Value value) { Add(Value::String(std::move(key)), std::move(value)); }
+  Value Build() { return Value::MakeObject(std::move(entries_)); }
+
+ private:
+  std::vector<ObjectEntry> entries_;
+};
+
+}  // namespace statehouse::policy
