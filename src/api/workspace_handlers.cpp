@@ -34,6 +34,15 @@ Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool
     body["lock"] = std::move(l);
   }
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
+  // What the state policies said of the newest state (an extension field).
+  if (auto newest = s.states.Newest(w); newest && newest->policy_evaluation_id) {
+    json::object e;
+    e["id"] = newest->policy_evaluation_id;
+    e["data_id"] = newest->id;
+    e["status"] = newest->policy_status;
+    e["message"] = newest->policy_message;
+    body["state_policy_evaluation"] = std::move(e);
+  }
   Reply reply = Reply::Of(status, std::move(body));
   reply.headers.emplace_back("ETag", http::ETagOf(w.version));
   return reply;

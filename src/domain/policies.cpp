@@ -440,8 +440,11 @@ Error PolicyDecision::ViolationError() const {
   std::string message = "refused by policy";
   std::string lines = Message();
   if (!lines.empty()) message += ":\n" + lines;
+  // The error body is the spec's PolicyViolationError: IaCMError plus policy_evaluation.
   return Error(ErrorCode::kInvalidArgument, message,
-               evaluation.is_object() ? json::serialize(evaluation) : std::string());
+               evaluation.is_object()
+                   ? json::serialize(json::object{{"policy_evaluation", evaluation}})
+                   : std::string());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -66,6 +66,28 @@ void RedactValues(json::value* values) {
   if (json::value* root = values->get_object().if_contains("root_module")) RedactModule(*root);
 }
 
+// Defaults of variables a module's configuration declares sensitive, in this module and the
+// modules it calls.
+void RedactConfigModule(json::value* module) {
+  if (!module || !module->is_object()) return;
+  auto& m = module->get_object();
+  if (json::value* vars = m.if_contains("variables"); vars && vars->is_object()) {
+    for (auto& v : vars->get_object()) {
+      if (!v.value().is_object()) continue;
+      auto& decl = v.value().get_object();
+      const json::value* sensitive = decl.if_contains("sensitive");
+      if (sensitive && sensitive->is_bool() && sensitive->get_bool() && decl.contains("default")) {
+        decl["default"] = Placeholder();
+      }
+    }
+  }
+  if (json::value* calls = m.if_contains("module_calls"); calls && calls->is_object()) {
+    for (auto& call : calls->get_object()) {
+      if (call.value().is_object()) RedactConfigModule(call.value().get_object().if_contains("module"));
+    }
+  }
+}
+
 void RedactChange(json::value& change) {
   if (!change.is_object()) return;
   auto& c = change.get_object();
@@ -110,9 +132,10 @@ void RedactPlan(json::value& plan) {
   if (json::value* prior = p.if_contains("prior_state"); prior && prior->is_object()) {
     RedactValues(prior->get_object().if_contains("values"));
   }
-  // Root variables declared sensitive in the configuration.
+  // Root variables declared sensitive in the configuration, and their declared defaults.
   json::value* variables = p.if_contains("variables");
-  const json::value* config = p.if_contains("configuration");
+  json::value* config = p.if_contains("configuration");
+  if (config && config->is_object()) RedactConfigModule(config->get_object().if_contains("root_module"));
   if (variables && variables->is_object() && config && config->is_object()) {
     const json::value* root = config->get_object().if_contains("root_module");
     const json::value* declared =

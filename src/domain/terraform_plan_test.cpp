@@ -19,8 +19,9 @@ TEST(TerraformPlan, RedactsEverySensitiveMark) {
   json::value plan = json::parse(R"({
     "format_version": "1.2",
     "variables": {"db_password": {"value": "hunter2"}, "region": {"value": "eu"}},
-    "configuration": {"root_module": {"variables": {"db_password": {"sensitive": true},
-                                                    "region": {}}}},
+    "configuration": {"root_module": {
+      "variables": {"db_password": {"sensitive": true, "default": "hunter2"}, "region": {"default": "eu"}},
+      "module_calls": {"db": {"module": {"variables": {"pw": {"sensitive": true, "default": "t0k"}}}}}}},
     "resource_changes": [{
       "address": "aws_db.x",
       "change": {
