@@ -868,13 +868,22 @@ const PolicyTrigger& TriggerOf(const EnforcementRequest& request) {
 }
 }  // namespace
 
+std::vector<storage::PolicySetRecord> PolicyService::SetsFor(const auth::Principal& who,
+                                                             const EnforcementRequest& request) {
+  const PolicyTrigger& t = TriggerOf(request);
+  std::vector<storage::PolicySetRecord> sets = db_.Policies().ApplicablePolicySets(
+      who.account, request.org, request.project, t.type, t.action_name);
+  // A set that links no policy evaluates nothing: it neither records nor reports.
+  std::erase_if(sets, [](const storage::PolicySetRecord& set) {
+    return std::none_of(set.policies.begin(), set.policies.end(),
+                        [](const auto& link) { return link.resolved.has_value(); });
+  });
+  return sets;
+}
+
 bool PolicyService::Applies(const auth::Principal& who, const EnforcementRequest& request) {
   if (request.record_without_sets) return true;
-  const PolicyTrigger& t = TriggerOf(request);
-  return !db_.Policies()
-              .ApplicablePolicySets(who.account, request.org, request.project, t.type,
-                                    t.action_name)
-              .empty();
+  return !SetsFor(who, request).empty();
 }
 
 PolicyDecision PolicyService::Enforce(const auth::Principal& who, const EnforcementRequest& request,
@@ -882,8 +891,7 @@ PolicyDecision PolicyService::Enforce(const auth::Principal& who, const Enforcem
   auto start = std::chrono::steady_clock::now();
   const PolicyTrigger* trigger = &TriggerOf(request);
   PolicyDecision decision;
-  std::vector<storage::PolicySetRecord> sets = db_.Policies().ApplicablePolicySets(
-      who.account, request.org, request.project, trigger->type, trigger->action_name);
+  std::vector<storage::PolicySetRecord> sets = SetsFor(who, request);
   if (sets.empty() && !request.record_without_sets) return decision;
 
   policy::Value in = policy::FromJson(input);

@@ -296,6 +296,9 @@ class PolicyService {
 
  private:
   void RequireLevel(const auth::Principal& who, const PolicyScope& scope);
+  // Enabled sets of the request's type/action at its levels that link at least one policy.
+  std::vector<storage::PolicySetRecord> SetsFor(const auth::Principal& who,
+                                                const EnforcementRequest& request);
   storage::PolicySetLink ResolveLink(const PolicyScope& set_level, const PolicyLinkInput& link);
   void ApplySetInput(storage::PolicySetRecord& set, const PolicySetInput& input, bool create);
 

@@ -52,9 +52,8 @@ bool IsForbiddenBuiltin(std::string_view name) {
   // Network, files and the runtime, and the non-deterministic ones: a decision must depend
   // on its input and data only.
   static constexpr std::string_view kForbidden[] = {
-      "http.send",           "opa.runtime",          "net.lookup_ip_addr",
-      "rego.parse_module",   "rego.metadata.chain",  "rego.metadata.rule",
-      "rand.intn",           "uuid.rfc4122",
+      "http.send",           "opa.runtime",        "net.lookup_ip_addr", "rego.parse_module",
+      "rego.metadata.chain", "rego.metadata.rule", "rand.intn",          "uuid.rfc4122",
   };
   return std::find(std::begin(kForbidden), std::end(kForbidden), name) != std::end(kForbidden);
 }

@@ -163,8 +163,9 @@ bool ValueSubset(const Value& super, const Value& sub) {
 
 bool ObjectSubset(const Object& super, const Object& sub) {
   for (const auto& [k, v] : sub) {
-    auto it = std::lower_bound(super.begin(), super.end(), k,
-                               [](const ObjectEntry& e, const Value& key) { return e.first < key; });
+    auto it =
+        std::lower_bound(super.begin(), super.end(), k,
+                         [](const ObjectEntry& e, const Value& key) { return e.first < key; });
     if (it == super.end() || it->first != k || !ValueSubset(it->second, v)) return false;
   }
   return true;
@@ -184,8 +185,7 @@ std::optional<Value> ObjectSubsetFn(const Args& args, BuiltinContext&) {
     Value as_set = Value::MakeSet(super.AsArray());
     return Value::Bool(SetSubset(as_set.AsSet(), sub.AsSet()));
   }
-  Fail("object.subset",
-       "both arguments object.subset must be of the same type or array and set");
+  Fail("object.subset", "both arguments object.subset must be of the same type or array and set");
 }
 
 // --- json.filter / json.remove ---
@@ -205,8 +205,8 @@ Array ParsePath(std::string_view fn, const Value& path) {
     size_t start = 0;
     for (;;) {
       size_t slash = s.find('/', start);
-      std::string part(s.substr(start, slash == std::string_view::npos ? std::string_view::npos
-                                                                        : slash - start));
+      std::string part(s.substr(
+          start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
       std::string unescaped;
       for (size_t i = 0; i < part.size(); ++i) {
         if (part[i] == '~' && i + 1 < part.size() && (part[i + 1] == '0' || part[i + 1] == '1')) {
@@ -363,7 +363,8 @@ std::optional<size_t> ArrayIndex(const Value& seg, size_t size, bool allow_end) 
     }
     idx = std::stoll(s);
   }
-  if (idx < 0 || static_cast<size_t>(idx) > size || (!allow_end && static_cast<size_t>(idx) == size)) {
+  if (idx < 0 || static_cast<size_t>(idx) > size ||
+      (!allow_end && static_cast<size_t>(idx) == size)) {
     return std::nullopt;
   }
   return static_cast<size_t>(idx);

@@ -124,8 +124,7 @@ bool BoolArg(std::string_view fn, const std::vector<Value>& args, int pos) {
   return v.AsBool();
 }
 
-std::vector<std::string> StringsArg(std::string_view fn, const std::vector<Value>& args,
-                                    int pos) {
+std::vector<std::string> StringsArg(std::string_view fn, const std::vector<Value>& args, int pos) {
   const Value& v = args[pos - 1];
   if (!v.IsArray() && !v.IsSet()) FailType(fn, pos, v, {"array", "set"});
   const auto& items = v.IsArray() ? v.AsArray() : v.AsSet();
@@ -152,6 +151,44 @@ Value StringResult(BuiltinContext& ctx, std::string_view fn, std::string s) {
   // Small strings are not worth a call into the budget.
   if (s.size() >= 256) Charge(ctx, fn, s.size());
   return Value::String(std::move(s));
+}
+
+size_t EstimateTextSize(const Value& v, size_t limit) {
+  switch (v.kind()) {
+    case Kind::kNull:
+    case Kind::kBoolean:
+      return 5;
+    case Kind::kNumber:
+      return 24;
+    case Kind::kString:
+      return 2 + v.AsString().size();
+    case Kind::kArray:
+    case Kind::kSet: {
+      size_t total = 2;
+      for (const auto& item : v.IsArray() ? v.AsArray() : v.AsSet()) {
+        total += 2 + EstimateTextSize(item, limit);
+        if (total > limit) return limit + 1;
+      }
+      return total;
+    }
+    case Kind::kObject: {
+      size_t total = 2;
+      for (const auto& [k, val] : v.AsObject()) {
+        total += 4 + EstimateTextSize(k, limit) + EstimateTextSize(val, limit);
+        if (total > limit) return limit + 1;
+      }
+      return total;
+    }
+  }
+  return 0;
+}
+
+void ChargeText(BuiltinContext& ctx, std::string_view fn, const Value& v) {
+  if (v.IsString() || v.IsNumber() || v.IsNull() || v.IsBool()) {
+    if (v.IsString()) Charge(ctx, fn, v.AsString().size());
+    return;
+  }
+  Charge(ctx, fn, EstimateTextSize(v, kMaxResultBytes));
 }
 
 // --- UTF-8 ---
@@ -271,10 +308,9 @@ namespace {
 
 // Ranges where upper and lower case alternate (even = upper, or odd = upper).
 bool AlternatingUpperEven(char32_t c) {
-  return (c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) ||
-         (c >= 0x14A && c <= 0x177) || (c >= 0x1E00 && c <= 0x1E95) ||
-         (c >= 0x1EA0 && c <= 0x1EFF) || (c >= 0x460 && c <= 0x481) ||
-         (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x52F) ||
+  return (c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) || (c >= 0x14A && c <= 0x177) ||
+         (c >= 0x1E00 && c <= 0x1E95) || (c >= 0x1EA0 && c <= 0x1EFF) ||
+         (c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x52F) ||
          (c >= 0x3E2 && c <= 0x3EF);
 }
 bool AlternatingUpperOdd(char32_t c) {
@@ -300,8 +336,8 @@ char32_t ToLowerRune(char32_t c) {
   if (c == 0x4C0) return 0x4CF;
   if (c >= 0x531 && c <= 0x556) return c + 48;
   if (c >= 0x10A0 && c <= 0x10C5) return c + 7264;
-  if (c >= 0x1F08 && c <= 0x1F6F && (c & 0xF) >= 8 && c != 0x1F58 && c != 0x1F5A &&
-      c != 0x1F5C && c != 0x1F5E) {
+  if (c >= 0x1F08 && c <= 0x1F6F && (c & 0xF) >= 8 && c != 0x1F58 && c != 0x1F5A && c != 0x1F5C &&
+      c != 0x1F5E) {
     return c - 8;
   }
   if (c >= 0x2160 && c <= 0x216F) return c + 16;
@@ -331,9 +367,8 @@ char32_t ToUpperRune(char32_t c) {
   if (c == 0x4CF) return 0x4C0;
   if (c >= 0x561 && c <= 0x586) return c - 48;
   if (c >= 0x2D00 && c <= 0x2D25) return c - 7264;
-  if (c >= 0x1F00 && c <= 0x1F67 && (c & 0xF) < 8 && c != 0x1F50 && c != 0x1F52 &&
-      c != 0x1F54 && c != 0x1F56 && !(c >= 0x1F16 && c <= 0x1F17) &&
-      !(c >= 0x1F46 && c <= 0x1F47)) {
+  if (c >= 0x1F00 && c <= 0x1F67 && (c & 0xF) < 8 && c != 0x1F50 && c != 0x1F52 && c != 0x1F54 &&
+      c != 0x1F56 && !(c >= 0x1F16 && c <= 0x1F17) && !(c >= 0x1F46 && c <= 0x1F47)) {
     return c + 8;
   }
   if (c >= 0x2170 && c <= 0x217F) return c - 16;
@@ -350,12 +385,38 @@ Number CheckedDouble(std::string_view fn, double d) {
   return Number::Double(d);
 }
 
+namespace {
+
+// OPA computes with 64-bit-mantissa big.Floats read from each number's shortest decimal
+// text, and keeps the result's shortest text: so 0.1 + 0.2 is 0.3 there, not
+// 0.30000000000000004. x86's long double has that precision.
+long double ToWide(const Number& n) {
+  if (n.is_int) return static_cast<long double>(n.i);  // exact
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof buf - 1, n.d);
+  *r.ptr = '\0';
+  return std::strtold(buf, nullptr);
+}
+
+Number FromWide(std::string_view fn, long double v) {
+  if (!std::isfinite(v)) Fail(fn, "number out of range");
+  if (v == std::trunc(v) && v >= -9223372036854775808.0L && v < 9223372036854775808.0L) {
+    return Number::Int(static_cast<int64_t>(v));
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf - 1, v);
+  *r.ptr = '\0';
+  return CheckedDouble(fn, std::strtod(buf, nullptr));
+}
+
+}  // namespace
+
 Number AddNumbers(std::string_view fn, const Number& a, const Number& b) {
   if (a.is_int && b.is_int) {
     int64_t r;
     if (!__builtin_add_overflow(a.i, b.i, &r)) return Number::Int(r);
   }
-  return CheckedDouble(fn, a.AsDouble() + b.AsDouble());
+  return FromWide(fn, ToWide(a) + ToWide(b));
 }
 
 Number SubNumbers(std::string_view fn, const Number& a, const Number& b) {
@@ -363,7 +424,7 @@ Number SubNumbers(std::string_view fn, const Number& a, const Number& b) {
     int64_t r;
     if (!__builtin_sub_overflow(a.i, b.i, &r)) return Number::Int(r);
   }
-  return CheckedDouble(fn, a.AsDouble() - b.AsDouble());
+  return FromWide(fn, ToWide(a) - ToWide(b));
 }
 
 Number MulNumbers(std::string_view fn, const Number& a, const Number& b) {
@@ -371,7 +432,14 @@ Number MulNumbers(std::string_view fn, const Number& a, const Number& b) {
     int64_t r;
     if (!__builtin_mul_overflow(a.i, b.i, &r)) return Number::Int(r);
   }
-  return CheckedDouble(fn, a.AsDouble() * b.AsDouble());
+  return FromWide(fn, ToWide(a) * ToWide(b));
+}
+
+Number DivNumbers(std::string_view fn, const Number& a, const Number& b) {
+  if (a.is_int && b.is_int && b.i != 0 && !(a.i == INT64_MIN && b.i == -1) && a.i % b.i == 0) {
+    return Number::Int(a.i / b.i);
+  }
+  return FromWide(fn, ToWide(a) / ToWide(b));
 }
 
 std::optional<Number> ParseDecimal(std::string_view text) {
@@ -629,8 +697,7 @@ void AppendGoJson(std::string& out, const Value& v, bool pretty, std::string_vie
 
 }  // namespace
 
-std::string GoJson(const Value& v, bool pretty, std::string_view prefix,
-                   std::string_view indent) {
+std::string GoJson(const Value& v, bool pretty, std::string_view prefix, std::string_view indent) {
   std::string out;
   AppendGoJson(out, v, pretty, prefix, indent, 0);
   return out;

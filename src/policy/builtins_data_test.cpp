@@ -119,8 +119,7 @@ TEST(RegoBuiltins, JsonFilter) {
 TEST(RegoBuiltins, JsonRemove) {
   Value doc = J(R"({"a":{"b":1,"c":2},"d":3,"l":[1,2,3]})");
   EXPECT_BUILTIN(J(R"({"a":{"c":2},"d":3,"l":[1,2,3]})"), "json.remove", doc, J(R"(["a/b"])"));
-  EXPECT_BUILTIN(J(R"({"a":{"b":1,"c":2},"l":[1,3]})"), "json.remove", doc,
-                 J(R"(["d", "/l/1"])"));
+  EXPECT_BUILTIN(J(R"({"a":{"b":1,"c":2},"l":[1,3]})"), "json.remove", doc, J(R"(["d", "/l/1"])"));
   EXPECT_BUILTIN(J(R"({"d":3,"l":[1,2,3]})"), "json.remove", doc, J(R"([["a"]])"));
 }
 
@@ -197,7 +196,7 @@ TEST(RegoBuiltins, TypeChecks) {
   EXPECT_BUILTIN(B(true), "is_null", Value::Null());
   EXPECT_BUILTIN(B(false), "is_null", B(false));
   const std::pair<Value, const char*> kinds[] = {
-      {Value::Null(), "null"}, {B(true), "boolean"}, {I(1), "number"}, {S("a"), "string"},
+      {Value::Null(), "null"}, {B(true), "boolean"}, {I(1), "number"},  {S("a"), "string"},
       {Arr({}), "array"},      {J("{}"), "object"},  {SetOf({}), "set"}};
   for (const auto& [v, name] : kinds) EXPECT_BUILTIN(S(name), "type_name", v);
 }
@@ -224,6 +223,15 @@ TEST(RegoBuiltins, JsonMarshalWithOptions) {
                  J(R"({"pretty":false,"indent":"  "})"));
   EXPECT_EQ(Err("json.marshal_with_options", {v, J(R"({"color":true})")}),
             "json.marshal_with_options: object contained unknown key \"color\"");
+}
+
+TEST(RegoBuiltins, SharedStructureCannotExplodeAsText) {
+  // 40 doublings share memory but would be a terabyte of text.
+  Value v = S("x");
+  for (int k = 0; k < 40; ++k) v = Arr({v, v});
+  EXPECT_EQ(Err("json.marshal", {v}), "json.marshal: result too large");
+  EXPECT_EQ(Err("yaml.marshal", {v}), "yaml.marshal: result too large");
+  EXPECT_EQ(Err("sprintf", {S("%v"), Arr({v})}), "sprintf: result too large");
 }
 
 TEST(RegoBuiltins, JsonUnmarshalAndIsValid) {
@@ -253,6 +261,8 @@ TEST(RegoBuiltins, YamlMarshal) {
                  "yaml.marshal",
                  J(R"({"a":"true","b":"1.5","c":"","d":"x: y","e":null,"f":[],"g":{}})"));
   EXPECT_BUILTIN(S("a: |-\n  l1\n  l2\n"), "yaml.marshal", J(R"({"a":"l1\nl2"})"));
+  EXPECT_BUILTIN(S("- \"2001-12-14\"\n- 2001-12\n"), "yaml.marshal",
+                 J(R"(["2001-12-14","2001-12"])"));
   EXPECT_BUILTIN(S("{}\n"), "yaml.marshal", J("{}"));
   EXPECT_BUILTIN(S("s\n"), "yaml.marshal", S("s"));
 }
@@ -306,8 +316,10 @@ TEST(RegoBuiltins, Base64) {
   EXPECT_BUILTIN(S(""), "base64.encode", S(""));
   EXPECT_BUILTIN(S("hello"), "base64.decode", S("aGVsbG8="));
   EXPECT_BUILTIN(S("hello"), "base64.decode", S("aGVs\nbG8="));  // newlines are skipped
-  EXPECT_EQ(Err("base64.decode", {S("aGVsbG8")}), "base64.decode: illegal base64 data at input byte 4");
-  EXPECT_EQ(Err("base64.decode", {S("a@==")}), "base64.decode: illegal base64 data at input byte 1");
+  EXPECT_EQ(Err("base64.decode", {S("aGVsbG8")}),
+            "base64.decode: illegal base64 data at input byte 4");
+  EXPECT_EQ(Err("base64.decode", {S("a@==")}),
+            "base64.decode: illegal base64 data at input byte 1");
   EXPECT_BUILTIN(B(true), "base64.is_valid", S("aGVsbG8="));
   EXPECT_BUILTIN(B(false), "base64.is_valid", S("@@"));
   EXPECT_BUILTIN(B(false), "base64.is_valid", I(1));
@@ -332,9 +344,8 @@ TEST(RegoBuiltins, UrlQuery) {
   EXPECT_EQ(Err("urlquery.decode", {S("%zz")}), "urlquery.decode: invalid URL escape \"%zz\"");
   EXPECT_EQ(Err("urlquery.decode", {S("a%2")}), "urlquery.decode: invalid URL escape \"%2\"");
   EXPECT_BUILTIN(S("a=1&b=x&b=y&c=z"), "urlquery.encode_object",
-                 Value::MakeObject({{S("b"), J(R"(["x","y"])")},
-                                    {S("a"), S("1")},
-                                    {S("c"), SetOf({S("z")})}}));
+                 Value::MakeObject(
+                     {{S("b"), J(R"(["x","y"])")}, {S("a"), S("1")}, {S("c"), SetOf({S("z")})}}));
   EXPECT_BUILTIN(J(R"({"a":["1"],"b":["x","y"],"c":[""]})"), "urlquery.decode_object",
                  S("a=1&b=x&b=y&c"));
   EXPECT_BUILTIN(J(R"({"q":["a b"]})"), "urlquery.decode_object", S("q=a+b"));
@@ -355,8 +366,7 @@ TEST(RegoBuiltins, TimeParseRfc3339) {
   EXPECT_BUILTIN(I(k20210102), "time.parse_rfc3339_ns", S("2021-01-02T03:04:05Z"));
   EXPECT_BUILTIN(I(k20210102 - 3600 * kSec), "time.parse_rfc3339_ns",
                  S("2021-01-02T03:04:05+01:00"));
-  EXPECT_BUILTIN(I(k20210102 + 500000000), "time.parse_rfc3339_ns",
-                 S("2021-01-02T03:04:05.5Z"));
+  EXPECT_BUILTIN(I(k20210102 + 500000000), "time.parse_rfc3339_ns", S("2021-01-02T03:04:05.5Z"));
   EXPECT_BUILTIN(I(-kSec), "time.parse_rfc3339_ns", S("1969-12-31T23:59:59Z"));
   EXPECT_EQ(Err("time.parse_rfc3339_ns", {S("x")}),
             "time.parse_rfc3339_ns: parsing time \"x\" as \"2006-01-02T15:04:05Z07:00\": cannot "
@@ -418,10 +428,10 @@ TEST(RegoBuiltins, TimeDateClockWeekday) {
 }
 
 TEST(RegoBuiltins, TimeAddDateNormalizesAsGo) {
-  int64_t jan31 = 1612051200 * kSec;  // 2021-01-31
+  int64_t jan31 = 1612051200 * kSec;                                                  // 2021-01-31
   EXPECT_BUILTIN(I(1614729600 * kSec), "time.add_date", I(jan31), I(0), I(1), I(0));  // Mar 3
-  int64_t leap = 1582934400 * kSec;  // 2020-02-29
-  EXPECT_BUILTIN(I(1614556800 * kSec), "time.add_date", I(leap), I(1), I(0), I(0));  // 2021-03-01
+  int64_t leap = 1582934400 * kSec;                                                   // 2020-02-29
+  EXPECT_BUILTIN(I(1614556800 * kSec), "time.add_date", I(leap), I(1), I(0), I(0));   // 2021-03-01
   EXPECT_BUILTIN(I(k20210102 - 86400 * kSec), "time.add_date", I(k20210102), I(0), I(0), I(-1));
   EXPECT_BUILTIN(I(k20210102 - 366 * 86400 * kSec), "time.add_date", I(k20210102), I(0), I(-12),
                  I(0));
@@ -504,10 +514,10 @@ TEST(RegoBuiltins, NetCidrContainsMatches) {
                  J(R"(["1.1.1.0/24","1.1.2.0/24"])"), S("1.1.1.128"));
   EXPECT_BUILTIN(SetOf({Arr({S("k"), I(0)})}), "net.cidr_contains_matches",
                  J(R"({"k":"1.1.1.0/24","j":["2.2.2.0/24","tag"]})"), J(R"(["1.1.1.1"])"));
-  EXPECT_BUILTIN(SetOf({Arr({S("10.0.0.0/8"), S("10.1.1.1")}),
-                        Arr({S("10.0.0.0/8"), S("10.2.0.0/16")})}),
-                 "net.cidr_contains_matches", S("10.0.0.0/8"),
-                 SetOf({S("10.1.1.1"), S("10.2.0.0/16"), S("11.0.0.1")}));
+  EXPECT_BUILTIN(
+      SetOf({Arr({S("10.0.0.0/8"), S("10.1.1.1")}), Arr({S("10.0.0.0/8"), S("10.2.0.0/16")})}),
+      "net.cidr_contains_matches", S("10.0.0.0/8"),
+      SetOf({S("10.1.1.1"), S("10.2.0.0/16"), S("11.0.0.1")}));
 }
 
 TEST(RegoBuiltins, NetCidrMerge) {
@@ -542,7 +552,8 @@ TEST(RegoBuiltins, UnitsParseBytes) {
   EXPECT_EQ(Err("units.parse_bytes", {S("10 KB")}),
             "units.parse_bytes: spaces not allowed in resource strings");
   EXPECT_EQ(Err("units.parse_bytes", {S("KB")}), "units.parse_bytes: no byte amount provided");
-  EXPECT_EQ(Err("units.parse_bytes", {S("10XB")}), "units.parse_bytes: byte unit xb not recognized");
+  EXPECT_EQ(Err("units.parse_bytes", {S("10XB")}),
+            "units.parse_bytes: byte unit xb not recognized");
   EXPECT_EQ(Err("units.parse_bytes", {S("1.2.3kb")}),
             "units.parse_bytes: could not parse byte amount to a number");
   EXPECT_EQ(Err("units.parse_bytes", {S("1e1234567")}), "units.parse_bytes: exponent too large");
@@ -602,8 +613,7 @@ TEST(RegoBuiltins, SemVer) {
 TEST(RegoBuiltins, GraphReachable) {
   Value g = J(R"({"a":["b"],"b":["c"],"c":[],"d":["a"]})");
   EXPECT_BUILTIN(SetOf({S("a"), S("b"), S("c")}), "graph.reachable", g, J(R"(["a"])"));
-  EXPECT_BUILTIN(SetOf({S("a"), S("b"), S("c"), S("d")}), "graph.reachable", g,
-                 SetOf({S("d")}));
+  EXPECT_BUILTIN(SetOf({S("a"), S("b"), S("c"), S("d")}), "graph.reachable", g, SetOf({S("d")}));
   EXPECT_BUILTIN(SetOf({S("a"), S("b")}), "graph.reachable", J(R"({"a":["b"],"b":["a"]})"),
                  J(R"(["a"])"));
   EXPECT_BUILTIN(SetOf({}), "graph.reachable", g, J(R"(["zzz"])"));
@@ -657,26 +667,49 @@ TEST(RegoBuiltins, JwtDecode) {
 // --- hostile arguments never crash ---
 
 TEST(RegoBuiltins, HostileArgumentsFailCleanly) {
-  // Every builtin, called with each of a few odd values in every position, either answers
-  // or throws a BuiltinError.
-  std::string invalid_utf8 = "\xff\xfe\xc3";
-  const std::vector<Value> odd = {Value::Null(),  B(true),          I(INT64_MIN), D(1e308),
-                                  D(-1e-300),     S(invalid_utf8),  S(""),        Arr({}),
-                                  J("{}"),        SetOf({}),        J("[1,[2]]")};
+  // Every builtin, called with every combination of odd values, either answers or throws a
+  // BuiltinError: no other exception, no crash (the sanitizer builds check the rest).
+  const std::vector<Value> odd = {Value::Null(),
+                                  B(true),
+                                  I(INT64_MIN),
+                                  I(-1),
+                                  I(3),
+                                  D(1e308),
+                                  D(-1e-300),
+                                  S("\xff\xfe\xc3"),
+                                  S(""),
+                                  S("a/b"),
+                                  S("10.0.0.0/30"),
+                                  S("%v%d"),
+                                  S("(a*)*$"),
+                                  Arr({}),
+                                  J(R"([1,["x"]])"),
+                                  J("{}"),
+                                  J(R"({"a":[1],"b":{"c":"d"}})"),
+                                  SetOf({S("x")})};
+  size_t calls = 0;
   for (const auto& name : BuiltinNames()) {
     const Builtin* b = FindBuiltin(name);
     ASSERT_NE(b, nullptr);
-    for (const auto& v : odd) {
-      std::vector<Value> args(static_cast<size_t>(b->arity), v);
+    const size_t arity = static_cast<size_t>(b->arity);
+    std::vector<size_t> pick(arity, 0);
+    for (;;) {
+      std::vector<Value> args;
+      for (size_t k : pick) args.push_back(odd[k]);
       BuiltinContext ctx;
+      ++calls;
       try {
         b->fn(args, ctx);
       } catch (const BuiltinError&) {
       } catch (const std::exception& e) {
-        ADD_FAILURE() << name << "(" << v.ToRego() << "): unexpected " << e.what();
+        ADD_FAILURE() << name << Value::MakeArray(args).ToRego() << ": unexpected " << e.what();
       }
+      size_t pos = 0;
+      while (pos < arity && ++pick[pos] == odd.size()) pick[pos++] = 0;
+      if (pos == arity) break;
     }
   }
+  EXPECT_GT(calls, 10000u);
 }
 
 }  // namespace

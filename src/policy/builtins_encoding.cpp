@@ -21,7 +21,8 @@ constexpr size_t kMaxDocumentNodes = size_t{4} << 20;
 // --- JSON ---
 
 std::optional<Value> JsonMarshal(const Args& args, BuiltinContext& ctx) {
-  return StringResult(ctx, "json.marshal", GoJson(args[0]));
+  ChargeText(ctx, "json.marshal", args[0]);
+  return Value::String(GoJson(args[0]));
 }
 
 std::optional<Value> JsonMarshalWithOptions(const Args& args, BuiltinContext& ctx) {
@@ -34,23 +35,29 @@ std::optional<Value> JsonMarshalWithOptions(const Args& args, BuiltinContext& ct
   for (const auto& [k, v] : opts) {
     std::string key = k.IsString() ? k.AsString() : k.ToJson();
     if (key == "prefix") {
-      if (!v.IsString()) Fail(fn, "operand 2 \"prefix\" must be string but got " + std::string(TypeName(v)));
+      if (!v.IsString())
+        Fail(fn, "operand 2 \"prefix\" must be string but got " + std::string(TypeName(v)));
       prefix = v.AsString();
       implicit_pretty = true;
     } else if (key == "indent") {
-      if (!v.IsString()) Fail(fn, "operand 2 \"indent\" must be string but got " + std::string(TypeName(v)));
+      if (!v.IsString())
+        Fail(fn, "operand 2 \"indent\" must be string but got " + std::string(TypeName(v)));
       indent = v.AsString();
       implicit_pretty = true;
     } else if (key == "pretty") {
-      if (!v.IsBool()) Fail(fn, "operand 2 \"pretty\" must be boolean but got " + std::string(TypeName(v)));
+      if (!v.IsBool())
+        Fail(fn, "operand 2 \"pretty\" must be boolean but got " + std::string(TypeName(v)));
       explicit_pretty = v.AsBool();
     } else {
       Fail(fn, "object contained unknown key " + k.ToJson());
     }
   }
   bool pretty = explicit_pretty.value_or(implicit_pretty);
-  if (!pretty) return StringResult(ctx, fn, GoJson(args[0]));
-  return StringResult(ctx, fn, GoJson(args[0], true, prefix, indent));
+  ChargeText(ctx, fn, args[0]);
+  if (!pretty) return Value::String(GoJson(args[0]));
+  std::string out = GoJson(args[0], true, prefix, indent);
+  if (out.size() > kMaxResultBytes) Fail(fn, "result too large");
+  return Value::String(std::move(out));
 }
 
 size_t JsonNodes(const boost::json::value& v) {
@@ -94,12 +101,14 @@ std::optional<Value> JsonIsValid(const Args& args, BuiltinContext&) {
 
 // --- YAML ---
 
-bool IsYamlNull(std::string_view s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+bool IsYamlNull(std::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
 
 std::optional<bool> YamlBool(std::string_view s) {
-  static constexpr std::string_view kTrue[] = {"y", "Y", "yes", "Yes", "YES", "true",
-                                               "True", "TRUE", "on", "On", "ON"};
-  static constexpr std::string_view kFalse[] = {"n", "N", "no", "No", "NO", "false",
+  static constexpr std::string_view kTrue[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                               "True", "TRUE", "on",  "On",  "ON"};
+  static constexpr std::string_view kFalse[] = {"n",     "N",     "no",  "No",  "NO", "false",
                                                 "False", "FALSE", "off", "Off", "OFF"};
   if (std::find(std::begin(kTrue), std::end(kTrue), s) != std::end(kTrue)) return true;
   if (std::find(std::begin(kFalse), std::end(kFalse), s) != std::end(kFalse)) return false;
@@ -124,7 +133,7 @@ std::optional<Number> YamlNumber(std::string_view s) {
     if (d.empty()) return std::nullopt;
     unsigned __int128 v = 0;
     for (char c : d) {
-      int x = (c >= '0' && c <= '9') ? c - '0'
+      int x = (c >= '0' && c <= '9')   ? c - '0'
               : (c >= 'a' && c <= 'f') ? c - 'a' + 10
               : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                        : 99;
@@ -158,9 +167,9 @@ std::optional<Number> YamlNumber(std::string_view s) {
 }
 
 bool IsYamlSpecialFloat(std::string_view s) {
-  static constexpr std::string_view kSpecial[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf",
-                                                  "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-                                                  ".NaN", ".NAN"};
+  static constexpr std::string_view kSpecial[] = {".inf",  ".Inf",  ".INF",  "+.inf",
+                                                  "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                                  "-.INF", ".nan",  ".NaN",  ".NAN"};
   return std::find(std::begin(kSpecial), std::end(kSpecial), s) != std::end(kSpecial);
 }
 
@@ -311,10 +320,24 @@ bool ResolvesToNonString(std::string_view s) {
   if (IsYamlNull(s) || YamlBool(s) || IsYamlSpecialFloat(s) || YamlNumber(s)) return true;
   // Base-60 numbers ("1:20") of YAML 1.1.
   if (!s.empty() && std::isdigit(static_cast<unsigned char>(s[0])) &&
-      s.find(':') != std::string_view::npos &&
-      std::all_of(s.begin(), s.end(), [](char c) {
+      s.find(':') != std::string_view::npos && std::all_of(s.begin(), s.end(), [](char c) {
         return std::isdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.' || c == '_';
       })) {
+    return true;
+  }
+  // Timestamps ("2001-12-14", "2001-12-14T21:59:43Z"): go-yaml quotes what it would read
+  // back as one.
+  auto digits = [&](size_t from, size_t min, size_t max, size_t& end) {
+    end = from;
+    while (end < s.size() && end - from < max && std::isdigit(static_cast<unsigned char>(s[end]))) {
+      ++end;
+    }
+    return end - from >= min;
+  };
+  size_t e1, e2, e3;
+  if (digits(0, 4, 4, e1) && e1 < s.size() && s[e1] == '-' && digits(e1 + 1, 1, 2, e2) &&
+      e2 < s.size() && s[e2] == '-' && digits(e2 + 1, 1, 2, e3) &&
+      (e3 == s.size() || s[e3] == 'T' || s[e3] == 't' || s[e3] == ' ')) {
     return true;
   }
   return s == "<<" || s == "=";
@@ -331,7 +354,9 @@ bool PlainAllowed(std::string_view s) {
   if (s.empty()) return false;
   if (s.substr(0, 3) == "---" || s.substr(0, 3) == "...") return false;
   static constexpr std::string_view kIndicators = ",[]{}#&*!|>'\"%@`";
-  auto followed_by_space = [&](size_t i) { return i + 1 >= s.size() || s[i + 1] == ' ' || s[i + 1] == '\t'; };
+  auto followed_by_space = [&](size_t i) {
+    return i + 1 >= s.size() || s[i + 1] == ' ' || s[i + 1] == '\t';
+  };
   char first = s[0];
   if (kIndicators.find(first) != std::string_view::npos) return false;
   if ((first == '?' || first == ':' || first == '-') && followed_by_space(0)) return false;
@@ -433,8 +458,8 @@ std::string LiteralBlock(std::string_view s, int indent) {
   size_t start = 0;
   for (;;) {
     size_t nl = body.find('\n', start);
-    std::string_view line = body.substr(start, nl == std::string_view::npos ? std::string_view::npos
-                                                                            : nl - start);
+    std::string_view line =
+        body.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     out += '\n';
     if (!line.empty()) out += pad;
     out.append(line);
@@ -481,6 +506,7 @@ bool IsCollection(const Value& v) { return v.IsArray() || v.IsSet() || v.IsObjec
 // go-yaml v2's block style: maps indent their children by two, sequences inside maps do not.
 void EmitYaml(std::string& out, const Value& v, int indent, int depth) {
   if (depth > kMaxDocumentDepth) Fail("yaml.marshal", "value nested too deeply");
+  if (out.size() > kMaxResultBytes) Fail("yaml.marshal", "result too large");
   std::string pad(static_cast<size_t>(indent), ' ');
   if (v.IsObject()) {
     std::vector<std::pair<std::string, const Value*>> entries;
@@ -540,13 +566,14 @@ void EmitYaml(std::string& out, const Value& v, int indent, int depth) {
 
 std::optional<Value> YamlMarshal(const Args& args, BuiltinContext& ctx) {
   const Value& v = args[0];
+  ChargeText(ctx, "yaml.marshal", v);
   std::string out;
   if (IsEmptyCollection(v)) {
     out = v.IsObject() ? "{}\n" : "[]\n";
   } else {
     EmitYaml(out, v, 0, 0);
   }
-  return StringResult(ctx, "yaml.marshal", std::move(out));
+  return Value::String(std::move(out));
 }
 
 // --- base64 / hex ---
@@ -560,7 +587,8 @@ std::string Base64Encode(std::string_view in, const char* alphabet, bool pad) {
   size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
     uint32_t n = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     out += alphabet[(n >> 18) & 63];
     out += alphabet[(n >> 12) & 63];
     out += alphabet[(n >> 6) & 63];
@@ -584,7 +612,8 @@ std::optional<std::string> Base64Decode(std::string_view in, const char* alphabe
                                         size_t* bad_at) {
   int8_t table[256];
   std::memset(table, -1, sizeof table);
-  for (int k = 0; k < 64; ++k) table[static_cast<unsigned char>(alphabet[k])] = static_cast<int8_t>(k);
+  for (int k = 0; k < 64; ++k)
+    table[static_cast<unsigned char>(alphabet[k])] = static_cast<int8_t>(k);
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -796,7 +825,8 @@ std::optional<Value> UrlQueryEncodeObject(const Args& args, BuiltinContext& ctx)
     auto add = [&](const Value& item) {
       if (!item.IsString()) {
         Fail(fn, std::string("operand 1 must be object of strings, arrays or sets of strings but "
-                             "got ") + TypeName(item));
+                             "got ") +
+                     TypeName(item));
       }
       if (!out.empty()) out += '&';
       out += key;

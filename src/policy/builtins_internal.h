@@ -74,6 +74,12 @@ void ChargeElements(BuiltinContext& ctx, std::string_view fn, size_t count);
 // A string result: charged, then wrapped.
 Value StringResult(BuiltinContext& ctx, std::string_view fn, std::string s);
 
+// A generous estimate of v's JSON or Rego text size, stopping early past `limit` (values
+// share structure, so a small value in memory can be enormous as text).
+size_t EstimateTextSize(const Value& v, size_t limit);
+// Charges the text size of v before it is written out; refuses text beyond kMaxResultBytes.
+void ChargeText(BuiltinContext& ctx, std::string_view fn, const Value& v);
+
 // UTF-8. Invalid bytes decode to U+FFFD one byte at a time, as Go's []rune(s) does.
 std::u32string DecodeUtf8(std::string_view s);
 void AppendUtf8(std::string& out, char32_t c);
@@ -88,11 +94,13 @@ bool IsUnicodeSpace(char32_t c);
 char32_t ToLowerRune(char32_t c);
 char32_t ToUpperRune(char32_t c);
 
-// Number arithmetic: exact on int64, falling back to double on overflow or fractions.
-// A non-finite result (overflowing double) throws "<fn>: number out of range".
+// Number arithmetic: exact on int64; otherwise as OPA's 64-bit big.Float on the numbers'
+// decimal texts (0.1 + 0.2 is 0.3), the result a double. A result beyond double's range
+// throws "<fn>: number out of range". DivNumbers does not check for zero.
 Number AddNumbers(std::string_view fn, const Number& a, const Number& b);
 Number SubNumbers(std::string_view fn, const Number& a, const Number& b);
 Number MulNumbers(std::string_view fn, const Number& a, const Number& b);
+Number DivNumbers(std::string_view fn, const Number& a, const Number& b);
 Number CheckedDouble(std::string_view fn, double d);
 
 // Go's strconv.Quote (printable Unicode kept, the rest escaped).

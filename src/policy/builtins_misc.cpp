@@ -144,7 +144,15 @@ Number Scale(std::string_view fn, const Decimal& d, uint64_t unit, int unit_exp,
     }
     U128 div = 1;
     for (int64_t k = 0; k < -exp; ++k) div *= 10;
-    if (m % div != 0 && !truncate) return approx();
+    if (m % div != 0 && !truncate) {
+      // A fraction: one correctly rounded division where both sides are exact.
+      if (m >> 64 == 0 && -exp <= 27) {
+        long double q =
+            static_cast<long double>(static_cast<uint64_t>(m)) / static_cast<long double>(div);
+        return CheckedDouble(fn, static_cast<double>(d.neg ? -q : q));
+      }
+      return approx();
+    }
     m /= div;
   }
   if (m <= static_cast<U128>(INT64_MAX)) {
@@ -272,8 +280,8 @@ bool ValidIdentifiers(std::string_view s) {
   size_t start = 0;
   for (;;) {
     size_t dot = s.find('.', start);
-    std::string_view part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos
-                                                                          : dot - start);
+    std::string_view part =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (part.empty()) return false;
     for (char c : part) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;

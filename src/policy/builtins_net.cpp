@@ -232,14 +232,16 @@ std::optional<Value> CidrIsValid(const Args& args, BuiltinContext&) {
 std::optional<Value> CidrExpand(const Args& args, BuiltinContext& ctx) {
   Cidr net = CidrArg("net.cidr_expand", args, 1);
   int host_bits = 128 - net.prefix;
-  if (host_bits > 16) Fail("net.cidr_expand", "CIDR too large to expand (more than 65536 addresses)");
+  if (host_bits > 16)
+    Fail("net.cidr_expand", "CIDR too large to expand (more than 65536 addresses)");
   size_t count = size_t{1} << host_bits;
   ChargeElements(ctx, "net.cidr_expand", count);
   Charge(ctx, "net.cidr_expand", count * 40);
   std::vector<Value> out;
   out.reserve(count);
   U128 base = net.ip.value();
-  for (size_t k = 0; k < count; ++k) out.push_back(Value::String(FormatIp(Ip::FromValue(base + k))));
+  for (size_t k = 0; k < count; ++k)
+    out.push_back(Value::String(FormatIp(Ip::FromValue(base + k))));
   return Value::MakeSet(std::move(out));
 }
 
@@ -349,14 +351,14 @@ std::optional<Value> CidrMerge(const Args& args, BuiltinContext& ctx) {
       if (!ip->v4()) Fail(fn, "IPv6 invalid: needs prefix length");
       int prefix = 96 + ClassfulPrefix(*ip);
       U128 first = ip->value() & Mask(prefix);
-      blocks.push_back({true, first, first | ~Mask(prefix), FormatIp(*ip) + "/" +
-                                                             std::to_string(prefix - 96)});
+      blocks.push_back(
+          {true, first, first | ~Mask(prefix), FormatIp(*ip) + "/" + std::to_string(prefix - 96)});
       continue;
     }
     auto net = ParseCidr(s);
     if (!net) Fail(fn, "invalid CIDR address: " + s);
-    blocks.push_back({net->ip.v4(), net->ip.value(), LastIp(*net).value(),
-                      FormatCidr(net->ip, net->prefix)});
+    blocks.push_back(
+        {net->ip.v4(), net->ip.value(), LastIp(*net).value(), FormatCidr(net->ip, net->prefix)});
   }
   std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) {
     if (a.v4 != b.v4) return a.v4 && !b.v4;
@@ -388,13 +390,11 @@ std::optional<Value> CidrMerge(const Args& args, BuiltinContext& ctx) {
 }  // namespace
 
 void RegisterNetBuiltins(BuiltinTable& t) {
-  Add(t, "net.cidr_contains", 2, [](const Args& args, BuiltinContext&) {
-    return CidrContainsFn("net.cidr_contains", args);
-  });
+  Add(t, "net.cidr_contains", 2,
+      [](const Args& args, BuiltinContext&) { return CidrContainsFn("net.cidr_contains", args); });
   // The deprecated name, still accepted by OPA outside rego.v1.
-  Add(t, "net.cidr_overlap", 2, [](const Args& args, BuiltinContext&) {
-    return CidrContainsFn("net.cidr_overlap", args);
-  });
+  Add(t, "net.cidr_overlap", 2,
+      [](const Args& args, BuiltinContext&) { return CidrContainsFn("net.cidr_overlap", args); });
   Add(t, "net.cidr_intersects", 2, CidrIntersects);
   Add(t, "net.cidr_is_valid", 1, CidrIsValid);
   Add(t, "net.cidr_expand", 1, CidrExpand);

@@ -32,8 +32,7 @@ Value SetUnion(const Set& a, const Set& b) {
 
 Value SetDifference(const Set& a, const Set& b) {
   Set out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out),
-                      ValueLess());
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), ValueLess());
   return Value::FromSortedSet(std::move(out));
 }
 
@@ -70,11 +69,7 @@ std::optional<Value> Div(const Args& args, BuiltinContext&) {
   const Number& a = args[0].AsNumber();
   const Number& b = args[1].AsNumber();
   if (b.AsDouble() == 0) Fail("div", "divide by zero");
-  if (a.is_int && b.is_int && !(a.i == std::numeric_limits<int64_t>::min() && b.i == -1) &&
-      a.i % b.i == 0) {
-    return Value::Int(a.i / b.i);
-  }
-  return Value::Num(CheckedDouble("div", a.AsDouble() / b.AsDouble()));
+  return Value::Num(DivNumbers("div", a, b));
 }
 
 std::optional<Value> Rem(const Args& args, BuiltinContext&) {
@@ -170,18 +165,16 @@ std::optional<Value> All(const Args& args, BuiltinContext&) {
   const Value& v = args[0];
   if (!v.IsArray() && !v.IsSet()) FailType("all", 1, v, {"array", "set"});
   const auto& items = v.IsArray() ? v.AsArray() : v.AsSet();
-  return Value::Bool(std::all_of(items.begin(), items.end(), [](const Value& x) {
-    return x.IsTrue();
-  }));
+  return Value::Bool(
+      std::all_of(items.begin(), items.end(), [](const Value& x) { return x.IsTrue(); }));
 }
 
 std::optional<Value> Any(const Args& args, BuiltinContext&) {
   const Value& v = args[0];
   if (!v.IsArray() && !v.IsSet()) FailType("any", 1, v, {"array", "set"});
   const auto& items = v.IsArray() ? v.AsArray() : v.AsSet();
-  return Value::Bool(std::any_of(items.begin(), items.end(), [](const Value& x) {
-    return x.IsTrue();
-  }));
+  return Value::Bool(
+      std::any_of(items.begin(), items.end(), [](const Value& x) { return x.IsTrue(); }));
 }
 
 // --- numbers ---
@@ -308,7 +301,8 @@ std::optional<Value> BitsLsh(const Args& args, BuiltinContext&) {
   }
   // Beyond int64: OPA's big integers become doubles here.
   if (s > 2000) Fail("bits.lsh", "number out of range");
-  return Value::Num(CheckedDouble("bits.lsh", std::ldexp(static_cast<double>(x), static_cast<int>(s))));
+  return Value::Num(
+      CheckedDouble("bits.lsh", std::ldexp(static_cast<double>(x), static_cast<int>(s))));
 }
 
 std::optional<Value> BitsRsh(const Args& args, BuiltinContext&) {
@@ -347,8 +341,7 @@ void RegisterNumberBuiltins(BuiltinTable& t) {
   Add(t, "any", 1, Any);
 
   Add(t, "abs", 1, Unary("abs", AbsInt, [](double d) { return std::fabs(d); }));
-  Add(t, "round", 1,
-      Unary("round", Number::Int, [](double d) { return std::round(d); }));
+  Add(t, "round", 1, Unary("round", Number::Int, [](double d) { return std::round(d); }));
   Add(t, "ceil", 1, Unary("ceil", Number::Int, [](double d) { return std::ceil(d); }));
   Add(t, "floor", 1, Unary("floor", Number::Int, [](double d) { return std::floor(d); }));
   Add(t, "numbers.range", 2, NumbersRange);

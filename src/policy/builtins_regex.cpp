@@ -58,7 +58,8 @@ class Re2Translator {
     multiline_ = UsesMultilineFlag();
     group_products_.push_back(0);
     while (i_ < p_.size()) Token(names);
-    if (group_products_.size() != 1) ParseError(fn_, "missing closing ): `" + std::string(p_) + "`");
+    if (group_products_.size() != 1)
+      ParseError(fn_, "missing closing ): `" + std::string(p_) + "`");
     return out_;
   }
 
@@ -210,8 +211,8 @@ class Re2Translator {
     if (e == 'Q') {
       // Literal text up to \E.
       size_t end = p_.find("\\E", i_ + 2);
-      std::string_view lit = p_.substr(i_ + 2, end == std::string_view::npos ? std::string_view::npos
-                                                                             : end - i_ - 2);
+      std::string_view lit =
+          p_.substr(i_ + 2, end == std::string_view::npos ? std::string_view::npos : end - i_ - 2);
       for (char ch : lit) {
         if (!std::isalnum(static_cast<unsigned char>(ch)) &&
             static_cast<unsigned char>(ch) < 0x80) {
@@ -285,8 +286,8 @@ class Re2Translator {
   void Group(std::vector<std::string>& names) {
     if (i_ + 1 < p_.size() && p_[i_ + 1] == '?') {
       std::string_view rest = p_.substr(i_ + 2);
-      if (rest.substr(0, 2) == "P<" || (rest.substr(0, 1) == "<" && rest.substr(0, 2) != "<=" &&
-                                        rest.substr(0, 2) != "<!")) {
+      if (rest.substr(0, 2) == "P<" ||
+          (rest.substr(0, 1) == "<" && rest.substr(0, 2) != "<=" && rest.substr(0, 2) != "<!")) {
         size_t start = rest[0] == 'P' ? 2 : 1;
         size_t close = rest.find('>', start);
         if (close == std::string_view::npos) {
@@ -546,9 +547,8 @@ std::optional<Value> RegexSplit(const Args& args, BuiltinContext& ctx) {
 void Expand(std::string& out, std::string_view tmpl, const CompiledRegex& re, const WMatch& m) {
   auto group_text = [&](std::string_view name) {
     size_t index = 0;
-    bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
+    bool numeric = !name.empty() && std::all_of(name.begin(), name.end(),
+                                                [](char c) { return c >= '0' && c <= '9'; });
     if (numeric) {
       if (name.size() > 6) return;
       index = static_cast<size_t>(std::stoul(std::string(name)));
@@ -656,7 +656,9 @@ std::optional<Value> TemplateMatch(const Args& args, BuiltinContext&) {
     } else if (tmpl[i] == end[0]) {
       if (level == 0) Fail(fn, "unbalanced braces in \"" + tmpl + "\"");
       if (--level == 0) {
-        pattern += "(" + tmpl.substr(idx + 1, i - idx - 1) + ")";
+        pattern += '(';
+        pattern.append(tmpl, idx + 1, i - idx - 1);
+        pattern += ')';
         literal_start = i + 1;
       }
     }
@@ -820,7 +822,7 @@ std::optional<Value> GlobMatch(const Args& args, BuiltinContext&) {
       if (r.size() != 1) FailElement(fn, 2, d, item, {"rune"});
       seps += r[0];
     }
-    if (seps.empty()) seps = U".";
+    if (seps.empty()) seps.push_back(U'.');
   } else if (!d.IsNull()) {
     FailType(fn, 2, d, {"array", "null"});
   }

@@ -20,7 +20,9 @@ struct FmtArg {
   double d = 0;
   std::string s;
 
-  const char* TypeName() const { return type == kInt ? "int" : type == kFloat ? "float64" : "string"; }
+  const char* TypeName() const {
+    return type == kInt ? "int" : type == kFloat ? "float64" : "string";
+  }
 };
 
 struct Flags {
@@ -90,13 +92,15 @@ std::string QuoteRune(char32_t c, bool ascii_only) {
   AppendUtf8(s, c);
   std::string q = GoQuote(s, ascii_only);
   // GoQuote wrapped it in double quotes: swap them for single ones.
-  return "'" + q.substr(1, q.size() - 2) + "'";
+  std::string out(1, '\'');
+  out.append(q, 1, q.size() - 2);
+  out += '\'';
+  return out;
 }
 
 // --- integers ---
 
-void FmtInteger(std::string& out, const Flags& f, int64_t value, int base, char verb,
-                bool upper) {
+void FmtInteger(std::string& out, const Flags& f, int64_t value, int base, char verb, bool upper) {
   const char* digits = upper ? "0123456789ABCDEFX" : "0123456789abcdefx";
   bool negative = value < 0;
   uint64_t u = negative ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
@@ -226,9 +230,9 @@ std::string FormatFloatAbs(double v, char verb, int prec) {
     case 'f': {
       char buf[400];
       std::to_chars_result r =
-          shortest ? std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::fixed)
-                   : std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::fixed,
-                                   prec);
+          shortest
+              ? std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::fixed)
+              : std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::fixed, prec);
       if (r.ec != std::errc()) return "0";
       return std::string(buf, r.ptr);
     }
@@ -263,9 +267,8 @@ std::string HexFloat(double v, bool upper, int prec) {
   std::string s = buf;
   // Go writes the binary exponent with at least two digits.
   size_t p = s.find_first_of("pP");
-  if (p != std::string::npos && p + 2 < s.size() + 1 && s.size() - (p + 2) == 1) {
-    s.insert(p + 2, "0");
-  }
+  if (p != std::string::npos && s.size() == p + 3)
+    s.insert(s.begin() + static_cast<ptrdiff_t>(p + 2), '0');
   return s;
 }
 
@@ -354,8 +357,9 @@ void PrintArg(std::string& out, const Flags& f, const FmtArg& arg, char32_t verb
         }
         case 'q': {
           int64_t c = arg.i;
-          return Pad(out, f,
-                     QuoteRune((c < 0 || c > 0x10FFFF) ? 0xFFFD : static_cast<char32_t>(c), f.plus));
+          return Pad(
+              out, f,
+              QuoteRune((c < 0 || c > 0x10FFFF) ? 0xFFFD : static_cast<char32_t>(c), f.plus));
         }
         case 'U': {
           char buf[32];
@@ -598,6 +602,7 @@ std::optional<Value> Sprintf(const Args& args, BuiltinContext& ctx) {
     } else if (v.IsString()) {
       a.s = v.AsString();
     } else {
+      ChargeText(ctx, "sprintf", v);
       a.s = v.ToRego();
     }
     fmt_args.push_back(std::move(a));

@@ -97,7 +97,8 @@ std::optional<Value> IndexOfN(const Args& args, BuiltinContext& ctx) {
   std::u32string needle = DecodeUtf8(search);
   Array out;
   // Overlapping matches count, as in OPA.
-  for (size_t pos = hay.find(needle); pos != std::u32string::npos; pos = hay.find(needle, pos + 1)) {
+  for (size_t pos = hay.find(needle); pos != std::u32string::npos;
+       pos = hay.find(needle, pos + 1)) {
     out.push_back(Value::Int(static_cast<int64_t>(pos)));
   }
   ChargeElements(ctx, "indexof_n", out.size());
@@ -145,7 +146,8 @@ std::string ReplaceAll(BuiltinContext& ctx, std::string_view fn, std::string_vie
     return out;
   }
   size_t count = 0;
-  for (size_t pos = s.find(old); pos != std::string_view::npos; pos = s.find(old, pos + old.size())) {
+  for (size_t pos = s.find(old); pos != std::string_view::npos;
+       pos = s.find(old, pos + old.size())) {
     ++count;
   }
   if (count == 0) return std::string(s);
@@ -175,7 +177,8 @@ std::optional<Value> ReplaceN(const Args& args, BuiltinContext& ctx) {
   const std::string& s = StringArg("strings.replace_n", args, 2);
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
   for (const auto& [k, v] : patterns) {
-    if (!k.IsString()) Fail("strings.replace_n", "operand 1 non-string key found in pattern object");
+    if (!k.IsString())
+      Fail("strings.replace_n", "operand 1 non-string key found in pattern object");
     if (!v.IsString()) {
       Fail("strings.replace_n", "operand 1 non-string value found in pattern object");
     }
@@ -289,9 +292,8 @@ std::string TrimRunes(std::string_view s, bool left, bool right, Pred strip) {
 std::string TrimCutset(std::string_view s, std::string_view cutset_text, bool left, bool right) {
   if (s.empty() || cutset_text.empty()) return std::string(s);
   std::u32string cutset = DecodeUtf8(cutset_text);
-  return TrimRunes(s, left, right, [&](const Rune& r) {
-    return cutset.find(r.c) != std::u32string::npos;
-  });
+  return TrimRunes(s, left, right,
+                   [&](const Rune& r) { return cutset.find(r.c) != std::u32string::npos; });
 }
 
 BuiltinFn Trim(std::string name, bool left, bool right) {
@@ -314,7 +316,8 @@ std::optional<Value> TrimPrefix(const Args& args, BuiltinContext&) {
 std::optional<Value> TrimSuffix(const Args& args, BuiltinContext&) {
   const std::string& s = StringArg("trim_suffix", args, 1);
   const std::string& suffix = StringArg("trim_suffix", args, 2);
-  if (s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (s.size() >= suffix.size() &&
+      s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0) {
     return Value::String(s.substr(0, s.size() - suffix.size()));
   }
   return args[0];
@@ -379,9 +382,9 @@ void RegisterStringBuiltins(BuiltinTable& t) {
   Add(t, "contains", 2, StringPredicate("contains", [](std::string_view a, std::string_view b) {
         return a.find(b) != std::string_view::npos;
       }));
-  Add(t, "startswith", 2,
-      StringPredicate("startswith",
-                      [](std::string_view a, std::string_view b) { return a.substr(0, b.size()) == b; }));
+  Add(t, "startswith", 2, StringPredicate("startswith", [](std::string_view a, std::string_view b) {
+        return a.substr(0, b.size()) == b;
+      }));
   Add(t, "endswith", 2, StringPredicate("endswith", [](std::string_view a, std::string_view b) {
         return a.size() >= b.size() && a.substr(a.size() - b.size()) == b;
       }));

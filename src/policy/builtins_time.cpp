@@ -21,7 +21,10 @@ constexpr int64_t kSecondsPerDay = 86400;
 // --- civil dates (proleptic Gregorian; H. Hinnant's algorithms) ---
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
+int64_t FloorMod(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
 
 int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
   y -= m <= 2;
@@ -52,9 +55,9 @@ int DaysIn(int m, int64_t y) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
-constexpr const char* kLongMonths[] = {"January", "February", "March",     "April",
-                                       "May",     "June",     "July",      "August",
-                                       "September", "October", "November", "December"};
+constexpr const char* kLongMonths[] = {"January",   "February", "March",    "April",
+                                       "May",       "June",     "July",     "August",
+                                       "September", "October",  "November", "December"};
 constexpr const char* kLongDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                      "Thursday", "Friday", "Saturday"};
 
@@ -94,8 +97,8 @@ std::optional<int64_t> ToNs(__int128 seconds, int64_t nsec) {
   return static_cast<int64_t>(ns);
 }
 
-std::optional<int64_t> CivilToNs(int64_t year, int month, int day, int hour, int minute,
-                                 int second, int64_t nsec, int64_t offset_seconds) {
+std::optional<int64_t> CivilToNs(int64_t year, int month, int day, int hour, int minute, int second,
+                                 int64_t nsec, int64_t offset_seconds) {
   if (year < -10000000 || year > 10000000) return std::nullopt;
   __int128 days = DaysFromCivil(year, month, day);
   __int128 secs = days * kSecondsPerDay + hour * 3600 + minute * 60 + second - offset_seconds;
@@ -233,7 +236,8 @@ Chunk NextChunk(std::string_view layout) {
         return make(i, Std::kDay, 1);
       case '_':
         if (has(i, "_2")) {
-          if (has(i + 1, "2006")) return Chunk{layout.substr(0, i + 1), Std::kLongYear, layout.substr(i + 5)};
+          if (has(i + 1, "2006"))
+            return Chunk{layout.substr(0, i + 1), Std::kLongYear, layout.substr(i + 5)};
           return make(i, Std::kUnderDay, 2);
         }
         if (has(i, "__2")) return make(i, Std::kUnderYearDay, 3);
@@ -511,7 +515,8 @@ std::variant<int64_t, ParseFailure> GoParse(std::string_view layout_in, std::str
   std::string_view layout = layout_in;
   std::string_view value = value_in;
   auto error = [&](std::string_view elem, std::string_view rest, std::string_view message) {
-    if (!message.empty()) return ParseFailure{"parsing time " + Quote(value_in) + std::string(message)};
+    if (!message.empty())
+      return ParseFailure{"parsing time " + Quote(value_in) + std::string(message)};
     return ParseFailure{"parsing time " + Quote(value_in) + " as " + Quote(layout_in) +
                         ": cannot parse " + Quote(rest) + " as " + Quote(elem)};
   };
@@ -528,8 +533,8 @@ std::variant<int64_t, ParseFailure> GoParse(std::string_view layout_in, std::str
   int64_t zone_offset = 0;
   for (;;) {
     Chunk ch = NextChunk(layout);
-    std::string_view stdstr = layout.substr(ch.prefix.size(), layout.size() - ch.prefix.size() -
-                                                                  ch.suffix.size());
+    std::string_view stdstr =
+        layout.substr(ch.prefix.size(), layout.size() - ch.prefix.size() - ch.suffix.size());
     if (!Skip(value, ch.prefix)) return error(ch.prefix, value, "");
     if (ch.std == Std::kNone) {
       if (!value.empty()) return error("", value, ": extra text: " + Quote(value));
@@ -591,7 +596,8 @@ std::variant<int64_t, ParseFailure> GoParse(std::string_view layout_in, std::str
       case Std::kUnderYearDay:
       case Std::kZeroYearDay:
         for (int k = 0; k < 2; ++k) {
-          if (ch.std == Std::kUnderYearDay && !value.empty() && value[0] == ' ') value.remove_prefix(1);
+          if (ch.std == Std::kUnderYearDay && !value.empty() && value[0] == ' ')
+            value.remove_prefix(1);
         }
         ok = GetNum3(value, ch.std == Std::kZeroYearDay, yday);
         break;
@@ -728,7 +734,8 @@ std::variant<int64_t, ParseFailure> GoParse(std::string_view layout_in, std::str
             bool neg = value[0] == '-';
             size_t n = 1;
             int h = 0;
-            while (n < value.size() && n < 3 && IsDigitAt(value, n)) h = h * 10 + (value[n++] - '0');
+            while (n < value.size() && n < 3 && IsDigitAt(value, n))
+              h = h * 10 + (value[n++] - '0');
             if (n == 1) {
               ok = false;
               break;
@@ -933,7 +940,8 @@ std::optional<Value> ParseDuration(const Args& args, BuiltinContext&) {
     d += v;
     if (d > kLimit) invalid();
   }
-  if (neg) return Value::Int(d == kLimit ? std::numeric_limits<int64_t>::min() : -static_cast<int64_t>(d));
+  if (neg)
+    return Value::Int(d == kLimit ? std::numeric_limits<int64_t>::min() : -static_cast<int64_t>(d));
   if (d > kLimit - 1) invalid();
   return Value::Int(static_cast<int64_t>(d));
 }

@@ -399,7 +399,9 @@ def test_policy_set_crud_round_trip(level, uid):
     ok(level.api.get(f"{PM}/policies/{p1}", params=level.q()), 200)
 
 
-def test_every_type_and_action_of_the_table(api, uid):
+def test_every_type_and_action_of_the_table(tenant, uid):
+    # A fresh account: enabled sets here must not reach other tests' workspaces.
+    api = tenant().api
     for type_, action in (("workspace", "onsave"), ("terraformPlan", "afterTerraformPlan"),
                           ("terraformPlanCost", "afterTerraformPlan"), ("terraformState", "afterTerraformPlan"),
                           ("terraformState", "afterTerraformApply"), ("workspace", "onforceunlock")):
@@ -502,7 +504,8 @@ def test_bad_policy_set_bodies_are_400(api, case):
     pm_error(api.post(f"{PM}/policysets", json=body), 400, mentions=field)
 
 
-def test_bad_policy_links(api, uid):
+def test_bad_policy_links(tenant, uid):
+    api = tenant().api
     sid, pid = uid("set"), uid("pol")
     api.post(f"{PM}/policies", json={"identifier": pid, "name": "n", "rego": DENY_ANSIBLE})
     r = api.post(f"{PM}/policysets", json={"identifier": sid, "name": "n", "type": "workspace", "action": "onsave",
@@ -617,7 +620,8 @@ def test_evaluate_bad_requests(api, anon, tenant):
     ok(viewer.post(f"{PM}/evaluate", json={"rego": DENY_ANSIBLE, "input": {}}), 200, EVALUATE_SPEC, "EvaluatedPolicy")
 
 
-def test_yaml_and_form_bodies(api, uid):
+def test_yaml_and_form_bodies(tenant, uid):
+    api = tenant().api  # its enabled set must not reach other tests' workspaces
     pid = uid("pol")
     r = api.post(f"{PM}/policies", data=yaml.safe_dump({"identifier": pid, "name": "Y", "rego": DENY_ANSIBLE}),
                  headers={"Content-Type": "application/yaml"})
