@@ -55,7 +55,8 @@ class Re2Translator {
 
   std::string Run(std::vector<std::string>& names) {
     names.assign(1, "");
-    multiline_ = UsesMultilineFlag();
+    multiline_ = UsesFlag('m');
+    dotall_ = UsesFlag('s');
     group_products_.push_back(0);
     while (i_ < p_.size()) Token(names);
     if (group_products_.size() != 1)
@@ -64,7 +65,8 @@ class Re2Translator {
   }
 
  private:
-  bool UsesMultilineFlag() const {
+  // Whether a flag group anywhere sets `flag`.
+  bool UsesFlag(char flag) const {
     for (size_t k = 0; k + 2 < p_.size(); ++k) {
       if (p_[k] == '\\') {
         ++k;
@@ -72,7 +74,7 @@ class Re2Translator {
       }
       if (p_[k] == '(' && p_[k + 1] == '?') {
         for (size_t j = k + 2; j < p_.size() && p_[j] != ')' && p_[j] != ':'; ++j) {
-          if (p_[j] == 'm') return true;
+          if (p_[j] == flag) return true;
         }
       }
     }
@@ -126,6 +128,12 @@ class Re2Translator {
         Atom(inner);
         return;
       }
+      case '.':
+        // Boost's '.' also stops at \r and other line separators; RE2's only at \n.
+        out_ += dotall_ ? "." : "[^\\n]";
+        ++i_;
+        Atom();
+        return;
       case '$':
         out_ += multiline_ ? "$" : "\\z";
         ++i_;
@@ -345,6 +353,7 @@ class Re2Translator {
   size_t i_ = 0;
   std::string out_;
   bool multiline_ = false;
+  bool dotall_ = false;
   bool repeatable_ = false;  // a leading quantifier has nothing to repeat
   bool after_quantifier_ = false;
   int last_atom_product_ = 0;

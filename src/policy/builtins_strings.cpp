@@ -134,7 +134,8 @@ std::optional<Value> Upper(const Args& args, BuiltinContext& ctx) {
 std::string ReplaceAll(BuiltinContext& ctx, std::string_view fn, std::string_view s,
                        std::string_view old, std::string_view repl) {
   if (old.empty()) {
-    size_t runes = Value::String(std::string(s)).Size();
+    size_t runes = 0;
+    for (unsigned char c : s) runes += (c & 0xC0) != 0x80;
     Charge(ctx, fn, s.size() + (runes + 1) * repl.size());
     std::string out(repl);
     for (size_t i = 0; i < s.size();) {

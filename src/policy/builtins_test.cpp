@@ -560,6 +560,7 @@ TEST(RegoBuiltins, RegexMatch) {
   EXPECT_BUILTIN(B(true), "regex.match", S("(?m)a$"), S("a\nb"));
   EXPECT_BUILTIN(B(false), "regex.match", S("a.b"), S("a\nb"));
   EXPECT_BUILTIN(B(true), "regex.match", S("(?s)a.b"), S("a\nb"));
+  EXPECT_BUILTIN(B(true), "regex.match", S("^a.b$"), S("a\rb"));
   EXPECT_BUILTIN(B(true), "regex.match", S("(?P<year>\\d{4})-\\d{2}"), S("2021-03"));
   EXPECT_BUILTIN(B(true), "regex.match", S("[[:alpha:]]+"), S("abc"));
   EXPECT_BUILTIN(B(true), "re_match", S("^x"), S("xy"));

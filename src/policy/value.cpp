@@ -12,8 +12,6 @@ namespace {
 
 constexpr double kTwo63 = 9223372036854775808.0;
 
-int Cmp(double a, double b) { return a < b ? -1 : (a > b ? 1 : 0); }
-
 void AppendJsonString(std::string& out, std::string_view s) {
   out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
