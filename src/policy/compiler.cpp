@@ -464,38 +464,42 @@ void CollectAllBody(const Body& body, Slots& out) {
   for (auto& e : body) CollectAllExpr(e, out);
 }
 
-void CollectAllTerm(const Term* t, Slots& out) {
+// The vars of a term; with nested, also those inside its comprehensions.
+void CollectVars(const Term* t, Slots& out, bool nested) {
   if (!t) return;
   switch (t->kind) {
     case TermKind::kVar:
       AddSlot(out, t->slot);
       break;
     case TermKind::kRef:
-      CollectAllTerm(t->head.get(), out);
-      for (auto& p : t->path) CollectAllTerm(p.get(), out);
+      CollectVars(t->head.get(), out, nested);
+      for (auto& p : t->path) CollectVars(p.get(), out, nested);
       break;
     case TermKind::kArray:
     case TermKind::kSet:
     case TermKind::kCall:
-      for (auto& i : t->items) CollectAllTerm(i.get(), out);
+      for (auto& i : t->items) CollectVars(i.get(), out, nested);
       break;
     case TermKind::kObject:
       for (auto& [k, v] : t->entries) {
-        CollectAllTerm(k.get(), out);
-        CollectAllTerm(v.get(), out);
+        CollectVars(k.get(), out, nested);
+        CollectVars(v.get(), out, nested);
       }
       break;
     case TermKind::kArrayCompr:
     case TermKind::kSetCompr:
     case TermKind::kObjectCompr:
-      CollectAllTerm(t->key.get(), out);
-      CollectAllTerm(t->compr_head.get(), out);
+      if (!nested) break;
+      CollectVars(t->key.get(), out, nested);
+      CollectVars(t->compr_head.get(), out, nested);
       CollectAllBody(*t->body, out);
       break;
     default:
       break;
   }
 }
+
+void CollectAllTerm(const Term* t, Slots& out) { CollectVars(t, out, true); }
 
 struct ExprNeeds {
   Slots needs;
@@ -688,31 +692,7 @@ class Orderer {
     for (auto& w : e.with) CollectDirectTerm(w.value.get(), out);
   }
 
-  static void CollectDirectTerm(const Term* t, Slots& out) {
-    if (!t) return;
-    switch (t->kind) {
-      case TermKind::kVar:
-        AddSlot(out, t->slot);
-        break;
-      case TermKind::kRef:
-        CollectDirectTerm(t->head.get(), out);
-        for (auto& p : t->path) CollectDirectTerm(p.get(), out);
-        break;
-      case TermKind::kArray:
-      case TermKind::kSet:
-      case TermKind::kCall:
-        for (auto& i : t->items) CollectDirectTerm(i.get(), out);
-        break;
-      case TermKind::kObject:
-        for (auto& [k, v] : t->entries) {
-          CollectDirectTerm(k.get(), out);
-          CollectDirectTerm(v.get(), out);
-        }
-        break;
-      default:
-        break;  // comprehensions are nested
-    }
-  }
+  static void CollectDirectTerm(const Term* t, Slots& out) { CollectVars(t, out, false); }
 
   ExprNeeds Analyze(const Expr& e, const std::vector<char>& level) {
     ExprNeeds n;

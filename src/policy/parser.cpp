@@ -1,5 +1,7 @@
 #include "policy/parser.h"
 
+#include "policy/builtins_internal.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -187,23 +189,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t pos) {
   return len;
 }
 
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -470,7 +455,7 @@ class Lexer {
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
               cp = 0xFFFD;  // a lone low surrogate, as Go's JSON decoder reads it
             }
-            AppendUtf8(out, cp);
+            internal::AppendUtf8(out, cp);
             break;
           }
           default:
