@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <unordered_map>
 
 namespace statehouse::policy {
 
@@ -357,7 +359,45 @@ size_t Value::Footprint() const {
   }
 }
 
-Value FromJson(const boost::json::value& json) {
+namespace {
+
+// Builds values from JSON with the strings it has seen shared: plans and states repeat the same
+// keys and short values (addresses' types, actions) thousands of times, and one allocation
+// each would dominate the conversion.
+class ValueFactory {
+ public:
+  Value String(std::string_view s) {
+    if (s.size() > kInternMaxLength) return Value::String(std::string(s));
+    auto it = interned_.find(s);
+    if (it != interned_.end()) return it->second;
+    Value v = Value::String(std::string(s));
+    if (interned_.size() < kInternMaxEntries) interned_.emplace(v.AsString(), v);
+    return v;
+  }
+
+  // entries: string keys, in document order. JSON texts written by Go (Terraform) already
+  // have sorted keys, so the common case costs one pass.
+  static Value Object(std::vector<ObjectEntry> entries) {
+    bool ascending = true;
+    for (size_t i = 1; i < entries.size() && ascending; ++i) {
+      ascending = entries[i - 1].first.AsString() < entries[i].first.AsString();
+    }
+    if (ascending) return Value::FromSortedObject(std::move(entries));
+    return Value::MakeObject(std::move(entries));  // sorts; the last of duplicate keys wins
+  }
+
+ private:
+  static constexpr size_t kInternMaxLength = 24;
+  static constexpr size_t kInternMaxEntries = 1 << 16;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Keys view the interned values' own strings, which live as long as the map holds them.
+  std::unordered_map<std::string_view, Value, Hash, std::equal_to<>> interned_;
+};
+
+Value FromJsonWith(const boost::json::value& json, ValueFactory& factory) {
   switch (json.kind()) {
     case boost::json::kind::null:
       return Value::Null();
@@ -375,12 +415,12 @@ Value FromJson(const boost::json::value& json) {
     case boost::json::kind::double_:
       return Value::Double(json.get_double());
     case boost::json::kind::string:
-      return Value::String(std::string(json.get_string()));
+      return factory.String(json.get_string());
     case boost::json::kind::array: {
       const auto& arr = json.get_array();
       Array items;
       items.reserve(arr.size());
-      for (const auto& item : arr) items.push_back(FromJson(item));
+      for (const auto& item : arr) items.push_back(FromJsonWith(item, factory));
       return Value::MakeArray(std::move(items));
     }
     case boost::json::kind::object: {
@@ -388,12 +428,107 @@ Value FromJson(const boost::json::value& json) {
       std::vector<ObjectEntry> entries;
       entries.reserve(obj.size());
       for (const auto& member : obj) {
-        entries.emplace_back(Value::String(std::string(member.key())), FromJson(member.value()));
+        entries.emplace_back(factory.String(member.key()), FromJsonWith(member.value(), factory));
       }
-      return Value::MakeObject(std::move(entries));
+      return ValueFactory::Object(std::move(entries));
     }
   }
   return Value::Null();
+}
+
+// A boost::json::basic_parser handler that builds values directly, without a DOM in between.
+class ValueBuilder {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  using ec_t = boost::system::error_code;
+  using sv_t = boost::json::string_view;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t n, ec_t&) {
+    std::vector<ObjectEntry> entries;
+    entries.reserve(n);
+    auto first = stack_.end() - static_cast<std::ptrdiff_t>(2 * n);
+    for (auto it = first; it != stack_.end(); it += 2) {
+      entries.emplace_back(std::move(*it), std::move(*(it + 1)));
+    }
+    stack_.erase(first, stack_.end());
+    stack_.push_back(ValueFactory::Object(std::move(entries)));
+    return true;
+  }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t n, ec_t&) {
+    auto first = stack_.end() - static_cast<std::ptrdiff_t>(n);
+    Array items(std::make_move_iterator(first), std::make_move_iterator(stack_.end()));
+    stack_.erase(first, stack_.end());
+    stack_.push_back(Value::MakeArray(std::move(items)));
+    return true;
+  }
+  bool on_key_part(sv_t s, std::size_t, ec_t&) {
+    partial_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv_t s, std::size_t, ec_t& ec) { return on_string(s, 0, ec); }
+  bool on_string_part(sv_t s, std::size_t, ec_t&) {
+    partial_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(sv_t s, std::size_t, ec_t&) {
+    if (partial_.empty()) {
+      stack_.push_back(factory_.String(std::string_view(s.data(), s.size())));
+    } else {
+      partial_.append(s.data(), s.size());
+      stack_.push_back(factory_.String(partial_));
+      partial_.clear();
+    }
+    return true;
+  }
+  bool on_number_part(sv_t, ec_t&) { return true; }
+  bool on_int64(std::int64_t i, sv_t, ec_t&) {
+    stack_.push_back(Value::Int(i));
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, sv_t, ec_t&) {
+    if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      stack_.push_back(Value::Int(static_cast<int64_t>(u)));
+    } else {
+      stack_.push_back(Value::Double(static_cast<double>(u)));
+    }
+    return true;
+  }
+  bool on_double(double d, sv_t, ec_t&) {
+    stack_.push_back(Value::Double(d));
+    return true;
+  }
+  bool on_bool(bool b, ec_t&) {
+    stack_.push_back(Value::Bool(b));
+    return true;
+  }
+  bool on_null(ec_t&) {
+    stack_.push_back(Value::Null());
+    return true;
+  }
+  bool on_comment_part(sv_t, ec_t&) { return true; }
+  bool on_comment(sv_t, ec_t&) { return true; }
+
+  Value Result() { return stack_.empty() ? Value() : std::move(stack_.back()); }
+
+ private:
+  ValueFactory factory_;
+  std::vector<Value> stack_;
+  std::string partial_;
+};
+
+}  // namespace
+
+Value FromJson(const boost::json::value& json) {
+  ValueFactory factory;
+  return FromJsonWith(json, factory);
 }
 
 boost::json::value ToBoostJson(const Value& value) {
@@ -430,13 +565,14 @@ boost::json::value ToBoostJson(const Value& value) {
 }
 
 Value ParseJson(std::string_view text) {
-  boost::system::error_code ec;
   boost::json::parse_options options;
   options.max_depth = 512;  // Boost's default of 32 is too shallow for some plan documents
-  boost::json::value json =
-      boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
+  boost::json::basic_parser<ValueBuilder> parser(options);
+  boost::system::error_code ec;
+  size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = boost::json::error::extra_data;
   if (ec) throw std::runtime_error(ec.message());
-  return FromJson(json);
+  return parser.handler().Result();
 }
 
 }  // namespace statehouse::policy
