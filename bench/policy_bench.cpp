@@ -10,8 +10,8 @@
 //          server caches compiled policies)
 // Prints p50/p99 of both, the ratio eval_p50 / parse_p50 (target <= 3), the breakdown
 // (conversion, each policy), the peak heap of one evaluation (bytes live above the start,
-// counted by a global operator new) next to the peak heap of one Boost.JSON parse, and the
-// maxrss growth; --json writes everything.
+// counted by a global operator new in an untimed run) next to the peak heap of one Boost.JSON
+// parse, and the maxrss growth over the first evaluation; --json writes everything.
 //
 //   policy_bench [--resources 1500] [--rounds 40] [--warmup 3] [--json out.json]
 //                [--dump-plan plan.json] [--dump-policies dir]
@@ -46,25 +46,30 @@ using statehouse::policy::EvalOptions;
 using statehouse::policy::Value;
 
 // ---- heap accounting: live bytes and their high-water mark ------------------------------------
+// Only while g_counting is set (the untimed memory runs): malloc_usable_size on every
+// allocation costs ~10% of an evaluation, so the timed rounds run without it.
 namespace {
 std::atomic<int64_t> g_live{0};
 std::atomic<int64_t> g_peak{0};
+std::atomic<bool> g_counting{false};
 
 inline void Note(void* p) {
-  if (!p) return;
-  int64_t now = g_live.fetch_add(static_cast<int64_t>(malloc_usable_size(p)),
-                                 std::memory_order_relaxed) +
-                static_cast<int64_t>(malloc_usable_size(p));
+  if (!p || !g_counting.load(std::memory_order_relaxed)) return;
+  int64_t now =
+      g_live.fetch_add(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed) +
+      static_cast<int64_t>(malloc_usable_size(p));
   int64_t peak = g_peak.load(std::memory_order_relaxed);
   while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
 }
 inline void Forget(void* p) {
-  if (p) g_live.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  if (p && g_counting.load(std::memory_order_relaxed))
+    g_live.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
 }
 void* Alloc(size_t n, size_t align = 0) {
-  void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align)
-                                              : std::malloc(n ? n : 1);
+  void* p = align > alignof(std::max_align_t)
+                ? std::aligned_alloc(align, (n + align - 1) / align * align)
+                : std::malloc(n ? n : 1);
   if (!p) throw std::bad_alloc();
   Note(p);
   return p;
@@ -74,11 +79,17 @@ void Free(void* p) {
   std::free(p);
 }
 
-// The peak of live heap bytes above the level when the scope began.
+// Counts while it lives: the peak of live heap bytes above the level when it began. Blocks
+// freed inside the scope that were allocated before it would make the level drift down, so
+// the live count starts at 0 and is floored there.
 struct HeapScope {
-  int64_t start = g_live.load();
-  HeapScope() { g_peak.store(start); }
-  int64_t PeakAbove() const { return g_peak.load() - start; }
+  HeapScope() {
+    g_live.store(0);
+    g_peak.store(0);
+    g_counting.store(true);
+  }
+  ~HeapScope() { g_counting.store(false); }
+  int64_t PeakAbove() const { return g_peak.load(); }
 };
 }  // namespace
 
@@ -87,10 +98,18 @@ void* operator new[](size_t n) { return Alloc(n); }
 void* operator new(size_t n, std::align_val_t a) { return Alloc(n, static_cast<size_t>(a)); }
 void* operator new[](size_t n, std::align_val_t a) { return Alloc(n, static_cast<size_t>(a)); }
 void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  try { return Alloc(n); } catch (...) { return nullptr; }
+  try {
+    return Alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
 }
 void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-  try { return Alloc(n); } catch (...) { return nullptr; }
+  try {
+    return Alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
 }
 void operator delete(void* p) noexcept { Free(p); }
 void operator delete[](void* p) noexcept { Free(p); }
@@ -134,8 +153,8 @@ json::object WithTagsAll(json::object after) {
   return after;
 }
 
-const char* kInstanceTypes[] = {"t3.micro", "t3.small", "t3.medium", "m5.large", "m5.xlarge",
-                                "c5.large", "r5.large"};
+const char* kInstanceTypes[] = {"t3.micro",  "t3.small", "t3.medium", "m5.large",
+                                "m5.xlarge", "c5.large", "r5.large"};
 const char* kOddTypes[] = {"p4d.24xlarge", "x1e.32xlarge", "m5.24xlarge"};
 const char* kZones[] = {"eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-central-1a"};
 
@@ -161,18 +180,22 @@ json::object Instance(Gen& g, const std::string& name, const std::string& env) {
                                                     {"iops", 3000},
                                                     {"throughput", 125}}};
   a["ebs_block_device"] = json::array{};
-  a["metadata_options"] = json::array{json::object{{"http_endpoint", "enabled"},
-                                                   {"http_tokens", g.Chance(10) ? "optional" : "required"},
-                                                   {"http_put_response_hop_limit", 1}}};
+  a["metadata_options"] =
+      json::array{json::object{{"http_endpoint", "enabled"},
+                               {"http_tokens", g.Chance(10) ? "optional" : "required"},
+                               {"http_put_response_hop_limit", 1}}};
   a["credit_specification"] = json::array{};
   a["tags"] = Tags(g, name, env);
   a["timeouts"] = nullptr;
   return WithTagsAll(std::move(a));
 }
 json::object InstanceUnknown() {
-  return json::object{{"arn", true},          {"id", true},
-                      {"private_ip", true},   {"public_ip", true},
-                      {"public_dns", true},   {"primary_network_interface_id", true},
+  return json::object{{"arn", true},
+                      {"id", true},
+                      {"private_ip", true},
+                      {"public_ip", true},
+                      {"public_dns", true},
+                      {"primary_network_interface_id", true},
                       {"tags_all", json::object{}},
                       {"root_block_device", json::array{json::object{{"volume_id", true}}}},
                       {"metadata_options", json::array{json::object{}}}};
@@ -187,27 +210,33 @@ json::object Bucket(Gen& g, const std::string& name, const std::string& env) {
   a["versioning"] = json::array{json::object{{"enabled", g.Chance(70)}, {"mfa_delete", false}}};
   if (!g.Chance(4)) {
     a["server_side_encryption_configuration"] = json::array{json::object{
-        {"rule", json::array{json::object{
-                     {"apply_server_side_encryption_by_default",
-                      json::array{json::object{{"sse_algorithm", g.Chance(50) ? "aws:kms" : "AES256"},
-                                               {"kms_master_key_id", ""}}}},
-                     {"bucket_key_enabled", true}}}}}};
+        {"rule",
+         json::array{json::object{
+             {"apply_server_side_encryption_by_default",
+              json::array{json::object{{"sse_algorithm", g.Chance(50) ? "aws:kms" : "AES256"},
+                                       {"kms_master_key_id", ""}}}},
+             {"bucket_key_enabled", true}}}}}};
   } else {
     a["server_side_encryption_configuration"] = json::array{};
   }
-  a["lifecycle_rule"] = json::array{json::object{{"id", "expire-old"},
-                                                 {"enabled", true},
-                                                 {"prefix", "logs/"},
-                                                 {"expiration", json::array{json::object{{"days", 90}}}}}};
+  a["lifecycle_rule"] =
+      json::array{json::object{{"id", "expire-old"},
+                               {"enabled", true},
+                               {"prefix", "logs/"},
+                               {"expiration", json::array{json::object{{"days", 90}}}}}};
   a["website"] = json::array{};
   a["tags"] = Tags(g, name, env);
   a["timeouts"] = nullptr;
   return WithTagsAll(std::move(a));
 }
 json::object BucketUnknown() {
-  return json::object{{"arn", true}, {"id", true}, {"bucket_domain_name", true},
-                      {"bucket_regional_domain_name", true}, {"hosted_zone_id", true},
-                      {"region", true}, {"tags_all", json::object{}}};
+  return json::object{{"arn", true},
+                      {"id", true},
+                      {"bucket_domain_name", true},
+                      {"bucket_regional_domain_name", true},
+                      {"hosted_zone_id", true},
+                      {"region", true},
+                      {"tags_all", json::object{}}};
 }
 
 json::object SecurityGroup(Gen& g, const std::string& name, const std::string& env) {
@@ -221,16 +250,17 @@ json::object SecurityGroup(Gen& g, const std::string& name, const std::string& e
   for (int i = 0; i < rules; ++i) {
     int port = std::vector<int>{22, 80, 443, 5432, 8080}[g.Pick(5)];
     bool open = (port == 80 || port == 443) ? g.Chance(50) : g.Chance(3);
-    ingress.push_back(json::object{
-        {"cidr_blocks", open ? json::array{"0.0.0.0/0"} : json::array{"10.0.0.0/8", "172.16.0.0/12"}},
-        {"ipv6_cidr_blocks", json::array{}},
-        {"prefix_list_ids", json::array{}},
-        {"security_groups", json::array{}},
-        {"self", false},
-        {"description", "port " + std::to_string(port)},
-        {"from_port", port},
-        {"to_port", port},
-        {"protocol", "tcp"}});
+    ingress.push_back(
+        json::object{{"cidr_blocks",
+                      open ? json::array{"0.0.0.0/0"} : json::array{"10.0.0.0/8", "172.16.0.0/12"}},
+                     {"ipv6_cidr_blocks", json::array{}},
+                     {"prefix_list_ids", json::array{}},
+                     {"security_groups", json::array{}},
+                     {"self", false},
+                     {"description", "port " + std::to_string(port)},
+                     {"from_port", port},
+                     {"to_port", port},
+                     {"protocol", "tcp"}});
   }
   a["ingress"] = std::move(ingress);
   a["egress"] = json::array{json::object{{"cidr_blocks", json::array{"0.0.0.0/0"}},
@@ -247,7 +277,8 @@ json::object SecurityGroup(Gen& g, const std::string& name, const std::string& e
   return WithTagsAll(std::move(a));
 }
 json::object SecurityGroupUnknown() {
-  return json::object{{"arn", true}, {"id", true}, {"owner_id", true}, {"tags_all", json::object{}}};
+  return json::object{
+      {"arn", true}, {"id", true}, {"owner_id", true}, {"tags_all", json::object{}}};
 }
 
 const char* kDbClasses[] = {"db.t3.medium", "db.m5.large", "db.r5.large", "db.r5.xlarge"};
@@ -278,9 +309,10 @@ json::object Database(Gen& g, const std::string& name, const std::string& env) {
   return WithTagsAll(std::move(a));
 }
 json::object DatabaseUnknown() {
-  return json::object{{"address", true}, {"arn", true}, {"endpoint", true}, {"id", true},
-                      {"hosted_zone_id", true}, {"resource_id", true}, {"status", true},
-                      {"tags_all", json::object{}}};
+  return json::object{{"address", true},        {"arn", true},
+                      {"endpoint", true},       {"id", true},
+                      {"hosted_zone_id", true}, {"resource_id", true},
+                      {"status", true},         {"tags_all", json::object{}}};
 }
 
 json::object Subnet(Gen& g, const std::string& name, const std::string& env, int i) {
@@ -295,7 +327,8 @@ json::object Subnet(Gen& g, const std::string& name, const std::string& env, int
   return WithTagsAll(std::move(a));
 }
 json::object SubnetUnknown() {
-  return json::object{{"arn", true}, {"id", true}, {"owner_id", true}, {"tags_all", json::object{}}};
+  return json::object{
+      {"arn", true}, {"id", true}, {"owner_id", true}, {"tags_all", json::object{}}};
 }
 
 struct Kind {
@@ -308,12 +341,15 @@ struct Kind {
 std::string MakePlan(int total) {
   Gen g;
   // Proportions of the 1,500-resource plan; scaled for other totals.
-  std::vector<Kind> kinds = {
-      {"aws_instance", "web", "", 300},         {"aws_instance", "worker", "", 200},
-      {"aws_s3_bucket", "data", "", 300},       {"aws_security_group", "svc", "", 300},
-      {"aws_db_instance", "main", "", 150},     {"aws_subnet", "private", "module.network", 100},
-      {"aws_db_instance", "replica", "module.db_replica", 50},
-      {"aws_s3_bucket", "logs", "module.logs", 50}, {"aws_instance", "app", "module.app", 50}};
+  std::vector<Kind> kinds = {{"aws_instance", "web", "", 300},
+                             {"aws_instance", "worker", "", 200},
+                             {"aws_s3_bucket", "data", "", 300},
+                             {"aws_security_group", "svc", "", 300},
+                             {"aws_db_instance", "main", "", 150},
+                             {"aws_subnet", "private", "module.network", 100},
+                             {"aws_db_instance", "replica", "module.db_replica", 50},
+                             {"aws_s3_bucket", "logs", "module.logs", 50},
+                             {"aws_instance", "app", "module.app", 50}};
   int sum = 0;
   for (auto& k : kinds) sum += k.count;
   int assigned = 0;
@@ -396,30 +432,37 @@ std::string MakePlan(int total) {
       change["before"] = before;
       change["after"] = after_v;
       change["after_unknown"] = unknown;
-      change["before_sensitive"] = before.is_null() ? json::value(false) : json::value(json::object{});
-      change["after_sensitive"] =
-          k.type == "aws_db_instance" ? json::value(json::object{{"password", true}}) : json::value(json::object{});
+      change["before_sensitive"] =
+          before.is_null() ? json::value(false) : json::value(json::object{});
+      change["after_sensitive"] = k.type == "aws_db_instance"
+                                      ? json::value(json::object{{"password", true}})
+                                      : json::value(json::object{});
       rc["change"] = std::move(change);
       changes.push_back(std::move(rc));
 
       if (!after_v.is_null()) {
-        json::object pv{{"address", address}, {"mode", "managed"}, {"type", k.type}, {"name", name},
-                        {"index", i}, {"provider_name", kProvider}, {"schema_version", 1},
-                        {"values", after_v},
-                        {"sensitive_values", json::object{}}};
+        json::object pv{
+            {"address", address},  {"mode", "managed"}, {"type", k.type},
+            {"name", name},        {"index", i},        {"provider_name", kProvider},
+            {"schema_version", 1}, {"values", after_v}, {"sensitive_values", json::object{}}};
         (k.module.empty() ? root_values : module_values[k.module]).push_back(std::move(pv));
       }
       if (i == 0) {  // configuration: one block per resource (count = N)
         json::object expr;
         if (k.type == "aws_instance") {
           expr["instance_type"] = json::object{{"references", json::array{"var.instance_type"}}};
-          expr["ami"] = json::object{{"references", json::array{"data.aws_ami.base.id", "data.aws_ami.base"}}};
+          expr["ami"] = json::object{
+              {"references", json::array{"data.aws_ami.base.id", "data.aws_ami.base"}}};
         } else if (k.type == "aws_s3_bucket") {
           expr["bucket"] = json::object{{"references", json::array{"local.prefix"}}};
         }
         expr["tags"] = json::object{{"references", json::array{"local.tags"}}};
-        json::object cr{{"address", k.type + "." + name}, {"mode", "managed"}, {"type", k.type},
-                        {"name", name}, {"provider_config_key", "aws"}, {"expressions", expr},
+        json::object cr{{"address", k.type + "." + name},
+                        {"mode", "managed"},
+                        {"type", k.type},
+                        {"name", name},
+                        {"provider_config_key", "aws"},
+                        {"expressions", expr},
                         {"schema_version", 1},
                         {"count_expression", json::object{{"constant_value", k.count}}}};
         (k.module.empty() ? config_resources : module_config[k.module]).push_back(std::move(cr));
@@ -430,46 +473,54 @@ std::string MakePlan(int total) {
   json::object plan;
   plan["format_version"] = "1.2";
   plan["terraform_version"] = "1.6.6";
-  plan["variables"] = json::object{
-      {"region", json::object{{"value", "eu-west-1"}}},
-      {"environment", json::object{{"value", "prod"}}},
-      {"instance_type", json::object{{"value", "m5.large"}}},
-      {"monthly_budget", json::object{{"value", "250000"}}}};
+  plan["variables"] = json::object{{"region", json::object{{"value", "eu-west-1"}}},
+                                   {"environment", json::object{{"value", "prod"}}},
+                                   {"instance_type", json::object{{"value", "m5.large"}}},
+                                   {"monthly_budget", json::object{{"value", "250000"}}}};
   json::array child_modules;
   for (auto& [addr, res] : module_values)
     child_modules.push_back(json::object{{"address", addr}, {"resources", res}});
   plan["planned_values"] = json::object{
       {"root_module", json::object{{"resources", root_values}, {"child_modules", child_modules}}}};
   plan["resource_changes"] = std::move(changes);
-  plan["output_changes"] = json::object{
-      {"vpc_id", json::object{{"actions", json::array{"create"}}, {"before", nullptr},
-                              {"after_unknown", true}, {"before_sensitive", false},
-                              {"after_sensitive", false}}}};
-  plan["prior_state"] = json::object{{"format_version", "1.0"}, {"terraform_version", "1.6.6"},
+  plan["output_changes"] = json::object{{"vpc_id", json::object{{"actions", json::array{"create"}},
+                                                                {"before", nullptr},
+                                                                {"after_unknown", true},
+                                                                {"before_sensitive", false},
+                                                                {"after_sensitive", false}}}};
+  plan["prior_state"] = json::object{{"format_version", "1.0"},
+                                     {"terraform_version", "1.6.6"},
                                      {"values", json::object{{"root_module", json::object{}}}}};
   json::object calls;
   auto call = [&](const std::string& mod, const std::string& source, const char* version) {
     std::string key = mod.substr(std::string("module.").size());
     json::object c{{"source", source},
                    {"module", json::object{{"resources", module_config[mod]}}},
-                   {"expressions", json::object{{"environment", json::object{{"references",
-                                                                              json::array{"var.environment"}}}}}}};
+                   {"expressions",
+                    json::object{{"environment",
+                                  json::object{{"references", json::array{"var.environment"}}}}}}};
     if (version) c["version_constraint"] = version;
     calls[key] = std::move(c);
   };
-  call("module.network", "git::https://github.com/acme/terraform-aws-network.git?ref=v2.3.1", nullptr);
+  call("module.network", "git::https://github.com/acme/terraform-aws-network.git?ref=v2.3.1",
+       nullptr);
   call("module.db_replica", "app.terraform.io/acme/rds/aws", "~> 3.0");
   call("module.logs", "terraform-aws-modules/s3-bucket/aws", "4.1.0");
   call("module.app", "./modules/app", nullptr);
   plan["configuration"] = json::object{
       {"provider_config",
-       json::object{{"aws", json::object{{"name", "aws"}, {"full_name", kProvider},
-                                         {"version_constraint", "~> 5.0"},
-                                         {"expressions", json::object{{"region", json::object{
-                                                                                     {"constant_value", "eu-west-1"}}}}}}}}},
-      {"root_module", json::object{{"resources", config_resources}, {"module_calls", calls},
-                                   {"variables", json::object{{"region", json::object{{"default", "eu-west-1"}}},
-                                                              {"monthly_budget", json::object{}}}}}}};
+       json::object{
+           {"aws",
+            json::object{{"name", "aws"},
+                         {"full_name", kProvider},
+                         {"version_constraint", "~> 5.0"},
+                         {"expressions", json::object{{"region", json::object{{"constant_value",
+                                                                               "eu-west-1"}}}}}}}}},
+      {"root_module",
+       json::object{{"resources", config_resources},
+                    {"module_calls", calls},
+                    {"variables", json::object{{"region", json::object{{"default", "eu-west-1"}}},
+                                               {"monthly_budget", json::object{}}}}}}};
   plan["relevant_attributes"] = json::array{};
   plan["timestamp"] = "2024-06-01T12:00:00Z";
   plan["errored"] = false;
@@ -767,12 +818,18 @@ Args ParseArgs(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--resources") a.resources = std::stoi(next());
-    else if (k == "--rounds") a.rounds = std::stoi(next());
-    else if (k == "--warmup") a.warmup = std::stoi(next());
-    else if (k == "--json") a.json_out = next();
-    else if (k == "--dump-plan") a.dump_plan = next();
-    else if (k == "--dump-policies") a.dump_policies = next();
+    if (k == "--resources")
+      a.resources = std::stoi(next());
+    else if (k == "--rounds")
+      a.rounds = std::stoi(next());
+    else if (k == "--warmup")
+      a.warmup = std::stoi(next());
+    else if (k == "--json")
+      a.json_out = next();
+    else if (k == "--dump-plan")
+      a.dump_plan = next();
+    else if (k == "--dump-policies")
+      a.dump_policies = next();
     else {
       std::fprintf(stderr,
                    "usage: policy_bench [--resources N] [--rounds N] [--warmup N] [--json FILE] "
@@ -819,17 +876,20 @@ int main(int argc, char** argv) {
   int64_t parse_peak = 0, eval_peak = 0;
   long rss_before_eval = 0, rss_after_eval = 0;
 
-  auto run_parse = [&](bool record) {
-    HeapScope heap;
+  // record: keep the times; memory: count the heap (untimed runs only).
+  auto run_parse = [&](bool record, bool memory) {
+    std::optional<HeapScope> heap;
+    if (memory) heap.emplace();
     auto t0 = std::chrono::steady_clock::now();
     json::value v = json::parse(plan);
     auto t1 = std::chrono::steady_clock::now();
     if (!v.is_object()) std::abort();
     if (record) parse_ms.push_back(Ms(t1 - t0));
-    parse_peak = std::max(parse_peak, heap.PeakAbove());
+    if (heap) parse_peak = std::max(parse_peak, heap->PeakAbove());
   };
-  auto run_eval = [&](bool record) {
-    HeapScope heap;
+  auto run_eval = [&](bool record, bool memory) {
+    std::optional<HeapScope> heap;
+    if (memory) heap.emplace();
     auto t0 = std::chrono::steady_clock::now();
     Value input = statehouse::policy::ParseJson(plan);
     auto t1 = std::chrono::steady_clock::now();
@@ -847,28 +907,26 @@ int main(int argc, char** argv) {
       eval_ms.push_back(Ms(t2 - t0));
       convert_ms.push_back(Ms(t1 - t0));
     }
-    eval_peak = std::max(eval_peak, heap.PeakAbove());
+    if (heap) eval_peak = std::max(eval_peak, heap->PeakAbove());
   };
 
   try {
+    // First the memory runs (maxrss grows over the first evaluation), then the warm-up.
+    run_parse(false, true);
+    rss_before_eval = MaxRssKib();
+    run_eval(false, true);
+    rss_after_eval = MaxRssKib();
     for (int i = 0; i < args.warmup; ++i) {
-      run_parse(false);
-      if (i == 0) rss_before_eval = MaxRssKib();
-      run_eval(false);
-      if (i == 0) rss_after_eval = MaxRssKib();
-    }
-    if (args.warmup == 0) {
-      rss_before_eval = MaxRssKib();
-      run_eval(false);
-      rss_after_eval = MaxRssKib();
+      run_parse(false, false);
+      run_eval(false, false);
     }
     for (int r = 0; r < args.rounds; ++r) {
       if (r % 2 == 0) {
-        run_parse(true);
-        run_eval(true);
+        run_parse(true, false);
+        run_eval(true, false);
       } else {
-        run_eval(true);
-        run_parse(true);
+        run_eval(true, false);
+        run_parse(true, false);
       }
     }
   } catch (const std::exception& e) {
@@ -882,10 +940,11 @@ int main(int argc, char** argv) {
   size_t total_deny = 0;
   for (size_t n : deny_counts) total_deny += n;
 
-  std::printf("policy eval: %d resources, plan %.2f MiB, %zu policies (%zu deny messages), %d rounds"
-              " (+%d warm-up), compile %.1f ms\n",
-              args.resources, plan.size() / 1048576.0, kN, total_deny, args.rounds, args.warmup,
-              compile_ms);
+  std::printf(
+      "policy eval: %d resources, plan %.2f MiB, %zu policies (%zu deny messages), %d rounds"
+      " (+%d warm-up), compile %.1f ms\n",
+      args.resources, plan.size() / 1048576.0, kN, total_deny, args.rounds, args.warmup,
+      compile_ms);
   std::printf("  %-44s p50 %8.2f ms  p99 %8.2f ms\n", "boost::json::parse (baseline)", parse_p50,
               parse_p99);
   std::printf("  %-44s p50 %8.2f ms  p99 %8.2f ms\n", "evaluation: ParseJson + 10 x Evaluate(deny)",
@@ -893,14 +952,16 @@ int main(int argc, char** argv) {
   std::printf("  %-44s p50 %8.2f ms\n", "  of which ParseJson (text -> policy values)",
               Percentile(convert_ms, 50));
   for (size_t i = 0; i < kN; ++i)
-    std::printf("  %-44s p50 %8.2f ms  (%zu deny)\n", (std::string("  ") + kPolicies[i].name).c_str(),
-                Percentile(per_policy_ms[i], 50), deny_counts[i]);
+    std::printf("  %-44s p50 %8.2f ms  (%zu deny)\n",
+                (std::string("  ") + kPolicies[i].name).c_str(), Percentile(per_policy_ms[i], 50),
+                deny_counts[i]);
   std::printf("  ratio eval_p50 / parse_p50 = %.2f (target <= 3)\n", ratio);
-  std::printf("  peak heap: evaluation %.1f MiB, boost::json::parse %.1f MiB (%.2fx); maxrss growth over"
-              " the first evaluation %.1f MiB\n",
-              eval_peak / 1048576.0, parse_peak / 1048576.0,
-              parse_peak ? static_cast<double>(eval_peak) / static_cast<double>(parse_peak) : 0.0,
-              (rss_after_eval - rss_before_eval) / 1024.0);
+  std::printf(
+      "  peak heap: evaluation %.1f MiB, boost::json::parse %.1f MiB (%.2fx); maxrss growth over"
+      " the first evaluation %.1f MiB\n",
+      eval_peak / 1048576.0, parse_peak / 1048576.0,
+      parse_peak ? static_cast<double>(eval_peak) / static_cast<double>(parse_peak) : 0.0,
+      (rss_after_eval - rss_before_eval) / 1024.0);
 
   if (!args.json_out.empty()) {
     json::object out;
@@ -910,12 +971,12 @@ int main(int argc, char** argv) {
     out["rounds"] = args.rounds;
     out["warmup"] = args.warmup;
     out["compile_ms"] = compile_ms;
-    out["parse_ms"] = json::object{{"p50", parse_p50}, {"p99", parse_p99},
-                                   {"samples", json::value_from(parse_ms)}};
-    out["eval_ms"] = json::object{{"p50", eval_p50}, {"p99", eval_p99},
-                                  {"samples", json::value_from(eval_ms)}};
-    out["convert_ms"] = json::object{{"p50", Percentile(convert_ms, 50)},
-                                     {"p99", Percentile(convert_ms, 99)}};
+    out["parse_ms"] = json::object{
+        {"p50", parse_p50}, {"p99", parse_p99}, {"samples", json::value_from(parse_ms)}};
+    out["eval_ms"] =
+        json::object{{"p50", eval_p50}, {"p99", eval_p99}, {"samples", json::value_from(eval_ms)}};
+    out["convert_ms"] =
+        json::object{{"p50", Percentile(convert_ms, 50)}, {"p99", Percentile(convert_ms, 99)}};
     json::object per;
     for (size_t i = 0; i < kN; ++i)
       per[kPolicies[i].name] = json::object{{"p50_ms", Percentile(per_policy_ms[i], 50)},

@@ -132,10 +132,9 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                        }}));
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 domain::PolicyDecision decision;
-                auto w = s.workspaces.Update(ctx.principal, ScopeOf(ctx),
-                                             std::string(ctx.Param("identifier")), ctx.BodyObject(),
-                                             ctx.FormBody(), http::IfMatchVersion(ctx.request),
-                                             &decision);
+                auto w = s.workspaces.Update(
+                    ctx.principal, ScopeOf(ctx), std::string(ctx.Param("identifier")),
+                    ctx.BodyObject(), ctx.FormBody(), http::IfMatchVersion(ctx.request), &decision);
                 return ShowReply(s, w, 200, true, &decision);
               }});
   router.Add({"DELETE", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {

@@ -12,6 +12,8 @@ json::object WorkspaceSummaryJson(const storage::WorkspaceRecord& w) {
   return domain::WorkspaceSummaryDocument(w);
 }
 
-json::object WorkspaceJson(const storage::WorkspaceRecord& w) { return domain::WorkspaceDocument(w); }
+json::object WorkspaceJson(const storage::WorkspaceRecord& w) {
+  return domain::WorkspaceDocument(w);
+}
 
 }  // namespace statehouse::api

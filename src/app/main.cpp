@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   eval->add_flag("--fail-defined", eval_options.fail_defined, "Exit 1 when the result is defined");
   eval->add_flag("--strict-builtin-errors", eval_options.strict_builtin_errors,
                  "Halt on the first builtin error instead of making the call undefined");
-  eval->add_option("--timeout-ms", eval_options.timeout_ms, "Stop evaluation after this (0: never)");
+  eval->add_option("--timeout-ms", eval_options.timeout_ms,
+                   "Stop evaluation after this (0: never)");
   eval->add_option("QUERY", eval_options.query, "Query, e.g. data.terraform.deny")->required();
   statehouse::cli::PolicyTestOptions test_options;
   CLI::App* test = policy->add_subcommand("test", "Run test_ rules (like opa test)");

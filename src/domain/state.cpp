@@ -137,9 +137,9 @@ const std::vector<std::string>& DataTypes() {
   static const std::vector<std::string> kTypes = {
       // plan_json (a plan as `terraform show -json` prints it) is Statehouse's addition: the
       // spec evaluates plans but its enum names no type that holds one.
-      "plan_human", "plan_json", "state_raw", "state_human",  "cost_breakdown", "cost_diff",
-      "modules",    "providers", "cdk_template", "cdk_manifest",   "cdk_tree",
-      "cdk_assets", "cdk_diff",  "cdk_drift"};
+      "plan_human", "plan_json",  "state_raw", "state_human",  "cost_breakdown",
+      "cost_diff",  "modules",    "providers", "cdk_template", "cdk_manifest",
+      "cdk_tree",   "cdk_assets", "cdk_diff",  "cdk_drift"};
   return kTypes;
 }
 
@@ -455,19 +455,19 @@ PolicyAction StateService::ActionFor(const std::string& data_type,
   }
   std::string action = policy_action;
   if (action.empty()) {
-    action = *entity == PolicyEntity::kTerraformState ? "afterTerraformApply" : "afterTerraformPlan";
+    action =
+        *entity == PolicyEntity::kTerraformState ? "afterTerraformApply" : "afterTerraformPlan";
   }
   const PolicyTrigger* trigger = FindTrigger(EntityTypeName(*entity), action);
   if (!trigger) {
-    Fail(ErrorCode::kInvalidArgument,
-         "policy_action: '" + action + "' is not an action of " +
-             std::string(EntityTypeName(*entity)) + " policies");
+    Fail(ErrorCode::kInvalidArgument, "policy_action: '" + action + "' is not an action of " +
+                                          std::string(EntityTypeName(*entity)) + " policies");
   }
   return trigger->action;
 }
 
-json::value StateService::ReadDocument(const std::string& file_or_blob, const std::string& data_type,
-                                       bool from_blob) {
+json::value StateService::ReadDocument(const std::string& file_or_blob,
+                                       const std::string& data_type, bool from_blob) {
   std::string text;
   if (from_blob) {
     text = db_.Blobs().Read(file_or_blob);
@@ -481,7 +481,8 @@ json::value StateService::ReadDocument(const std::string& file_or_blob, const st
   } catch (const Error&) {
     Fail(ErrorCode::kInvalidArgument, data_type + " data must be a JSON document");
   }
-  if (!doc.is_object()) Fail(ErrorCode::kInvalidArgument, data_type + " data must be a JSON object");
+  if (!doc.is_object())
+    Fail(ErrorCode::kInvalidArgument, data_type + " data must be a JSON object");
   if (data_type == "plan_json" && !tfplan::IsPlan(doc)) {
     Fail(ErrorCode::kInvalidArgument,
          "plan_json data must be a plan in `terraform show -json` format (format_version and "
@@ -503,8 +504,8 @@ PolicyDecision StateService::EvaluateData(const auth::Principal& who, const Work
   request.project = scope.project;
   request.entity_type = *entity;
   request.action = action;
-  request.entity = WorkspaceEntity(who.account, scope.org, scope.project, ws) +
-                   "/dataIdentifier:" + data.id;
+  request.entity =
+      WorkspaceEntity(who.account, scope.org, scope.project, ws) + "/dataIdentifier:" + data.id;
   request.entity_metadata["workspace"] = ws;
   request.entity_metadata["data_id"] = data.id;
   request.entity_metadata["data_type"] = data.data_type;
@@ -545,8 +546,9 @@ void StateService::GuardForceUnlock(const auth::Principal& who, const storage::W
   json::object info = LockView(*holder);
   lock["id"] = holder->lock_id;
   lock["who"] = info.contains("Who") ? info["Who"] : json::value(holder->locked_by);
-  lock["operation"] = holder->manual ? json::value("manual")
-                                     : (info.contains("Operation") ? info["Operation"] : json::value(""));
+  lock["operation"] = holder->manual
+                          ? json::value("manual")
+                          : (info.contains("Operation") ? info["Operation"] : json::value(""));
   lock["since"] = holder->created;
   lock["manual"] = holder->manual;
   json::object caller;

@@ -77,8 +77,7 @@ class StateService {
   // error-severity deny refuses (kPermissionDenied carrying the evaluation) and leaves the
   // lock; otherwise *decision gets the evaluation.
   std::optional<storage::LockRecord> ForceUnlock(const auth::Principal& who,
-                                                 const WorkspaceScope& scope,
-                                                 const std::string& ws,
+                                                 const WorkspaceScope& scope, const std::string& ws,
                                                  PolicyDecision* decision = nullptr);
   std::optional<storage::LockRecord> CurrentLock(const storage::WorkspaceRecord& w);
 

@@ -21,14 +21,16 @@ void RedactByMarker(json::value& value, const json::value& marker) {
   }
   if (marker.is_object() && value.is_object()) {
     for (const auto& m : marker.get_object()) {
-      if (json::value* child = value.get_object().if_contains(m.key())) RedactByMarker(*child, m.value());
+      if (json::value* child = value.get_object().if_contains(m.key()))
+        RedactByMarker(*child, m.value());
     }
     return;
   }
   if (marker.is_array() && value.is_array()) {
     const auto& marks = marker.get_array();
     auto& items = value.get_array();
-    for (size_t i = 0; i < marks.size() && i < items.size(); ++i) RedactByMarker(items[i], marks[i]);
+    for (size_t i = 0; i < marks.size() && i < items.size(); ++i)
+      RedactByMarker(items[i], marks[i]);
   }
 }
 
@@ -83,7 +85,8 @@ void RedactConfigModule(json::value* module) {
   }
   if (json::value* calls = m.if_contains("module_calls"); calls && calls->is_object()) {
     for (auto& call : calls->get_object()) {
-      if (call.value().is_object()) RedactConfigModule(call.value().get_object().if_contains("module"));
+      if (call.value().is_object())
+        RedactConfigModule(call.value().get_object().if_contains("module"));
     }
   }
 }
@@ -135,7 +138,8 @@ void RedactPlan(json::value& plan) {
   // Root variables declared sensitive in the configuration, and their declared defaults.
   json::value* variables = p.if_contains("variables");
   json::value* config = p.if_contains("configuration");
-  if (config && config->is_object()) RedactConfigModule(config->get_object().if_contains("root_module"));
+  if (config && config->is_object())
+    RedactConfigModule(config->get_object().if_contains("root_module"));
   if (variables && variables->is_object() && config && config->is_object()) {
     const json::value* root = config->get_object().if_contains("root_module");
     const json::value* declared =

@@ -461,12 +461,9 @@ void WorkspaceService::Destroy(const auth::Principal& who, const WorkspaceScope&
   db_.Workspaces().DeleteWorkspace(who.account, scope.org, scope.project, id, if_match);
 }
 
-storage::WorkspaceRecord WorkspaceService::Clone(const auth::Principal& who,
-                                                 const WorkspaceScope& scope,
-                                                 const std::string& source,
-                                                 const std::string& identifier,
-                                                 const std::string& name,
-                                                 PolicyDecision* decision) {
+storage::WorkspaceRecord WorkspaceService::Clone(
+    const auth::Principal& who, const WorkspaceScope& scope, const std::string& source,
+    const std::string& identifier, const std::string& name, PolicyDecision* decision) {
   CheckWrite(who, scope);
   CheckKey("identifier", identifier);
   if (name.empty() || name.size() > 128) Bad("name", "must be 1 to 128 characters");

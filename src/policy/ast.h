@@ -24,16 +24,16 @@ using TermPtr = std::shared_ptr<Term>;
 using Body = std::vector<Expr>;
 
 enum class TermKind {
-  kScalar,          // null, true, 1.5, "s" (value)
-  kVar,             // x, input, data, _ (name; "_" is a fresh wildcard each time)
-  kRef,             // head[path...]: input.a[i].b, data.x, f(x).y, [1,2][0]
-  kArray,           // [items...]
-  kObject,          // {k: v, ...} (entries)
-  kSet,             // {a, b}, set() (items)
-  kArrayCompr,      // [head | body]
-  kSetCompr,        // {head | body}
-  kObjectCompr,     // {key: head | body}
-  kCall,            // name(args...): builtins, user functions, operators
+  kScalar,       // null, true, 1.5, "s" (value)
+  kVar,          // x, input, data, _ (name; "_" is a fresh wildcard each time)
+  kRef,          // head[path...]: input.a[i].b, data.x, f(x).y, [1,2][0]
+  kArray,        // [items...]
+  kObject,       // {k: v, ...} (entries)
+  kSet,          // {a, b}, set() (items)
+  kArrayCompr,   // [head | body]
+  kSetCompr,     // {head | body}
+  kObjectCompr,  // {key: head | body}
+  kCall,         // name(args...): builtins, user functions, operators
 };
 
 struct Term {
@@ -49,9 +49,9 @@ struct Term {
   std::vector<TermPtr> path;   // kRef: the rest; `.b` is a kScalar string term
   std::vector<TermPtr> items;  // kArray / kSet items; kCall args
   std::vector<std::pair<TermPtr, TermPtr>> entries;  // kObject
-  TermPtr key;                 // kObjectCompr key
-  TermPtr compr_head;          // comprehension head (value)
-  std::shared_ptr<Body> body;  // comprehension body
+  TermPtr key;                                       // kObjectCompr key
+  TermPtr compr_head;                                // comprehension head (value)
+  std::shared_ptr<Body> body;                        // comprehension body
 
   // Set by the compiler for kCall: what the call runs (a builtin or a user function's rule
   // set), so evaluation does no name lookups.
@@ -66,23 +66,23 @@ struct WithModifier {
 };
 
 enum class ExprKind {
-  kTerm,   // a single term (true when defined and not false): `input.x`, `count(x) > 1` is a
-           // kTerm holding the Call "gt"
-  kSome,   // `some x, y` (declarations only): vars
-  kSomeIn, // `some x in xs` / `some k, v in xs`: vars = {x} or {k, v} (terms: names or
-           // patterns such as [a, b]), domain = xs
-  kEvery,  // `every x in xs { body }` / `every k, v in xs { body }`: vars = {x} or {k, v},
-           // domain = xs, body
+  kTerm,    // a single term (true when defined and not false): `input.x`, `count(x) > 1` is a
+            // kTerm holding the Call "gt"
+  kSome,    // `some x, y` (declarations only): vars
+  kSomeIn,  // `some x in xs` / `some k, v in xs`: vars = {x} or {k, v} (terms: names or
+            // patterns such as [a, b]), domain = xs
+  kEvery,   // `every x in xs { body }` / `every k, v in xs { body }`: vars = {x} or {k, v},
+            // domain = xs, body
 };
 
 struct Expr {
   ExprKind kind = ExprKind::kTerm;
   Location loc;
-  bool negated = false;  // `not ...`
-  TermPtr term;          // kTerm, kSomeIn
-  std::vector<TermPtr> vars;  // kSome: declared vars; kSomeIn / kEvery: {value} or {key, value}
-  TermPtr domain;             // kSomeIn / kEvery: the collection
-  std::shared_ptr<Body> body; // kEvery body
+  bool negated = false;        // `not ...`
+  TermPtr term;                // kTerm, kSomeIn
+  std::vector<TermPtr> vars;   // kSome: declared vars; kSomeIn / kEvery: {value} or {key, value}
+  TermPtr domain;              // kSomeIn / kEvery: the collection
+  std::shared_ptr<Body> body;  // kEvery body
   std::vector<WithModifier> with;
 };
 
@@ -106,13 +106,13 @@ struct Rule {
   std::vector<std::string> path;  // full head path for dotted heads (`a.b.c := 1` ->
                                   // {"a","b","c"}); {name} for plain heads
   bool is_default = false;
-  bool assign = false;            // head used := (rather than =)
-  TermPtr key;                    // partial set element / partial object key
-  TermPtr value;                  // complete value, object value, function result (null: true)
-  std::vector<TermPtr> args;      // function parameters (terms, may be patterns)
-  Body body;                      // empty body: always true
+  bool assign = false;        // head used := (rather than =)
+  TermPtr key;                // partial set element / partial object key
+  TermPtr value;              // complete value, object value, function result (null: true)
+  std::vector<TermPtr> args;  // function parameters (terms, may be patterns)
+  Body body;                  // empty body: always true
   std::vector<RuleElse> elses;
-  int num_slots = 0;              // set by the compiler: local slots the rule needs
+  int num_slots = 0;  // set by the compiler: local slots the rule needs
 };
 
 struct Import {

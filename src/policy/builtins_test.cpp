@@ -1,7 +1,6 @@
 // OPA builtins: the registry, operators, aggregates, numbers, strings, sprintf, regex, glob.
 // Expected values are OPA's (from its documentation and its Go implementation).
 #include "policy/builtins.h"
-#include "policy/builtins_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +8,8 @@
 #include <climits>
 #include <stdexcept>
 #include <thread>
+
+#include "policy/builtins_test_util.h"
 
 namespace statehouse::policy {
 namespace {

@@ -17,14 +17,14 @@ namespace statehouse::policy::internal {
 // Term::target_kind values for kCall terms.
 enum CallKind : int {
   kCallUnresolved = 0,
-  kCallBuiltin,       // target: const Builtin*
-  kCallFunction,      // target: const RuleSet*
-  kCallEq,            // =
-  kCallAssign,        // :=
-  kCallMember2,       // x in xs
-  kCallMember3,       // k, v in xs
-  kCallPrint,         // print(...)
-  kCallWalk,          // walk(x) / walk(x, out)
+  kCallBuiltin,   // target: const Builtin*
+  kCallFunction,  // target: const RuleSet*
+  kCallEq,        // =
+  kCallAssign,    // :=
+  kCallMember2,   // x in xs
+  kCallMember3,   // k, v in xs
+  kCallPrint,     // print(...)
+  kCallWalk,      // walk(x) / walk(x, out)
 };
 
 // All definitions of one document under data (a complete rule, a partial set or object, or a

@@ -167,8 +167,9 @@ class BodyCompiler {
   void ResolveWithTarget(WithModifier& w) {
     std::vector<std::string> path;
     if (!DottedPath(*w.target, path)) {
-      Throw(PolicyErrorKind::kType, w.loc, "with keyword target must reference existing input, "
-                                           "data, or a function");
+      Throw(PolicyErrorKind::kType, w.loc,
+            "with keyword target must reference existing input, "
+            "data, or a function");
     }
     auto global = globals_.find(path[0]);
     if (path[0] != "input" && path[0] != "data" && global != globals_.end()) {
@@ -199,8 +200,8 @@ class BodyCompiler {
     }
     const Builtin* builtin = FindBuiltin(name);
     if (!builtin) {
-      Throw(PolicyErrorKind::kCompile, w.loc, "with keyword replacing built-in function: " + name +
-                                                  " is not a known function");
+      Throw(PolicyErrorKind::kCompile, w.loc,
+            "with keyword replacing built-in function: " + name + " is not a known function");
     }
     auto call = std::make_shared<Term>();
     call->kind = TermKind::kCall;
@@ -406,7 +407,8 @@ class BodyCompiler {
         return;
       }
       if (path[0] == "data" || rs) {
-        Throw(PolicyErrorKind::kType, t.loc, "undefined function " + Join(full.empty() ? path : full));
+        Throw(PolicyErrorKind::kType, t.loc,
+              "undefined function " + Join(full.empty() ? path : full));
       }
     }
     if (name == "print") {
@@ -415,8 +417,8 @@ class BodyCompiler {
     }
     if (name == "walk") {
       if (argc != 1 && argc != 2) {
-        Throw(PolicyErrorKind::kType, t.loc, "walk: arity mismatch\n\thave: " +
-                                                 std::to_string(argc) + " arguments\n\twant: 1");
+        Throw(PolicyErrorKind::kType, t.loc,
+              "walk: arity mismatch\n\thave: " + std::to_string(argc) + " arguments\n\twant: 1");
       }
       t.target_kind = kCallWalk;
       return;
@@ -583,7 +585,8 @@ class Orderer {
     OrderNestedTerm(t, bound, level);
     for (int s : direct) {
       if (!bound[s]) {
-        Throw(PolicyErrorKind::kUnsafeVar, FindVarLoc(t, s), "var " + DisplayName(s) + " is unsafe");
+        Throw(PolicyErrorKind::kUnsafeVar, FindVarLoc(t, s),
+              "var " + DisplayName(s) + " is unsafe");
       }
     }
   }
@@ -915,7 +918,8 @@ void AddRuleToTree(Program& program, const Module& module, const Rule& rule) {
       rule.kind != RuleKind::kFunction) {
     Throw(PolicyErrorKind::kType, rule.loc, "conflicting rules " + rs->dotted + " found");
   }
-  if (!rs->rules.empty() && (rs->kind != rule.kind || rs->arity != static_cast<int>(rule.args.size()))) {
+  if (!rs->rules.empty() &&
+      (rs->kind != rule.kind || rs->arity != static_cast<int>(rule.args.size()))) {
     Throw(PolicyErrorKind::kType, rule.loc, "conflicting rules " + rs->dotted + " found");
   }
   rs->kind = rule.kind;
@@ -997,8 +1001,7 @@ void CompileRule(const Program& program, const Globals& globals, Rule& rule) {
     Slots s;
     CollectAllTerm(rule.value.get(), s);
     if (!s.empty()) {
-      Throw(PolicyErrorKind::kCompile, rule.loc,
-            "illegal default rule (value cannot contain var)");
+      Throw(PolicyErrorKind::kCompile, rule.loc, "illegal default rule (value cannot contain var)");
     }
   }
 }

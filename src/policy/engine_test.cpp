@@ -19,8 +19,8 @@ struct Outcome {
 
 // The value of the query's last expression (per row).
 Outcome RunCase(const std::vector<std::string>& modules, const std::string& query,
-            const std::string& input = "null", const std::string& data = "{}",
-            EvalOptions options = {}) {
+                const std::string& input = "null", const std::string& data = "{}",
+                EvalOptions options = {}) {
   Outcome out;
   try {
     std::vector<ModuleSource> sources;
@@ -66,9 +66,9 @@ TEST(RegoEngine, CompleteRuleV0AndV1) {
   EXPECT_EQ(Value1({"package a\nallow { input.x == 1 }"}, "data.a.allow", R"({"x":1})"), "true");
   EXPECT_EQ(Value1({"package a\nallow { input.x == 1 }"}, "data.a.allow", R"({"x":2})"),
             "undefined");
-  EXPECT_EQ(Value1({"package a\nimport rego.v1\nallow if input.x == 1"}, "data.a.allow",
-                   R"({"x":1})"),
-            "true");
+  EXPECT_EQ(
+      Value1({"package a\nimport rego.v1\nallow if input.x == 1"}, "data.a.allow", R"({"x":1})"),
+      "true");
   EXPECT_EQ(Value1({"package a\nx := 5"}, "data.a.x"), "5");
   EXPECT_EQ(Value1({"package a\nx = y { y := input.n * 2 }"}, "data.a.x", R"({"n":4})"), "8");
 }
@@ -359,7 +359,8 @@ TEST(RegoEngine, RecursionIsAnError) {
 }
 
 TEST(RegoEngine, PrintCollectsOutput) {
-  std::vector<ModuleSource> sources{{"p.rego", "package p\nq if { print(\"hello\", input.n, input.missing) }"}};
+  std::vector<ModuleSource> sources{
+      {"p.rego", "package p\nq if { print(\"hello\", input.n, input.missing) }"}};
   auto compiled = Engine::Compile(sources);
   QueryResult r = compiled->Query("data.p.q", ParseJson(R"({"n":[1]})"));
   ASSERT_EQ(r.prints.size(), 1u);
@@ -371,8 +372,9 @@ TEST(RegoEngine, Walk) {
 }
 
 TEST(RegoEngine, EvaluatePathAndTests) {
-  std::vector<ModuleSource> sources{
-      {"p.rego", "package p\nimport rego.v1\nallow if input.x\ntest_allow if allow with input as {\"x\": true}"}};
+  std::vector<ModuleSource> sources{{"p.rego",
+                                     "package p\nimport rego.v1\nallow if input.x\ntest_allow if "
+                                     "allow with input as {\"x\": true}"}};
   auto compiled = Engine::Compile(sources);
   auto v = compiled->Evaluate({"p", "allow"}, ParseJson(R"({"x":true})"));
   ASSERT_TRUE(v);

@@ -9,15 +9,15 @@
 namespace statehouse::policy {
 
 enum class PolicyErrorKind {
-  kParse,           // rego_parse_error
-  kCompile,         // rego_compile_error (unknown builtin, forbidden builtin, bad import)
-  kUnsafeVar,       // rego_unsafe_var_error
-  kRecursion,       // rego_recursion_error
-  kType,            // rego_type_error (wrong arity, wrong argument types known at compile time)
-  kConflict,        // eval_conflict_error (two values for one complete rule or function call)
-  kBuiltin,         // eval_builtin_error (strict mode, or errors that always halt)
-  kTypeEval,        // eval_type_error (e.g. object.get on a number in strict mode)
-  kBudget,          // eval_cancel_error: the time, step or memory budget ran out
+  kParse,      // rego_parse_error
+  kCompile,    // rego_compile_error (unknown builtin, forbidden builtin, bad import)
+  kUnsafeVar,  // rego_unsafe_var_error
+  kRecursion,  // rego_recursion_error
+  kType,       // rego_type_error (wrong arity, wrong argument types known at compile time)
+  kConflict,   // eval_conflict_error (two values for one complete rule or function call)
+  kBuiltin,    // eval_builtin_error (strict mode, or errors that always halt)
+  kTypeEval,   // eval_type_error (e.g. object.get on a number in strict mode)
+  kBudget,     // eval_cancel_error: the time, step or memory budget ran out
 };
 
 const char* PolicyErrorCode(PolicyErrorKind kind);

@@ -64,8 +64,8 @@ void Evaluator::Fail(PolicyErrorKind kind, const Location& loc, const std::strin
 void Evaluator::Step() {
   ++steps_;
   if ((steps_ & 255) == 0 && has_deadline_ && std::chrono::steady_clock::now() > deadline_) {
-    Fail(PolicyErrorKind::kBudget, {}, "evaluation exceeded its time budget of " +
-                                           std::to_string(options_.timeout_ms) + " ms");
+    Fail(PolicyErrorKind::kBudget, {},
+         "evaluation exceeded its time budget of " + std::to_string(options_.timeout_ms) + " ms");
   }
   char here;
   size_t used = stack_base_ > &here ? static_cast<size_t>(stack_base_ - &here) : 0;
@@ -77,8 +77,9 @@ void Evaluator::Step() {
 void Evaluator::Charge(size_t bytes) {
   memory_ += bytes;
   if (options_.max_memory_bytes && memory_ > options_.max_memory_bytes) {
-    Fail(PolicyErrorKind::kBudget, {}, "evaluation exceeded its memory budget of " +
-                                           std::to_string(options_.max_memory_bytes) + " bytes");
+    Fail(PolicyErrorKind::kBudget, {},
+         "evaluation exceeded its memory budget of " + std::to_string(options_.max_memory_bytes) +
+             " bytes");
   }
 }
 
@@ -401,13 +402,15 @@ bool Evaluator::ApplyPath(const Value& value, const Term& ref, size_t index, Fra
   if (p.kind == TermKind::kVar && p.slot >= 0 && !frame.bound[p.slot]) {
     return ForEachMember(value, [&](const Value& key, const Value& member) {
       Step();
-      return Bind(frame, p.slot, key, [&]() { return ApplyPath(member, ref, index + 1, frame, k); });
+      return Bind(frame, p.slot, key,
+                  [&]() { return ApplyPath(member, ref, index + 1, frame, k); });
     });
   }
   if ((p.kind == TermKind::kArray || p.kind == TermKind::kObject) && HasUnboundVars(p, frame)) {
     return ForEachMember(value, [&](const Value& key, const Value& member) {
       Step();
-      return UnifyValue(p, key, frame, [&]() { return ApplyPath(member, ref, index + 1, frame, k); });
+      return UnifyValue(p, key, frame,
+                        [&]() { return ApplyPath(member, ref, index + 1, frame, k); });
     });
   }
   return EvalTerm(p, frame, [&](const Value& key) {
@@ -504,8 +507,7 @@ bool Evaluator::EvalData(const DataNode* node, std::vector<std::string>& prefix,
     }
     if (auto base = BaseDataAt(prefix); base && base->IsObject()) {
       for (auto& [key, value] : base->AsObject()) {
-        if (key.IsString() &&
-            std::find(keys.begin(), keys.end(), key.AsString()) == keys.end()) {
+        if (key.IsString() && std::find(keys.begin(), keys.end(), key.AsString()) == keys.end()) {
           keys.push_back(key.AsString());
         }
       }
@@ -615,8 +617,8 @@ bool Evaluator::UnifyValue(const Term& pattern, const Value& value, Frame& frame
   });
 }
 
-bool Evaluator::UnifyItems(const std::vector<TermPtr>& patterns, const Array& values,
-                           size_t index, Frame& frame, Cont k) {
+bool Evaluator::UnifyItems(const std::vector<TermPtr>& patterns, const Array& values, size_t index,
+                           Frame& frame, Cont k) {
   if (index == patterns.size()) return k();
   return UnifyValue(*patterns[index], values[index], frame,
                     [&]() { return UnifyItems(patterns, values, index + 1, frame, k); });
@@ -709,8 +711,9 @@ bool Evaluator::EvalCall(const Term& call, Frame& frame, ValueCont k) {
                      : static_cast<size_t>(static_cast<const RuleSet*>(call.target)->arity);
   std::vector<Value> args;
   args.reserve(arity);
-  std::vector<TermPtr> inputs(call.items.begin(),
-                              call.items.begin() + static_cast<long>(std::min(arity, call.items.size())));
+  std::vector<TermPtr> inputs(
+      call.items.begin(),
+      call.items.begin() + static_cast<long>(std::min(arity, call.items.size())));
   return EvalTerms(inputs, 0, args, frame, [&]() {
     const void* target = call.target;
     int kind = call.target_kind;
@@ -925,8 +928,8 @@ QueryResult Evaluator::RunQuery(const CompiledQuery& query) {
     if (i == query.body.size()) {
       QueryRow row;
       for (size_t j = 0; j < query.body.size(); ++j) {
-        row.expressions.push_back({values[j], j < query.texts.size() ? query.texts[j] : "",
-                                   query.body[j].loc});
+        row.expressions.push_back(
+            {values[j], j < query.texts.size() ? query.texts[j] : "", query.body[j].loc});
       }
       for (auto& [name, slot] : query.named_vars) {
         if (frame.bound[slot]) row.bindings.emplace_back(name, frame.values[slot]);
@@ -944,8 +947,8 @@ QueryResult Evaluator::RunQuery(const CompiledQuery& query) {
         });
       };
       if (!e.with.empty()) {
-        return WithOverrides(e, frame, [&](Cont inner) { return eval_value(inner); },
-                             [&]() { return run(i + 1); });
+        return WithOverrides(
+            e, frame, [&](Cont inner) { return eval_value(inner); }, [&]() { return run(i + 1); });
       }
       return eval_value([&]() { return run(i + 1); });
     }

@@ -113,7 +113,8 @@ TEST(PolicyFuzzRegressionTest, DeepNestingInModulesAndQueries) {
   EvaluateEverything("package p\nx := " + Repeat("(", 4000) + "1" + Repeat(")", 4000) + "\n");
   EvaluateEverything("package p\nx := " + Repeat("{\"a\":", 2700) + "1" + Repeat("}", 2700) + "\n");
   EvaluateEverything("package p\nx { " + Repeat("not ", 2000) + "true }\n");
-  EvaluateEverything("package p\nx := " + Repeat("[y | y := ", 800) + "1" + Repeat("]", 800) + "\n");
+  EvaluateEverything("package p\nx := " + Repeat("[y | y := ", 800) + "1" + Repeat("]", 800) +
+                     "\n");
   EvaluateEverything("package p\nx := " + Repeat("-", 8000) + "1\n");
   ParseAndRunQuery(Repeat("[", 8000));
   ParseAndRunQuery(Repeat("(", 8000) + "1");
@@ -187,8 +188,8 @@ i := replace("abc", "", "x")
 j := strings.count("abc", "")
 k := indexof_n("aaa", "")
 )rego");
-  EvaluateEverything("package t\nx := regex.match(\"" + Repeat("(", 3000) + "a" + Repeat(")", 3000) +
-                     "\", \"a\")\n");
+  EvaluateEverything("package t\nx := regex.match(\"" + Repeat("(", 3000) + "a" +
+                     Repeat(")", 3000) + "\", \"a\")\n");
 }
 
 TEST(PolicyFuzzRegressionTest, EncodingBombsAndBudgets) {

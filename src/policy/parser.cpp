@@ -1,12 +1,12 @@
 #include "policy/parser.h"
 
-#include "policy/builtins_internal.h"
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <utility>
+
+#include "policy/builtins_internal.h"
 
 namespace statehouse::policy {
 
@@ -188,7 +188,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t pos) {
   }
   return len;
 }
-
 
 bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }

@@ -40,7 +40,8 @@ int Number::Compare(const Number& other) const {
   if (is_int && other.is_int) return i < other.i ? -1 : (i > other.i ? 1 : 0);
   // An int64 may not fit a double exactly; compare in long double where both fit.
   long double a = is_int ? static_cast<long double>(i) : static_cast<long double>(d);
-  long double b = other.is_int ? static_cast<long double>(other.i) : static_cast<long double>(other.d);
+  long double b =
+      other.is_int ? static_cast<long double>(other.i) : static_cast<long double>(other.d);
   return a < b ? -1 : (a > b ? 1 : 0);
 }
 
@@ -184,10 +185,11 @@ const Value* Value::Find(std::string_view key) const {
   if (kind_ != Kind::kObject) return nullptr;
   const Object& obj = AsObject();
   // String keys sort after null, booleans and numbers, and among themselves bytewise.
-  auto it = std::lower_bound(obj.begin(), obj.end(), key, [](const ObjectEntry& e, std::string_view k) {
-    if (e.first.kind() != Kind::kString) return e.first.kind() < Kind::kString;
-    return std::string_view(e.first.AsString()) < k;
-  });
+  auto it =
+      std::lower_bound(obj.begin(), obj.end(), key, [](const ObjectEntry& e, std::string_view k) {
+        if (e.first.kind() != Kind::kString) return e.first.kind() < Kind::kString;
+        return std::string_view(e.first.AsString()) < k;
+      });
   if (it == obj.end() || !it->first.IsString() || it->first.AsString() != key) return nullptr;
   return &it->second;
 }

@@ -270,8 +270,8 @@ struct PolicyRecord {
 
 // One policy linked by a policy set, in the set's order.
 struct PolicySetLink {
-  PolicyKey policy;      // the linked policy's level and identifier
-  std::string severity;  // "error" | "warning"
+  PolicyKey policy;                      // the linked policy's level and identifier
+  std::string severity;                  // "error" | "warning"
   std::optional<PolicyRecord> resolved;  // filled by reads
 };
 

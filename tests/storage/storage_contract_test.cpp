@@ -495,11 +495,12 @@ TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
   auto& st = db_->Policies();
   st.CreatePolicy(Policy("", "", "acct_pol"));
   st.CreatePolicy(Policy("o1", "p1", "prj_pol"));
-  EXPECT_EQ(CodeOf([&] { st.CreatePolicySet(Set("o1", "p1", "s", {Link("o1", "p1", "missing")})); }),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      CodeOf([&] { st.CreatePolicySet(Set("o1", "p1", "s", {Link("o1", "p1", "missing")})); }),
+      ErrorCode::kNotFound);
   EXPECT_FALSE(st.GetPolicySet("acct", {"o1", "p1", "s"})) << "a refused create leaves nothing";
-  st.CreatePolicySet(Set("o1", "p1", "s",
-                         {Link("o1", "p1", "prj_pol", "warning"), Link("", "", "acct_pol")}));
+  st.CreatePolicySet(
+      Set("o1", "p1", "s", {Link("o1", "p1", "prj_pol", "warning"), Link("", "", "acct_pol")}));
   EXPECT_EQ(CodeOf([&] { st.CreatePolicySet(Set("o1", "p1", "s")); }), ErrorCode::kConflict);
   auto got = st.GetPolicySet("acct", {"o1", "p1", "s"});
   ASSERT_TRUE(got);
@@ -540,12 +541,16 @@ TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
   auto unlinked = st.GetPolicySet("acct", {"o1", "p1", "s"});
   EXPECT_TRUE(unlinked->policies.empty());
   EXPECT_EQ(unlinked->version, 3) << "unlinking changes the set's version";
-  EXPECT_EQ(CodeOf([&] { st.ListPolicySetsOfPolicy("acct", {"", "", "acct_pol"}, {}); }),
+  EXPECT_EQ(CodeOf([&] {
+              st.ListPolicySetsOfPolicy("acct", {"", "", "acct_pol"}, {});
+            }),
             ErrorCode::kNotFound);
 
   st.DeletePolicySet("acct", {"o1", "p1", "s"}, std::nullopt);
   EXPECT_FALSE(st.GetPolicySet("acct", {"o1", "p1", "s"}));
-  EXPECT_EQ(CodeOf([&] { st.DeletePolicySet("acct", {"o1", "p1", "s"}, std::nullopt); }),
+  EXPECT_EQ(CodeOf([&] {
+              st.DeletePolicySet("acct", {"o1", "p1", "s"}, std::nullopt);
+            }),
             ErrorCode::kNotFound);
 }
 
@@ -567,8 +572,9 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   ASSERT_EQ(applicable[1].policies.size(), 1u);
   EXPECT_TRUE(applicable[1].policies[0].resolved);
   EXPECT_EQ(st.ApplicablePolicySets("other", "o1", "p1", "workspace", "onsave").size(), 0u);
-  EXPECT_EQ(st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan").size(),
-            1u);
+  EXPECT_EQ(
+      st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan").size(),
+      1u);
   EXPECT_EQ(st.ApplicablePolicySets("acct", "", "", "workspace", "onsave").size(), 1u);
 
   PolicySetListQuery q;
