@@ -8,7 +8,10 @@
 // A PolicyError (parse, compile, conflict, budget, strict builtin errors) is the expected
 // outcome; anything else escaping, a crash, a sanitizer report, a leak or a hang is a finding.
 // Results must print as JSON that Boost.JSON parses (the server sends them to clients).
-// Strict builtin errors are on when the input mentions "strict". REGO_FUZZ_VERBOSE=1 prints what
+// Strict builtin errors are on when the input mentions "strict". Known open findings
+// (fuzz/findings-rego/README.md) stop a campaign at once; with FUZZ_TOLERATE_KNOWN (the compile
+// definition of fuzz_common.h, or the environment variable) the determinism and JSON checks skip
+// inputs that call sprintf (R2: a precision past ~60 digits prints uninitialized stack bytes). REGO_FUZZ_VERBOSE=1 prints what
 // each input compiled and evaluated to (for checking seeds: build-fuzz/fuzz_rego_eval file...).
 #include <boost/json.hpp>
 #include <cstdio>
@@ -79,9 +82,15 @@ const char* kInput = R"({
   fuzz::Die(__FILE__, __LINE__, "an exception other than PolicyError escaped", detail);
 }
 
+bool TolerateKnown(std::string_view text) {
+  static const bool tolerate = fuzz::kTolerateKnown || std::getenv("FUZZ_TOLERATE_KNOWN") != nullptr;
+  return tolerate && text.find("sprintf") != std::string_view::npos;  // R2
+}
+
 // A result as the server would send it: JSON text that parses.
 void CheckJson(const Value& v, std::string_view text) {
   std::string json = v.ToJson();
+  if (TolerateKnown(text)) return;
   boost::system::error_code ec;
   boost::json::parse_options deep;
   deep.max_depth = 100000;  // results nest as deep as dotted packages and heads go
@@ -181,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     } catch (const std::exception& e) {
       Escaped("Evaluate(package), again", e, text);
     }
-    if (second_done) {
+    if (second_done && !TolerateKnown(text)) {
       FUZZ_CHECK(first.has_value() == second.has_value() && (!first || *first == *second),
                  "two evaluations of the package differ: " +
                      (first ? first->ToJson().substr(0, 500) : "undefined") + " vs " +
@@ -195,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     QueryResult r = policy->Query(ref, input, options);
     for (const auto& row : r.rows)
       for (const auto& e : row.expressions) CheckJson(e.value, text);
-    if (second_done) {
+    if (second_done && !TolerateKnown(text)) {
       FUZZ_CHECK(r.rows.size() <= 1, "a ref query gave several rows\n--- input:\n" +
                                          std::string(text.substr(0, 2000)));
       bool defined = !r.rows.empty();

@@ -36,11 +36,19 @@ for t in $TARGETS; do
   mkdir -p "$(dirname "$log")"
   dict=()
   dict_file=$ROOT/fuzz/dict/$t.dict
-  case $t in rego_*) dict_file=$ROOT/fuzz/dict/rego.dict ;; esac
+  extra=()
+  # The Rego targets evaluate with a 32 MiB budget: one allocation past 256 MiB means a builtin
+  # built its result before charging the budget (a finding, like a timeout).
+  # With FUZZ_TOLERATE_KNOWN set (R1 open: see fuzz/findings-rego/README.md) the limit is off.
+  case $t in
+    rego_*)
+      dict_file=$ROOT/fuzz/dict/rego.dict
+      [ -n "${FUZZ_TOLERATE_KNOWN:-}" ] || extra=(-malloc_limit_mb=256) ;;
+  esac
   [ -f "$dict_file" ] && dict=(-dict="$dict_file")
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    "$bin" "$corpus" "$ROOT/fuzz/corpus/$t" "${dict[@]}" -max_len="$(max_len "$t")" -timeout=5 \
+    "$bin" "$corpus" "$ROOT/fuzz/corpus/$t" "${dict[@]}" "${extra[@]}" -max_len="$(max_len "$t")" -timeout=5 \
       -rss_limit_mb=2560 -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
       -artifact_prefix="$findings/" >"$log" 2>&1
   rc=$?

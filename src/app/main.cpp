@@ -92,8 +92,10 @@ int main(int argc, char** argv) {
   policy->require_subcommand(1);
   statehouse::cli::PolicyEvalOptions eval_options;
   CLI::App* eval = policy->add_subcommand("eval", "Evaluate a Rego query (like opa eval)");
+  // One value per -d, as in opa eval: `-d p.rego data.x` leaves data.x as the query.
   eval->add_option("-d,--data", eval_options.data_paths,
-                   "Policy (.rego) or data (.json, .yaml) file or directory; repeatable");
+                   "Policy (.rego) or data (.json, .yaml) file or directory; repeatable")
+      ->allow_extra_args(false);
   eval->add_option("-i,--input", eval_options.input_path, "Input document (JSON or YAML)");
   eval->add_option("-f,--format", eval_options.format, "json|pretty")
       ->check(CLI::IsMember({"json", "pretty"}))

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "policy/builtins_internal.h"
+#include "policy/errors.h"
 
 namespace statehouse::policy::internal {
 
@@ -137,13 +138,19 @@ std::vector<std::string> StringsArg(std::string_view fn, const std::vector<Value
   return out;
 }
 
+// A result past the hard limits halts the query like an exhausted budget: an undefined call
+// would let a deny built on it pass silently.
+void TooLarge(std::string_view fn) {
+  throw PolicyError(PolicyErrorKind::kBudget, {}, std::string(fn) + ": result too large");
+}
+
 void Charge(BuiltinContext& ctx, std::string_view fn, size_t bytes) {
-  if (bytes > kMaxResultBytes) Fail(fn, "result too large");
+  if (bytes > kMaxResultBytes) TooLarge(fn);
   if (ctx.charge) ctx.charge(bytes);
 }
 
 void ChargeElements(BuiltinContext& ctx, std::string_view fn, size_t count) {
-  if (count > kMaxResultElements) Fail(fn, "result too large");
+  if (count > kMaxResultElements) TooLarge(fn);
   if (ctx.charge) ctx.charge(count * sizeof(Value));
 }
 

@@ -56,7 +56,7 @@ std::optional<Value> JsonMarshalWithOptions(const Args& args, BuiltinContext& ct
   ChargeText(ctx, fn, args[0]);
   if (!pretty) return Value::String(GoJson(args[0]));
   std::string out = GoJson(args[0], true, prefix, indent);
-  if (out.size() > kMaxResultBytes) Fail(fn, "result too large");
+  if (out.size() > kMaxResultBytes) TooLarge(fn);
   return Value::String(std::move(out));
 }
 
@@ -286,7 +286,8 @@ class YamlConverter {
 
 std::optional<Value> YamlUnmarshal(const Args& args, BuiltinContext& ctx) {
   const std::string& text = StringArg("yaml.unmarshal", args, 1);
-  Charge(ctx, "yaml.unmarshal", text.size());
+  // yaml-cpp's node tree takes several times the text; charged before it is built.
+  Charge(ctx, "yaml.unmarshal", text.size() * 8);
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -506,7 +507,7 @@ bool IsCollection(const Value& v) { return v.IsArray() || v.IsSet() || v.IsObjec
 // go-yaml v2's block style: maps indent their children by two, sequences inside maps do not.
 void EmitYaml(std::string& out, const Value& v, int indent, int depth) {
   if (depth > kMaxDocumentDepth) Fail("yaml.marshal", "value nested too deeply");
-  if (out.size() > kMaxResultBytes) Fail("yaml.marshal", "result too large");
+  if (out.size() > kMaxResultBytes) TooLarge("yaml.marshal");
   std::string pad(static_cast<size_t>(indent), ' ');
   if (v.IsObject()) {
     std::vector<std::pair<std::string, const Value*>> entries;

@@ -68,6 +68,8 @@ bool BoolArg(std::string_view fn, const std::vector<Value>& args, int pos);
 // An array or a set of strings.
 std::vector<std::string> StringsArg(std::string_view fn, const std::vector<Value>& args, int pos);
 
+// A result past kMaxResultBytes / kMaxResultElements: halts the query (eval_cancel_error).
+[[noreturn]] void TooLarge(std::string_view fn);
 // Charges the evaluation's memory budget (a no-op without one) and refuses absurd sizes.
 void Charge(BuiltinContext& ctx, std::string_view fn, size_t bytes);
 void ChargeElements(BuiltinContext& ctx, std::string_view fn, size_t count);

@@ -291,7 +291,7 @@ std::optional<Value> CidrContainsMatches(const Args& args, BuiltinContext& ctx) 
     for (const auto& [net, net_index] : nets) {
       if (CidrContains(fn, net, s)) {
         out.push_back(Value::MakeArray({net_index, index}));
-        if (out.size() > kMaxResultElements) Fail(fn, "result too large");
+        if (out.size() > kMaxResultElements) TooLarge(fn);
       }
     }
   });

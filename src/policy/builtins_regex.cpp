@@ -514,7 +514,7 @@ std::optional<Value> FindAllSubmatch(const Args& args, BuiltinContext& ctx) {
         groups.push_back(Value::String(m[g].matched ? Narrow(m[g].first, m[g].second) : ""));
       }
       elements += groups.size() + 1;
-      if (elements > kMaxResultElements) Fail(fn, "result too large");
+      if (elements > kMaxResultElements) TooLarge(fn);
       out.push_back(Value::MakeArray(std::move(groups)));
     });
     return 0;
@@ -624,7 +624,7 @@ std::optional<Value> RegexReplace(const Args& args, BuiltinContext& ctx) {
       size_t e = static_cast<size_t>(m[0].second - s.begin());
       out += Narrow(s.begin() + last_end, s.begin() + b);
       if (e > last_end || b == 0) Expand(out, repl, *re, m);
-      if (out.size() > kMaxResultBytes) Fail(fn, "result too large");
+      if (out.size() > kMaxResultBytes) TooLarge(fn);
       last_end = e;
       search = search + 1 > e ? search + 1 : e;
     }

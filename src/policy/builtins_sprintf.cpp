@@ -156,15 +156,19 @@ struct Decimal {
 };
 
 Decimal ToDecimal(double v, int significant) {
-  char buf[64];
+  // A double's exact decimal expansion has at most 767 significant digits; more precision
+  // only adds zeros, which the callers pad themselves.
+  char buf[1100];
   std::to_chars_result r;
   v = std::fabs(v);
+  significant = std::min(significant, 800);
   if (significant < 0) {
     r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   } else {
     r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific,
                       std::max(significant - 1, 0));
   }
+  if (r.ec != std::errc()) Fail("sprintf", "precision too large");
   std::string_view text(buf, r.ptr - buf);
   size_t e = text.find('e');
   Decimal d;
@@ -567,7 +571,7 @@ std::string GoSprintf(std::string_view format, const std::vector<FmtArg>& args,
       PrintArg(out, f, args[arg_num], verb);
       ++arg_num;
     }
-    if (out.size() > kMaxResultBytes) Fail("sprintf", "result too large");
+    if (out.size() > kMaxResultBytes) TooLarge("sprintf");
   }
   if (!reordered && arg_num < args.size()) {
     out += "%!(EXTRA ";
@@ -588,6 +592,13 @@ std::optional<Value> Sprintf(const Args& args, BuiltinContext& ctx) {
   const Array& values = ArrayArg("sprintf", args, 2);
   std::vector<FmtArg> fmt_args;
   fmt_args.reserve(values.size());
+  // The copies of string arguments, and so most of the output, are charged before they are
+  // made.
+  size_t string_bytes = format.size();
+  for (const auto& v : values) {
+    if (v.IsString()) string_bytes += v.AsString().size();
+  }
+  if (string_bytes >= 4096) Charge(ctx, "sprintf", string_bytes * 2);
   for (const auto& v : values) {
     FmtArg a;
     if (v.IsNumber()) {

@@ -185,6 +185,12 @@ std::optional<Value> ReplaceN(const Args& args, BuiltinContext& ctx) {
     }
     pairs.emplace_back(k.AsString(), v.AsString());
   }
+  // Charged before building: every position may be replaced by the longest replacement.
+  size_t longest = 0;
+  for (const auto& [old, repl] : pairs) longest = std::max(longest, repl.size());
+  size_t bound = s.size() + (s.size() + 1) * longest;
+  if (longest > 0 && bound / (longest + 1) < s.size()) bound = kMaxResultBytes + 1;  // overflow
+  Charge(ctx, "strings.replace_n", std::min(bound, kMaxResultBytes + 1));
   std::string out;
   size_t i = 0;
   std::string_view sv = s;
@@ -193,7 +199,7 @@ std::optional<Value> ReplaceN(const Args& args, BuiltinContext& ctx) {
     for (const auto& [old, repl] : pairs) {
       if (sv.substr(i).substr(0, old.size()) == old) {
         out.append(repl);
-        if (out.size() > kMaxResultBytes) Fail("strings.replace_n", "result too large");
+        if (out.size() > kMaxResultBytes) Charge(ctx, "strings.replace_n", out.size());
         if (old.empty()) {
           if (i < sv.size()) {
             size_t before = i;
@@ -222,6 +228,19 @@ std::optional<Value> Split(const Args& args, BuiltinContext& ctx) {
   const std::string& delim = StringArg("split", args, 2);
   Array out;
   std::string_view sv = s;
+  // Charged before anything is built: at most one piece per byte (empty delimiter) or per
+  // occurrence of the delimiter.
+  size_t pieces = 1;
+  if (delim.empty()) {
+    pieces = sv.size();
+  } else {
+    for (size_t pos = sv.find(delim); pos != std::string_view::npos;
+         pos = sv.find(delim, pos + delim.size())) {
+      ++pieces;
+    }
+  }
+  ChargeElements(ctx, "split", pieces);
+  Charge(ctx, "split", sv.size() + pieces * 32);
   if (delim.empty()) {
     for (size_t i = 0; i < sv.size();) {
       size_t before = i;
@@ -236,7 +255,6 @@ std::optional<Value> Split(const Args& args, BuiltinContext& ctx) {
     }
     out.push_back(Value::String(std::string(sv.substr(start))));
   }
-  ChargeElements(ctx, "split", out.size());
   return Value::MakeArray(std::move(out));
 }
 

@@ -666,3 +666,18 @@ TEST(RegoBuiltins, GlobQuoteMeta) {
 
 }  // namespace
 }  // namespace statehouse::policy
+
+namespace statehouse::policy {
+namespace {
+
+// Fuzz finding R2: precisions past the old 64-byte buffer printed uninitialized stack bytes.
+TEST(RegoBuiltins, SprintfLargePrecisionPrintsExactDigits) {
+  EXPECT_EQ(Show(Call("sprintf", {S("%.70e"), Arr({D(1.5)})})),
+            Show(S("1.5" + std::string(69, '0') + "e+00")));
+  EXPECT_EQ(Show(Call("sprintf", {S("%.99g"), Arr({D(0.1)})})),
+            Show(S("0.1000000000000000055511151231257827021181583404541015625")));
+  EXPECT_EQ(Show(Call("sprintf", {S("%.62v"), Arr({D(1.5)})})), Show(S("1.5")));
+}
+
+}  // namespace
+}  // namespace statehouse::policy

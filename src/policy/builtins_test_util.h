@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/builtins.h"
+#include "policy/errors.h"
 
 namespace statehouse::policy {
 namespace {
@@ -45,6 +46,8 @@ std::string Err(std::string_view name, std::vector<Value> args) {
     return "<no error: " + Show(v) + ">";
   } catch (const BuiltinError& e) {
     return e.what();
+  } catch (const PolicyError& e) {  // results past the hard limits halt the query
+    return e.message();
   }
 }
 

@@ -82,6 +82,12 @@ def test_eval_bindings_yaml_input_and_pretty(policy_dir, tmp_path):
     assert json.loads(p.stdout) == ["aws_instance"]
 
 
+def test_eval_query_may_follow_data_flags(policy_dir, tmp_path):
+    p = run("eval", "-d", str(policy_dir), "-d", str(policy_dir / "config"), "data.config.allowed_types",
+            check_status=0)
+    assert json.loads(p.stdout)["result"][0]["expressions"][0]["value"] == ["aws_instance"]
+
+
 def test_eval_fail_and_fail_defined(policy_dir, tmp_path):
     run("eval", "-d", str(policy_dir), "--fail", "data.terraform.deny.nothing", check_status=1)
     assert run("eval", "-d", str(policy_dir), "data.terraform.deny.nothing", check_status=0).stdout.strip() == "{}"

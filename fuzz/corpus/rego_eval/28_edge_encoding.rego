@@ -47,6 +47,3 @@ z_7 := sprintf("%-+# 0123.456x", [255])
 x_8 := sprintf("%999999999d", [1])
 y_8 := sprintf("%.999999999f", [1.5])
 z_8 := sprintf("%*d %[5]s %!", [1])
-
-# yaml_alias
-x_9 := yaml.unmarshal("a: &a [1,2]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]")
