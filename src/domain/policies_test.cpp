@@ -245,7 +245,8 @@ TEST_F(PolicyServiceTest, SeveritiesDecideTheStatus) {
   Error refusal = ansible.ViolationError();
   EXPECT_EQ(refusal.code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(std::string(refusal.what()).find("ansible is not allowed"), std::string::npos);
-  EXPECT_EQ(json::parse(refusal.details_json()).at("id"), ansible.evaluation_id);
+  EXPECT_EQ(json::parse(refusal.details_json()).at("policy_evaluation").at("id"),
+            ansible.evaluation_id);
 
   // Everything was recorded, newest first.
   auto history = service_->ListEvaluations(admin_, project_, {});

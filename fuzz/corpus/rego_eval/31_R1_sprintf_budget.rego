@@ -1,0 +1,7 @@
+package t
+
+import rego.v1
+
+s := sprintf("%v", [numbers.range(1, 100000)])
+t := sprintf("%s%s%s%s%s%s%s%s%s%s", [s, s, s, s, s, s, s, s, s, s])
+big := sprintf("%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", [t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t])
