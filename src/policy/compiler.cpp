@@ -305,12 +305,14 @@ class BodyCompiler {
       case TermKind::kArray:
       case TermKind::kSet:
         for (auto& item : t->items) Resolve(item);
+        FoldConstant(*t);
         return;
       case TermKind::kObject:
         for (auto& [k, v] : t->entries) {
           Resolve(k);
           Resolve(v);
         }
+        FoldConstant(*t);
         return;
       case TermKind::kArrayCompr:
       case TermKind::kSetCompr:
@@ -326,6 +328,36 @@ class BodyCompiler {
         for (auto& arg : t->items) Resolve(arg);
         return;
     }
+  }
+
+  // A collection literal made only of constants becomes one constant, so `x in {"a", "b"}`
+  // builds its set once, at compile time.
+  static void FoldConstant(Term& t) {
+    auto constant = [](const TermPtr& x) { return x && x->kind == TermKind::kScalar; };
+    std::vector<Value> values;
+    switch (t.kind) {
+      case TermKind::kArray:
+      case TermKind::kSet:
+        if (!std::all_of(t.items.begin(), t.items.end(), constant)) return;
+        for (auto& item : t.items) values.push_back(item->value);
+        t.value = t.kind == TermKind::kArray ? Value::MakeArray(std::move(values))
+                                             : Value::MakeSet(std::move(values));
+        t.items.clear();
+        break;
+      case TermKind::kObject: {
+        std::vector<ObjectEntry> entries;
+        for (auto& [k, v] : t.entries) {
+          if (!constant(k) || !constant(v)) return;
+          entries.emplace_back(k->value, v->value);
+        }
+        t.value = Value::MakeObject(std::move(entries));
+        t.entries.clear();
+        break;
+      }
+      default:
+        return;
+    }
+    t.kind = TermKind::kScalar;
   }
 
   void ResolveVar(TermPtr& t) {

@@ -773,9 +773,17 @@ std::optional<Value> Evaluator::CallBuiltin(const Term& call, const Builtin& bui
 
 std::optional<Value> Evaluator::CallFunction(const Term& call, const RuleSet& rules,
                                              const std::vector<Value>& args) {
-  Value key = Value::MakeArray(args);
-  auto cached = state_.cache->calls.find({&rules, key});
-  if (cached != state_.cache->calls.end()) return cached->second;
+  // Calls with scalar arguments are remembered; keying on large documents would cost more
+  // than it saves.
+  bool memo = std::all_of(args.begin(), args.end(), [](const Value& a) {
+    return !a.IsArray() && !a.IsObject() && !a.IsSet();
+  });
+  Value key;
+  if (memo) {
+    key = Value::MakeArray(args);
+    auto cached = state_.cache->calls.find({&rules, key});
+    if (cached != state_.cache->calls.end()) return cached->second;
+  }
   if (std::find(active_.begin(), active_.end(), &rules) != active_.end()) {
     Fail(PolicyErrorKind::kRecursion, call.loc, "rule " + rules.dotted + " is recursive");
   }
@@ -803,7 +811,7 @@ std::optional<Value> Evaluator::CallFunction(const Term& call, const RuleSet& ru
     });
   }
   active_.pop_back();
-  state_.cache->calls[{&rules, key}] = result;
+  if (memo) state_.cache->calls[{&rules, key}] = result;
   return result;
 }
 
