@@ -78,8 +78,8 @@ void Evaluator::Charge(size_t bytes) {
   // Builtins charge as they build large values, so this is also where long builtin calls meet
   // the deadline.
   if (has_deadline_ && std::chrono::steady_clock::now() > deadline_) {
-    Fail(PolicyErrorKind::kBudget, {}, "evaluation exceeded its time budget of " +
-                                           std::to_string(options_.timeout_ms) + " ms");
+    Fail(PolicyErrorKind::kBudget, {},
+         "evaluation exceeded its time budget of " + std::to_string(options_.timeout_ms) + " ms");
   }
   memory_ += bytes;
   if (options_.max_memory_bytes && memory_ > options_.max_memory_bytes) {

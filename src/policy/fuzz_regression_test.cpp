@@ -5,8 +5,9 @@
 // 32 MiB budget. Under `make sanitize-test` these also run with ASan and UBSan.
 //
 // The fuzz campaigns found no crash; they found R1 (BuiltinsRespectTheBudget) and R2
-// (SprintfWithALargePrecision), both open: those tests fail until fixed. The other cases are the edges the fuzzers and probes went through (int64 limits,
-// budgets, regex/glob backtracking, YAML alias bombs, deep nesting) so that they stay safe.
+// (SprintfWithALargePrecision), both open: those tests fail until fixed. The other cases are the
+// edges the fuzzers and probes went through (int64 limits, budgets, regex/glob backtracking, YAML
+// alias bombs, deep nesting) so that they stay safe.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -224,14 +225,17 @@ import rego.v1
 s := sprintf("%v", [numbers.range(1, 100000)])
 t := sprintf("%s%s%s%s%s%s%s%s%s%s", [s, s, s, s, s, s, s, s, s, s])
 base := count(t)
-)rego" + std::string("big_sprintf := sprintf(\"") + Repeat("%s", 40) + "\", [" + forty + "])\n" +
+)rego" + std::string("big_sprintf := sprintf(\"") +
+                           Repeat("%s", 40) + "\", [" + forty + "])\n" +
                            "big_split := count(split(t, \"\"))\n"
                            "big_replace := strings.replace_n({\"1\": t}, t)\n"
                            "big_yaml := yaml.unmarshal(t)\n";
   auto policy = Engine::Compile({{"policy.rego", text}});
   auto timed = [&](const std::string& rule) {
     auto t0 = std::chrono::steady_clock::now();
-    ReturnsOrPolicyError(rule.c_str(), [&] { (void)policy->Evaluate({"t", rule}, Value(), Budget()); });
+    ReturnsOrPolicyError(rule.c_str(), [&] {
+      (void)policy->Evaluate({"t", rule}, Value(), Budget());
+    });
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   double base_ms = timed("base");  // builds the 7 MB string t
