@@ -250,22 +250,7 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
                                  {"id", version.id},
                                  {"size", version.size},
                                  {"serial", version.serial ? *version.serial : -1}});
-      // Policies on states record what they find; they never refuse a state (it records what
-      // exists), and their failure never fails the acknowledged write.
-      storage::DataRecord stored = result.record;
-      try {
-        PolicyDecision checked = EvaluateData(who, scope, ws, stored, policy_action);
-        if (checked.evaluated) {
-          stored.policy_evaluation_id = checked.evaluation_id;
-          stored.policy_status = checked.StatusName();
-          stored.policy_message = checked.Message();
-        }
-        if (decision) *decision = std::move(checked);
-      } catch (const std::exception& e) {
-        log::Error("state policy evaluation failed",
-                   {{"workspace", ws}, {"id", stored.id}, {"error", e.what()}});
-      }
-      return stored;
+      return CheckStoredState(who, scope, ws, result.record, policy_action, decision);
     }
     case Kind::kRetried:
       return result.record;
@@ -413,7 +398,7 @@ storage::DataRecord StateService::CreateData(const auth::Principal& who,
   if (meta.data_type == "state_raw") {
     return WriteState(who, scope, ws, body, std::nullopt, policy_action, decision);
   }
-  if (!policy_action.empty()) ActionFor(meta.data_type, policy_action);  // 400 before storing
+  ActionFor(meta.data_type, policy_action);  // a bad action is a 400 before anything is stored
   meta.id = RandomUuid();
   CheckedUpload checked = CheckUpload(db_.Blobs(), body, false);
   if (meta.data_type == "plan_json" || meta.data_type == "cost_breakdown" ||
@@ -448,11 +433,8 @@ std::optional<PolicyEntity> StateService::EntityOf(const std::string& data_type)
 PolicyAction StateService::ActionFor(const std::string& data_type,
                                      const std::string& policy_action) {
   std::optional<PolicyEntity> entity = EntityOf(data_type);
-  if (!entity) {
-    if (policy_action.empty()) return PolicyAction::kAfterTerraformPlan;
-    Fail(ErrorCode::kInvalidArgument,
-         "policy_action: data of type " + data_type + " is not evaluated by policies");
-  }
+  // Clients send policy_action with every upload; data no policy reads ignores it.
+  if (!entity) return PolicyAction::kAfterTerraformPlan;
   std::string action = policy_action;
   if (action.empty()) {
     action =
@@ -607,7 +589,27 @@ storage::DataRecord StateService::Rollback(const auth::Principal& who, const Wor
   log::Info(
       "state rolled back",
       {{"workspace", ws}, {"from", source.id}, {"id", version.id}, {"serial", *version.serial}});
-  return result.record;
+  return CheckStoredState(who, scope, ws, result.record, "", nullptr);
+}
+
+storage::DataRecord StateService::CheckStoredState(
+    const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
+    storage::DataRecord stored, const std::string& policy_action, PolicyDecision* decision) {
+  // Policies on states record what they find; they never refuse a state (it records what
+  // exists), and their failure never fails the acknowledged write.
+  try {
+    PolicyDecision checked = EvaluateData(who, scope, ws, stored, policy_action);
+    if (checked.evaluated) {
+      stored.policy_evaluation_id = checked.evaluation_id;
+      stored.policy_status = checked.StatusName();
+      stored.policy_message = checked.Message();
+    }
+    if (decision) *decision = std::move(checked);
+  } catch (const std::exception& e) {
+    log::Error("state policy evaluation failed",
+               {{"workspace", ws}, {"id", stored.id}, {"error", e.what()}});
+  }
+  return stored;
 }
 
 tfstate::StateAnalysis StateService::Analyze(const auth::Principal& who,

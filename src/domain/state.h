@@ -142,6 +142,11 @@ class StateService {
                                   bool from_blob = false);
   void GuardForceUnlock(const auth::Principal& who, const storage::WorkspaceRecord& w,
                         PolicyDecision* decision);
+  // Runs the state policies on a version just stored (write or rollback) and returns it with
+  // their result; never throws for a policy failure.
+  storage::DataRecord CheckStoredState(const auth::Principal& who, const WorkspaceScope& scope,
+                                       const std::string& ws, storage::DataRecord stored,
+                                       const std::string& policy_action, PolicyDecision* decision);
   storage::Database& db_;
   WorkspaceService& workspaces_;
   PolicyService* policies_;

@@ -278,6 +278,11 @@ def test_plan_upload_rejects_what_is_not_a_plan(setup, uid):
                            b'{"format_version":"1.2","resource_changes":[]}')
     assert_error(r, 400, mentions="policy_action")
     assert setup.api.get(f"{setup.base}/workspaces/{ws}/data").json() == []
+    # Data no policy reads takes the policy_action clients always send, and is not evaluated.
+    r = setup.api.raw_post(f"{setup.base}/workspaces/{ws}/data?data_type=plan_human&policy_action=afterTerraformPlan",
+                           b"Plan: 1 to add", content_type="text/plain")
+    assert r.status_code == 200, describe(r)
+    assert r.json()["policy_evaluation_status"] == "pass"
 
 
 # ---- plan cost ----------------------------------------------------------------------------
@@ -334,6 +339,15 @@ def test_state_written_by_terraform_apply_is_evaluated_never_refused(setup, uid,
     # The state itself is stored untouched (terraform reads it back).
     out = run_tf(work, "output", "-raw", "db_password", env=env)
     assert out.stdout == "hunter2"
+
+    # A rollback writes a new version, which the state policies check too.
+    run_tf(work, "apply", "-no-color", "-auto-approve", "-replace=terraform_data.small", env=env)
+    states = setup.api.get(f"{setup.base}/workspaces/{ws}/data", params={"data_type": "state_raw"}).json()
+    r = setup.api.post(f"{setup.base}/workspaces/{ws}/state-versions/{states[-1]['id']}/rollback")
+    assert r.status_code in (200, 201), describe(r)
+    after = setup.api.get(f"{setup.base}/workspaces/{ws}/data", params={"data_type": "state_raw"}).json()
+    assert len(after) == len(states) + 1 and after[0]["id"] not in {v["id"] for v in states}, after
+    assert after[0]["policy_evaluation_status"] == "error", after[0]
 
 
 # ---- force-unlock --------------------------------------------------------------------------
