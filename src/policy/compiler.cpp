@@ -546,8 +546,7 @@ struct ExprNeeds {
 
 class Orderer {
  public:
-  Orderer(const std::vector<std::string>& slot_names, int num_slots)
-      : names_(slot_names), num_slots_(num_slots) {}
+  explicit Orderer(const std::vector<std::string>& slot_names) : names_(slot_names) {}
 
   // Orders body given the bound slots; on return `bound` has every slot the body binds.
   // `context` marks slots that belong to enclosing bodies (for closures).
@@ -905,7 +904,6 @@ class Orderer {
   }
 
   const std::vector<std::string>& names_;
-  int num_slots_;
 };
 
 void AddRuleToTree(Program& program, const Module& module, const Rule& rule) {
@@ -1010,7 +1008,7 @@ void CompileRule(const Program& program, const Globals& globals, Rule& rule) {
   int slots = bc.num_slots();
   rule.num_slots = slots;
 
-  Orderer orderer(bc.slot_names(), slots);
+  Orderer orderer(bc.slot_names());
   std::vector<char> args_bound(slots, 0);
   for (auto& arg : rule.args) {
     Slots s;
@@ -1086,7 +1084,7 @@ CompiledQuery CompileQuery(const Program& program, std::string_view text) {
   BodyCompiler bc(program, none);
   bc.ResolveBody(q.body);
   q.num_slots = bc.num_slots();
-  Orderer orderer(bc.slot_names(), q.num_slots);
+  Orderer orderer(bc.slot_names());
   std::vector<char> bound(q.num_slots, 0);
   std::vector<char> context(q.num_slots, 0);
   // Keep each expression's text with it through the reordering (matched by location).

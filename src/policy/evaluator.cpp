@@ -53,8 +53,7 @@ Evaluator::Evaluator(const Program& program, const Value& input, const EvalOptio
     has_deadline_ = true;
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeout_ms);
   }
-  char here;
-  stack_base_ = &here;
+  stack_base_ = static_cast<const char*>(__builtin_frame_address(0));
 }
 
 void Evaluator::Fail(PolicyErrorKind kind, const Location& loc, const std::string& message) {
@@ -67,8 +66,8 @@ void Evaluator::Step() {
     Fail(PolicyErrorKind::kBudget, {},
          "evaluation exceeded its time budget of " + std::to_string(options_.timeout_ms) + " ms");
   }
-  char here;
-  size_t used = stack_base_ > &here ? static_cast<size_t>(stack_base_ - &here) : 0;
+  const char* here = static_cast<const char*>(__builtin_frame_address(0));
+  size_t used = stack_base_ > here ? static_cast<size_t>(stack_base_ - here) : 0;
   if (used > kStackBudget) {
     Fail(PolicyErrorKind::kBudget, {}, "evaluation nested too deep");
   }
@@ -227,9 +226,8 @@ bool Evaluator::EvalSomeIn(const Expr& expr, Frame& frame, Cont k) {
 
 bool Evaluator::EvalEvery(const Expr& expr, Frame& frame, Cont k) {
   bool all = true;
-  bool defined = false;
+  // `every` over an undefined domain is true, as over an empty one.
   EvalTerm(*expr.domain, frame, [&](const Value& coll) {
-    defined = true;
     ForEachMember(coll, [&](const Value& key, const Value& value) {
       Step();
       bool ok;
@@ -245,8 +243,6 @@ bool Evaluator::EvalEvery(const Expr& expr, Frame& frame, Cont k) {
     });
     return true;
   });
-  // `every` over an undefined domain is true, as over an empty one.
-  (void)defined;
   if (!all) return false;
   return k();
 }
