@@ -22,10 +22,10 @@ const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName
                                               {"updated", storage::SortField::kUpdated}};
 
 Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
-                const domain::PolicyDecision* decision = nullptr) {
+                domain::PolicyDecision* decision = nullptr) {
   json::object body = WorkspaceJson(w);
   // The on-save evaluation (warnings included) of a create, update or clone.
-  if (decision && decision->evaluated) body["policy_evaluation"] = decision->evaluation;
+  if (decision && decision->evaluated) body["policy_evaluation"] = std::move(decision->evaluation);
   if (auto lock = s.states.CurrentLock(w)) {
     body["backend_locked"] = true;
     json::object l = domain::StateService::LockSummary(*lock);

@@ -482,7 +482,7 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnMultiStatementWrites) {
   w.config_json = "{}";
   w.server_json = "{}";
   w.created = w.updated = 1;
-  db_->Workspaces().CreateWorkspace(w);
+  db_->Workspaces().CreateWorkspace(w, nullptr);
   uint64_t after_ws = counter->load();
   EXPECT_GT(after_ws, after_project);
   ASSERT_TRUE(db_->Workspaces().GetWorkspace("acct", "o1", "p1", "w1"));

@@ -244,9 +244,12 @@ json::object EvaluatedPolicyJson(json::object policy_doc, const RawOutcome& r, P
   return o;
 }
 
-std::string BoundedInput(const json::value& input, size_t max) {
+// The input as stored: its JSON text, or a marker when that exceeds max bytes (kept says
+// which).
+std::string BoundedInput(const json::value& input, size_t max, bool& kept) {
   std::string text = json::serialize(input);
-  if (text.size() <= max) return text;
+  kept = text.size() <= max;
+  if (kept) return text;
   json::object marker;
   marker["truncated"] = true;
   marker["size_bytes"] = static_cast<int64_t>(text.size());
@@ -374,7 +377,10 @@ json::object PolicyDocument(const storage::PolicyRecord& p, bool with_rego) {
   return o;
 }
 
-json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_input) {
+namespace {
+// The Evaluation document of a record whose details (and input) are already parsed.
+json::object EvaluationDocumentOf(const storage::EvaluationRecord& r, json::value details,
+                                  const json::value* input) {
   json::object o;
   o["id"] = r.id;
   o["account_id"] = r.account;
@@ -388,15 +394,31 @@ json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_in
   o["created"] = r.created;
   if (!r.execution_id.empty()) o["execution_id"] = r.execution_id;
   o["duration_ms"] = static_cast<double>(r.duration_us) / 1000.0;
-  json::value details = ParseOr(r.details_json, json::array());
   if (!details.is_array()) details = json::array();
   o["details"] = std::move(details);
-  if (with_input) o["input"] = ParseOr(r.input_json, nullptr);
+  if (input) o["input"] = *input;
   return o;
+}
+}  // namespace
+
+json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_input) {
+  json::value input = with_input ? ParseOr(r.input_json, nullptr) : json::value();
+  return EvaluationDocumentOf(r, ParseOr(r.details_json, json::array()),
+                              with_input ? &input : nullptr);
 }
 
 // ---------------------------------------------------------------------------------------
 // PolicyDecision
+
+void PolicyDecision::Recorded() {
+  if (!pending) return;
+  evaluation_id = pending->id;
+  if (evaluation.is_object())
+    evaluation.get_object()["id"] = evaluation_id;  // built by Evaluate, the id was unknown
+  else
+    evaluation = EvaluationDocument(*pending, true);
+  pending.reset();
+}
 
 std::string PolicyDecision::Message() const {
   std::string out;
@@ -451,7 +473,8 @@ Error PolicyDecision::ViolationError() const {
 // CompiledPolicyCache
 
 std::shared_ptr<const policy::CompiledPolicy> CompiledPolicyCache::Get(const std::string& rego) {
-  std::string key = Sha256Hex({rego});
+  // Keyed by the text itself: hashing it is cheaper than a digest on every evaluation.
+  const std::string& key = rego;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(key);
@@ -886,8 +909,9 @@ bool PolicyService::Applies(const auth::Principal& who, const EnforcementRequest
   return !SetsFor(who, request).empty();
 }
 
-PolicyDecision PolicyService::Enforce(const auth::Principal& who, const EnforcementRequest& request,
-                                      const json::value& input) {
+PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
+                                       const EnforcementRequest& request,
+                                       const json::value& input) {
   auto start = std::chrono::steady_clock::now();
   const PolicyTrigger* trigger = &TriggerOf(request);
   PolicyDecision decision;
@@ -972,18 +996,30 @@ PolicyDecision PolicyService::Enforce(const auth::Principal& who, const Enforcem
   rec.action = std::string(trigger->action_name);
   rec.status = PolicyStatusName(overall);
   rec.execution_id = request.execution_id;
-  rec.input_json = BoundedInput(input, options_.max_stored_input_bytes);
+  bool input_kept = true;
+  rec.input_json = BoundedInput(input, options_.max_stored_input_bytes, input_kept);
   rec.details_json = json::serialize(details);
+  // The reply shows what is stored: the input, or the marker that replaced a large one.
+  json::value stored_input = input_kept ? json::value() : ParseOr(rec.input_json, nullptr);
   rec.created = NowMillis();
   rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-  rec.id = db_.Policies().AddEvaluation(rec);
-
   decision.status = overall;
   decision.evaluated = true;
-  decision.evaluation_id = rec.id;
-  decision.evaluation = EvaluationDocument(rec, true);
+  decision.evaluation =
+      EvaluationDocumentOf(rec, std::move(details), input_kept ? &input : &stored_input);
+  decision.pending = std::move(rec);
+  return decision;
+}
+
+PolicyDecision PolicyService::Enforce(const auth::Principal& who, const EnforcementRequest& request,
+                                      const json::value& input) {
+  PolicyDecision decision = Evaluate(who, request, input);
+  if (decision.pending) {
+    decision.pending->id = db_.Policies().AddEvaluation(*decision.pending);
+    decision.Recorded();
+  }
   return decision;
 }
 

@@ -153,6 +153,12 @@ struct PolicyDecision {
   // duration_ms), ready for a response's policy_evaluation. Null when !evaluated.
   boost::json::value evaluation;
   std::vector<PolicyOutcome> outcomes;  // one per evaluated (set, policy)
+  // From PolicyService::Evaluate: the evaluation still to store. The caller stores it (in
+  // the transaction of the change it checked, which sets its id) and calls Recorded().
+  std::optional<storage::EvaluationRecord> pending;
+
+  // Fills evaluation_id and evaluation from the stored pending record and drops it.
+  void Recorded();
 
   bool Blocked() const { return status == PolicyStatus::kError; }
   const char* StatusName() const { return PolicyStatusName(status); }
@@ -190,7 +196,7 @@ struct PolicyServiceOptions {
   size_t compiled_cache_entries = 1024;
 };
 
-// Compiled policies by the SHA-256 of their text; least recently used go first.
+// Compiled policies by their text; least recently used go first.
 class CompiledPolicyCache {
  public:
   explicit CompiledPolicyCache(size_t capacity) : capacity_(capacity) {}
@@ -279,6 +285,9 @@ class PolicyService {
   // pair outside kPolicyTriggers, and storage errors.
   PolicyDecision Enforce(const auth::Principal& who, const EnforcementRequest& request,
                          const boost::json::value& input);
+  // Enforce without storing: the evaluation comes back in decision.pending (when evaluated).
+  PolicyDecision Evaluate(const auth::Principal& who, const EnforcementRequest& request,
+                          const boost::json::value& input);
   // True when Enforce would evaluate at least one enabled policy set for the request (or
   // record an evaluation anyway): callers skip reading and parsing the input otherwise.
   bool Applies(const auth::Principal& who, const EnforcementRequest& request);

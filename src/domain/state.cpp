@@ -502,10 +502,11 @@ PolicyDecision StateService::EvaluateData(const auth::Principal& who, const Work
     input = ReadDocument(data.sha256, data.data_type, true);
     if (data.data_type == "plan_json") tfplan::RedactPlan(input);
   }
-  PolicyDecision decision = policies_->Enforce(who, request, input);
-  if (decision.evaluated) {
-    db_.States().SetDataPolicy(KeyOf(who, scope, ws), data.id, decision.evaluation_id,
+  PolicyDecision decision = policies_->Evaluate(who, request, input);
+  if (decision.pending) {
+    db_.States().SetDataPolicy(KeyOf(who, scope, ws), data.id, *decision.pending,
                                decision.StatusName(), decision.Message());
+    decision.Recorded();
   }
   return decision;
 }

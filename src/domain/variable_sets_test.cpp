@@ -89,7 +89,7 @@ class VariableSetServiceTest : public ::testing::Test {
     w.config_json = "{}";
     w.server_json = "{}";
     w.created = w.updated = 1;
-    db_->Workspaces().CreateWorkspace(w);
+    db_->Workspaces().CreateWorkspace(w, nullptr);
   }
 
   std::string InvalidMessage(const VariableSetKey& level, std::string_view body) {

@@ -419,8 +419,9 @@ storage::WorkspaceRecord WorkspaceService::Create(const auth::Principal& who,
   w.status = "active";
   w.server_json = "{}";
   w.created = w.updated = NowMillis();
-  EnforceOnSave(who, w, decision);
-  db_.Workspaces().CreateWorkspace(w);
+  PolicyDecision checked = CheckOnSave(who, w);
+  db_.Workspaces().CreateWorkspace(w, checked.pending ? &*checked.pending : nullptr);
+  Deliver(std::move(checked), decision);
   return *db_.Workspaces().GetWorkspace(w.account, w.org, w.project, w.identifier);
 }
 
@@ -450,8 +451,11 @@ storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,
   storage::WorkspaceRecord w = current;
   ApplyBody(w, body, lenient, false, ParseObject(current.config_json));
   w.updated = NowMillis();
-  EnforceOnSave(who, w, decision);
-  return db_.Workspaces().UpdateWorkspace(w, if_match);
+  PolicyDecision checked = CheckOnSave(who, w);
+  storage::WorkspaceRecord saved =
+      db_.Workspaces().UpdateWorkspace(w, if_match, checked.pending ? &*checked.pending : nullptr);
+  Deliver(std::move(checked), decision);
+  return saved;
 }
 
 void WorkspaceService::Destroy(const auth::Principal& who, const WorkspaceScope& scope,
@@ -492,15 +496,15 @@ storage::WorkspaceRecord WorkspaceService::Clone(
         }
   }
   w.config_json = json::serialize(config);
-  EnforceOnSave(who, w, decision);
-  db_.Workspaces().CreateWorkspace(w);
+  PolicyDecision checked = CheckOnSave(who, w);
+  db_.Workspaces().CreateWorkspace(w, checked.pending ? &*checked.pending : nullptr);
+  Deliver(std::move(checked), decision);
   return *db_.Workspaces().GetWorkspace(w.account, w.org, w.project, w.identifier);
 }
 
-void WorkspaceService::EnforceOnSave(const auth::Principal& who,
-                                     const storage::WorkspaceRecord& candidate,
-                                     PolicyDecision* decision) {
-  if (!policies_) return;
+PolicyDecision WorkspaceService::CheckOnSave(const auth::Principal& who,
+                                             const storage::WorkspaceRecord& candidate) {
+  if (!policies_) return {};
   EnforcementRequest request;
   request.org = candidate.org;
   request.project = candidate.project;
@@ -512,9 +516,19 @@ void WorkspaceService::EnforceOnSave(const auth::Principal& who,
   request.entity_metadata["name"] = candidate.name;
   json::object input;
   input["workspace"] = WorkspaceDocument(candidate);
-  PolicyDecision result = policies_->Enforce(who, request, input);
-  if (result.Blocked()) throw result.ViolationError();
-  if (decision) *decision = std::move(result);
+  PolicyDecision result = policies_->Evaluate(who, request, input);
+  if (result.Blocked()) {
+    // Nothing is saved, but the refusal is recorded.
+    result.pending->id = db_.Policies().AddEvaluation(*result.pending);
+    result.Recorded();
+    throw result.ViolationError();
+  }
+  return result;
+}
+
+void WorkspaceService::Deliver(PolicyDecision checked, PolicyDecision* decision) {
+  checked.Recorded();
+  if (decision) *decision = std::move(checked);
 }
 
 namespace {

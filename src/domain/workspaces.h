@@ -91,8 +91,11 @@ class WorkspaceService {
  private:
   void CheckRead(const auth::Principal& who, const WorkspaceScope& scope);
   void CheckWrite(const auth::Principal& who, const WorkspaceScope& scope);
-  void EnforceOnSave(const auth::Principal& who, const storage::WorkspaceRecord& candidate,
-                     PolicyDecision* decision);
+  // The on-save policies for candidate: throws the violation (recording it) when an
+  // error-severity policy denies; otherwise the decision, whose evaluation the save stores.
+  PolicyDecision CheckOnSave(const auth::Principal& who, const storage::WorkspaceRecord& candidate);
+  // Hands a stored decision to the caller (when it asked for one).
+  static void Deliver(PolicyDecision checked, PolicyDecision* decision);
   storage::Database& db_;
   PolicyService* policies_;
 };

@@ -94,14 +94,18 @@ class WorkspaceStore {
   virtual ~WorkspaceStore() = default;
   // kNotFound when the project (or a referenced variable set) does not exist; kConflict on a
   // duplicate identifier. Variable-set references are checked in the same transaction.
-  virtual void CreateWorkspace(const WorkspaceRecord& workspace) = 0;
+  // evaluation (may be null): the save's policy evaluation, stored in the same transaction
+  // (its id is set), so a save costs one commit and a failed save records nothing.
+  virtual void CreateWorkspace(const WorkspaceRecord& workspace, EvaluationRecord* evaluation) = 0;
   virtual std::optional<WorkspaceRecord> GetWorkspace(std::string_view account,
                                                       std::string_view org,
                                                       std::string_view project,
                                                       std::string_view identifier) = 0;
-  // Replaces everything but account/org/project/identifier/created; bumps version.
+  // Replaces everything but account/org/project/identifier/created; bumps version. evaluation
+  // as for CreateWorkspace.
   virtual WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& workspace,
-                                          std::optional<int64_t> expected_version) = 0;
+                                          std::optional<int64_t> expected_version,
+                                          EvaluationRecord* evaluation) = 0;
   // kLocked when the workspace's state is locked; kPreconditionFailed on a stale version.
   virtual void DeleteWorkspace(std::string_view account, std::string_view org,
                                std::string_view project, std::string_view identifier,
@@ -258,9 +262,11 @@ class StateStore {
   // Other data types (plans, cost breakdowns, ...); kNotFound when the workspace is absent.
   virtual void AddData(const WorkspaceKey& key, const DataRecord& data) = 0;
   virtual Page<DataRecord> ListData(const WorkspaceKey& key, const DataListQuery& query) = 0;
-  // Records the policy evaluation of a data record; false when the record does not exist.
-  virtual bool SetDataPolicy(const WorkspaceKey& key, std::string_view id, int64_t evaluation_id,
-                             std::string_view status, std::string_view message) = 0;
+  // Stores the policy evaluation of a data record (setting its id) and links the record to it,
+  // in one transaction; false when the record does not exist (the evaluation is kept).
+  virtual bool SetDataPolicy(const WorkspaceKey& key, std::string_view id,
+                             EvaluationRecord& evaluation, std::string_view status,
+                             std::string_view message) = 0;
 };
 
 // One database: all stores, plus health.

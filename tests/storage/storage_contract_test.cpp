@@ -285,7 +285,7 @@ class StateContract : public StorageContract {
     w.provisioner = "terraform";
     w.config_json = "{}";
     w.server_json = "{}";
-    db_->Workspaces().CreateWorkspace(w);
+    db_->Workspaces().CreateWorkspace(w, nullptr);
   }
   WorkspaceKey key_{"acct", "o1", "p1", "ws"};
 
@@ -365,6 +365,38 @@ TEST_P(StateContract, WritesFollowTerraformRules) {
   EXPECT_EQ(CodeOf([&] { db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws", {}); }),
             ErrorCode::kLocked)
       << "a locked workspace cannot be destroyed";
+}
+
+// A data record's policy evaluation is stored and linked in one step.
+TEST_P(StateContract, DataPolicyIsStoredWithItsLink) {
+  auto& st = db_->States();
+  DataRecord plan = Version(0, "pp");
+  plan.data_type = "plan_json";
+  plan.serial.reset();
+  st.AddData(key_, plan);
+  EvaluationRecord e;
+  e.account = "acct";
+  e.org = "o1";
+  e.project = "p1";
+  e.entity = "ws";
+  e.entity_metadata = "{}";
+  e.type = "terraformPlan";
+  e.action = "afterTerraformPlan";
+  e.status = "error";
+  e.input_json = "{}";
+  e.details_json = "[]";
+  e.created = 5;
+  EXPECT_TRUE(st.SetDataPolicy(key_, plan.id, e, "error", "- no"));
+  ASSERT_GT(e.id, 0);
+  auto stored = st.GetData(key_, plan.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->policy_evaluation_id, e.id);
+  EXPECT_EQ(stored->policy_status, "error");
+  EXPECT_EQ(stored->policy_message, "- no");
+  ASSERT_TRUE(db_->Policies().GetEvaluation("acct", e.id));
+  EvaluationRecord again = e;
+  EXPECT_FALSE(st.SetDataPolicy(key_, "missing", again, "pass", ""));
+  EXPECT_GT(again.id, e.id);
 }
 
 TEST_P(StateContract, BlobsRoundTripInPieces) {
@@ -608,6 +640,47 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   EXPECT_EQ(st.ListEvaluations("acct", eq).total, 0);
 }
 
+// Applicable sets are asked for on every save; what a store remembers of them must follow
+// every change (SQLite keeps them in memory between changes).
+TEST_P(PolicyContract, ApplicableSetsFollowEveryChange) {
+  auto& st = db_->Policies();
+  auto ids = [&](const std::string& project) {
+    std::vector<std::string> out;
+    for (const auto& s : st.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave"))
+      out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
+                                        ? std::string()
+                                        : ":" + s.policies[0].resolved->rego));
+    return out;
+  };
+  st.CreatePolicy(Policy("o1", "p2", "pol"));
+  EXPECT_TRUE(ids("p2").empty());
+  st.CreatePolicySet(Set("o1", "p2", "s", {Link("o1", "p2", "pol")}));
+  EXPECT_EQ(ids("p2"), (std::vector<std::string>{"s:package workspace\n"}));
+
+  PolicyRecord changed = Policy("o1", "p2", "pol");
+  changed.rego = "package workspace\n\ndeny[1]\n";
+  st.UpdatePolicy(changed, std::nullopt);
+  EXPECT_EQ(ids("p2"), (std::vector<std::string>{"s:package workspace\n\ndeny[1]\n"}));
+
+  PolicySetRecord off = *st.GetPolicySet("acct", {"o1", "p2", "s"});
+  off.enabled = false;
+  st.UpdatePolicySet(off, std::nullopt);
+  EXPECT_TRUE(ids("p2").empty());
+  off.enabled = true;
+  st.UpdatePolicySet(off, std::nullopt);
+  EXPECT_EQ(ids("p2").size(), 1u);
+
+  st.DeletePolicySet("acct", {"o1", "p2", "s"}, std::nullopt);
+  EXPECT_TRUE(ids("p2").empty());
+  st.CreatePolicySet(Set("o1", "p2", "s2", {Link("o1", "p2", "pol")}));
+  EXPECT_EQ(ids("p2").size(), 1u);
+
+  // Deleting the project takes its sets; a new project of the same name starts bare.
+  db_->DeleteProject("acct", "o1", "p2", std::nullopt);
+  db_->CreateProject(Project("o1", "p2"));
+  EXPECT_TRUE(ids("p2").empty());
+}
+
 TEST_P(PolicyContract, EvaluationsAreNumberedCountedAndFiltered) {
   auto& st = db_->Policies();
   int64_t first = st.AddEvaluation(Evaluation("o1", "p1", "pass", 100, "a"));
@@ -664,6 +737,47 @@ TEST_P(PolicyContract, EvaluationsAreNumberedCountedAndFiltered) {
   ASSERT_EQ(page.items.size(), 2u);
   EXPECT_EQ(page.items[0].id, org_level);
   EXPECT_EQ(st.ListEvaluations("other", all).total, 1);
+}
+
+// A workspace save stores its policy evaluation in its own transaction: both or neither.
+TEST_P(PolicyContract, WorkspaceSaveStoresItsEvaluationAtomically) {
+  auto& st = db_->Policies();
+  WorkspaceRecord w;
+  w.account = "acct";
+  w.org = "o1";
+  w.project = "p1";
+  w.identifier = "ws";
+  w.name = "WS";
+  w.status = "active";
+  w.provisioner = "terraform";
+  w.config_json = "{}";
+  w.server_json = "{}";
+  EvaluationRecord created = Evaluation("o1", "p1", "warning", 10);
+  db_->Workspaces().CreateWorkspace(w, &created);
+  ASSERT_GT(created.id, 0);
+  ASSERT_TRUE(st.GetEvaluation("acct", created.id));
+  EXPECT_EQ(st.GetEvaluation("acct", created.id)->status, "warning");
+
+  // A duplicate fails, and so records nothing.
+  EvaluationRecord duplicate = Evaluation("o1", "p1", "pass", 20);
+  EXPECT_EQ(CodeOf([&] { db_->Workspaces().CreateWorkspace(w, &duplicate); }),
+            ErrorCode::kConflict);
+  EvaluationListQuery q;
+  q.org = "o1";
+  q.project = "p1";
+  EXPECT_EQ(st.ListEvaluations("acct", q).total, 1);
+
+  w.name = "Renamed";
+  EvaluationRecord updated = Evaluation("o1", "p1", "pass", 30);
+  EXPECT_EQ(db_->Workspaces().UpdateWorkspace(w, std::nullopt, &updated).name, "Renamed");
+  EXPECT_GT(updated.id, created.id);
+  EvaluationRecord stale = Evaluation("o1", "p1", "pass", 40);
+  EXPECT_EQ(CodeOf([&] { db_->Workspaces().UpdateWorkspace(w, 1, &stale); }),
+            ErrorCode::kPreconditionFailed);
+  EXPECT_EQ(st.ListEvaluations("acct", q).total, 2);
+  auto page = st.ListEvaluations("acct", q);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, updated.id);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, PolicyContract, ::testing::ValuesIn(Backends()),

@@ -123,7 +123,7 @@ class SqlDatabase final : public Database {
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
     states_ = sql::MakeStateStore(pool_);
-    policies_ = sql::MakePolicyStore(pool_);
+    policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ != nullptr);
     blobs_ = blobs(pool_);
   }
 
@@ -208,6 +208,11 @@ class SqlDatabase final : public Database {
 
   OrgRecord DeleteOrg(std::string_view account, std::string_view org,
                       std::optional<int64_t> expected) override {
+    // The level's policies go with it (DeletePolicyLevel).
+    struct Forget {
+      PolicyStore& policies;
+      ~Forget() { sql::PolicyLevelDeleted(policies); }
+    } forget{*policies_};
     return pool_.WriteTransaction([&](Connection& c) {
       auto current = FindOrg(c, account, org, true);
       if (!current) Fail(ErrorCode::kNotFound, "organization '" + std::string(org) + "' not found");
@@ -264,7 +269,8 @@ class SqlDatabase final : public Database {
       int i = 1;
       s.Bind(i++, account);
       for (const auto& b : f.binds) s.Bind(i++, b);
-      s.Bind(i++, q.limit).Bind(i++, q.offset);
+      s.Bind(i++, q.limit);
+      s.Bind(i++, q.offset);
       while (s.Step()) page.items.push_back(ReadOrg(s));
       return page;
     });
@@ -312,6 +318,11 @@ class SqlDatabase final : public Database {
 
   ProjectRecord DeleteProject(std::string_view account, std::string_view org,
                               std::string_view project, std::optional<int64_t> expected) override {
+    // The level's policies go with it (DeletePolicyLevel).
+    struct Forget {
+      PolicyStore& policies;
+      ~Forget() { sql::PolicyLevelDeleted(policies); }
+    } forget{*policies_};
     return pool_.WriteTransaction([&](Connection& c) {
       auto current = FindProject(c, account, org, project, true);
       if (!current) Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
@@ -364,7 +375,8 @@ class SqlDatabase final : public Database {
         Statement s =
             c.Prepare("SELECT count(*) FROM projects WHERE account = ? AND org = ?" + f.sql);
         int i = 1;
-        s.Bind(i++, account).Bind(i++, org);
+        s.Bind(i++, account);
+        s.Bind(i++, org);
         for (const auto& b : f.binds) s.Bind(i++, b);
         s.Step();
         page.total = s.Int(0);
@@ -373,9 +385,11 @@ class SqlDatabase final : public Database {
                               " FROM projects WHERE account = ? AND org = ?" + f.sql +
                               " ORDER BY " + OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
       int i = 1;
-      s.Bind(i++, account).Bind(i++, org);
+      s.Bind(i++, account);
+      s.Bind(i++, org);
       for (const auto& b : f.binds) s.Bind(i++, b);
-      s.Bind(i++, q.limit).Bind(i++, q.offset);
+      s.Bind(i++, q.limit);
+      s.Bind(i++, q.offset);
       while (s.Step()) page.items.push_back(ReadProject(s));
       return page;
     });
@@ -437,8 +451,14 @@ class SqlDatabase final : public Database {
           f.sql;
       auto bind_where = [&](Statement& s) {
         int i = 1;
-        s.Bind(i++, account).Bind(i++, type).Bind(i++, type).Bind(i++, parent).Bind(i++, parent);
-        s.Bind(i++, scope.org).Bind(i++, scope.org).Bind(i++, scope.project);
+        s.Bind(i++, account);
+        s.Bind(i++, type);
+        s.Bind(i++, type);
+        s.Bind(i++, parent);
+        s.Bind(i++, parent);
+        s.Bind(i++, scope.org);
+        s.Bind(i++, scope.org);
+        s.Bind(i++, scope.project);
         s.Bind(i++, scope.project);
         for (const auto& b : f.binds) s.Bind(i++, b);
         return i;
@@ -450,7 +470,8 @@ class SqlDatabase final : public Database {
       Statement s = c.Prepare(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys" + where +
                               " ORDER BY " + OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
       int i = bind_where(s);
-      s.Bind(i++, q.limit).Bind(i++, q.offset);
+      s.Bind(i++, q.limit);
+      s.Bind(i++, q.offset);
       while (s.Step()) page.items.push_back(ReadApiKey(s));
       return page;
     });
@@ -520,10 +541,18 @@ class SqlDatabase final : public Database {
           f.sql;
       auto bind_where = [&](Statement& s) {
         int i = 1;
-        s.Bind(i++, account).Bind(i++, api_key).Bind(i++, api_key).Bind(i++, type);
-        s.Bind(i++, type).Bind(i++, parent).Bind(i++, parent);
-        s.Bind(i++, int64_t{only_active}).Bind(i++, now);
-        s.Bind(i++, scope.org).Bind(i++, scope.org).Bind(i++, scope.project);
+        s.Bind(i++, account);
+        s.Bind(i++, api_key);
+        s.Bind(i++, api_key);
+        s.Bind(i++, type);
+        s.Bind(i++, type);
+        s.Bind(i++, parent);
+        s.Bind(i++, parent);
+        s.Bind(i++, int64_t{only_active});
+        s.Bind(i++, now);
+        s.Bind(i++, scope.org);
+        s.Bind(i++, scope.org);
+        s.Bind(i++, scope.project);
         s.Bind(i++, scope.project);
         for (const auto& b : f.binds) s.Bind(i++, b);
         return i;
@@ -535,7 +564,8 @@ class SqlDatabase final : public Database {
       Statement s = c.Prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens" + where +
                               " ORDER BY " + OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
       int i = bind_where(s);
-      s.Bind(i++, q.limit).Bind(i++, q.offset);
+      s.Bind(i++, q.limit);
+      s.Bind(i++, q.offset);
       while (s.Step()) page.items.push_back(ReadToken(s));
       return page;
     });

@@ -1,6 +1,8 @@
 // Policies, policy sets, their links and the evaluation history, written once against the SQL
 // layer (SQLite and PostgreSQL alike).
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -190,11 +192,28 @@ void AddLevels(std::string& where, std::vector<std::string>& binds,
 
 class SqlPolicyStore final : public PolicyStore {
  public:
-  explicit SqlPolicyStore(ConnectionPool& pool) : pool_(pool) {}
+  SqlPolicyStore(ConnectionPool& pool, bool cache_sets) : pool_(pool), cache_sets_(cache_sets) {}
+
+  // Policy rows changed outside the store's own methods (a deleted org or project).
+  void Changed() {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    ++generation_;
+    cached_sets_.clear();
+  }
+
+  // Changes policies or policy sets in a write transaction; what was remembered goes.
+  template <typename Fn>
+  auto ChangePolicies(Fn&& fn) {
+    struct Forget {
+      SqlPolicyStore& store;
+      ~Forget() { store.Changed(); }
+    } forget{*this};
+    return pool_.WriteTransaction(std::forward<Fn>(fn));
+  }
 
   // ---- policies ----
   void CreatePolicy(const PolicyRecord& p) override {
-    pool_.WriteTransaction([&](Connection& c) {
+    ChangePolicies([&](Connection& c) {
       RequireLevel(c, p.account, p.org, p.project);
       PolicyKey key{p.org, p.project, p.identifier};
       if (FindPolicy(c, p.account, key))
@@ -212,7 +231,7 @@ class SqlPolicyStore final : public PolicyStore {
   }
 
   PolicyRecord UpdatePolicy(const PolicyRecord& p, std::optional<int64_t> expected) override {
-    return pool_.WriteTransaction([&](Connection& c) {
+    return ChangePolicies([&](Connection& c) {
       PolicyKey key{p.org, p.project, p.identifier};
       auto current = FindPolicy(c, p.account, key, true);
       if (!current) Fail(ErrorCode::kNotFound, DescribePolicy(key) + " not found");
@@ -228,7 +247,7 @@ class SqlPolicyStore final : public PolicyStore {
 
   std::vector<PolicySetRecord> DeletePolicy(std::string_view account, const PolicyKey& key,
                                             bool force) override {
-    return pool_.WriteTransaction([&](Connection& c) {
+    return ChangePolicies([&](Connection& c) {
       if (!FindPolicy(c, account, key, true))
         Fail(ErrorCode::kNotFound, DescribePolicy(key) + " not found");
       std::vector<PolicyKey> linking;
@@ -345,7 +364,7 @@ class SqlPolicyStore final : public PolicyStore {
 
   // ---- policy sets ----
   void CreatePolicySet(const PolicySetRecord& set) override {
-    pool_.WriteTransaction([&](Connection& c) {
+    ChangePolicies([&](Connection& c) {
       RequireLevel(c, set.account, set.org, set.project);
       PolicyKey key{set.org, set.project, set.identifier};
       if (FindSetRow(c, set.account, key))
@@ -369,7 +388,7 @@ class SqlPolicyStore final : public PolicyStore {
 
   PolicySetRecord UpdatePolicySet(const PolicySetRecord& set,
                                   std::optional<int64_t> expected) override {
-    return pool_.WriteTransaction([&](Connection& c) {
+    return ChangePolicies([&](Connection& c) {
       PolicyKey key{set.org, set.project, set.identifier};
       auto current = FindSetRow(c, set.account, key, true);
       if (!current) Fail(ErrorCode::kNotFound, DescribeSet(key) + " not found");
@@ -392,7 +411,7 @@ class SqlPolicyStore final : public PolicyStore {
 
   void DeletePolicySet(std::string_view account, const PolicyKey& key,
                        std::optional<int64_t> expected) override {
-    pool_.WriteTransaction([&](Connection& c) {
+    ChangePolicies([&](Connection& c) {
       auto current = FindSetRow(c, account, key, true);
       if (!current) Fail(ErrorCode::kNotFound, DescribeSet(key) + " not found");
       CheckVersion(expected, current->version, DescribeSet(key));
@@ -452,59 +471,37 @@ class SqlPolicyStore final : public PolicyStore {
     });
   }
 
+  // Every save of a workspace (and upload of a plan or state) asks for these, while they
+  // change rarely: when this process is the database's only writer they are remembered until
+  // the next change of a policy or policy set.
   std::vector<PolicySetRecord> ApplicablePolicySets(std::string_view account, std::string_view org,
                                                     std::string_view project, std::string_view type,
                                                     std::string_view action) override {
-    return pool_.ReadTransaction([&](Connection& c) {
-      std::vector<std::pair<std::string, std::string>> levels = {{"", ""}};
-      if (!org.empty()) levels.emplace_back(std::string(org), "");
-      if (!org.empty() && !project.empty())
-        levels.emplace_back(std::string(org), std::string(project));
-      std::string where = " WHERE account = ? AND type = ? AND action = ? AND enabled = 1";
-      std::vector<std::string> binds;
-      AddLevels(where, binds, levels);
-      std::vector<PolicySetRecord> sets;
-      {
-        Statement s = c.Prepare(std::string("SELECT ") + kSetColumns + " FROM policy_sets" + where +
-                                " ORDER BY CASE WHEN org = '' THEN 0 WHEN project = '' THEN 1 "
-                                "ELSE 2 END, identifier");
-        int i = 1;
-        s.Bind(i++, account);
-        s.Bind(i++, type);
-        s.Bind(i++, action);
-        for (const auto& b : binds) s.Bind(i++, b);
-        while (s.Step()) sets.push_back(ReadSet(s));
-      }
-      for (auto& set : sets) LoadLinks(c, set);
-      return sets;
-    });
+    if (!cache_sets_) return LoadApplicableSets(account, org, project, type, action);
+    std::string key;
+    for (std::string_view part : {account, org, project, type, action}) {
+      key.append(part);
+      key.push_back('\0');
+    }
+    uint64_t generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(cache_mutex_);
+      if (auto it = cached_sets_.find(key); it != cached_sets_.end()) return it->second;
+      generation = generation_;
+    }
+    std::vector<PolicySetRecord> sets = LoadApplicableSets(account, org, project, type, action);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    // A change since the read began may have made it stale: then it is not kept.
+    if (generation == generation_) {
+      if (cached_sets_.size() >= kMaxCachedSetLists) cached_sets_.clear();
+      cached_sets_.emplace(std::move(key), sets);
+    }
+    return sets;
   }
 
   // ---- evaluations ----
   int64_t AddEvaluation(const EvaluationRecord& e) override {
-    return pool_.WriteTransaction([&](Connection& c) {
-      int64_t id = 0;
-      {
-        Statement s = c.Prepare(
-            "INSERT INTO policy_evaluations(account, org, project, entity, entity_metadata, type, "
-            "action, status, execution_id, input, details, duration_us, created) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
-        s.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Bind(4, e.entity);
-        s.Bind(5, e.entity_metadata).Bind(6, e.type).Bind(7, e.action).Bind(8, e.status);
-        s.Bind(9, e.execution_id).Bind(10, e.input_json).Bind(11, e.details_json);
-        s.Bind(12, e.duration_us).Bind(13, e.created);
-        if (!s.Step()) Fail(ErrorCode::kInternal, "inserting an evaluation returned no id");
-        id = s.Int(0);
-        while (s.Step()) {
-        }
-      }
-      Statement count = c.Prepare(
-          "INSERT INTO policy_evaluation_counts(account, org, project, count) VALUES(?,?,?,1) "
-          "ON CONFLICT (account, org, project) DO UPDATE SET count = "
-          "policy_evaluation_counts.count + 1");
-      count.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Run();
-      return id;
-    });
+    return pool_.WriteTransaction([&](Connection& c) { return InsertEvaluation(c, e); });
   }
 
   std::optional<EvaluationRecord> GetEvaluation(std::string_view account, int64_t id) override {
@@ -599,6 +596,34 @@ class SqlPolicyStore final : public PolicyStore {
   }
 
  private:
+  std::vector<PolicySetRecord> LoadApplicableSets(std::string_view account, std::string_view org,
+                                                  std::string_view project, std::string_view type,
+                                                  std::string_view action) {
+    return pool_.ReadTransaction([&](Connection& c) {
+      std::vector<std::pair<std::string, std::string>> levels = {{"", ""}};
+      if (!org.empty()) levels.emplace_back(std::string(org), "");
+      if (!org.empty() && !project.empty())
+        levels.emplace_back(std::string(org), std::string(project));
+      std::string where = " WHERE account = ? AND type = ? AND action = ? AND enabled = 1";
+      std::vector<std::string> binds;
+      AddLevels(where, binds, levels);
+      std::vector<PolicySetRecord> sets;
+      {
+        Statement s = c.Prepare(std::string("SELECT ") + kSetColumns + " FROM policy_sets" + where +
+                                " ORDER BY CASE WHEN org = '' THEN 0 WHEN project = '' THEN 1 "
+                                "ELSE 2 END, identifier");
+        int i = 1;
+        s.Bind(i++, account);
+        s.Bind(i++, type);
+        s.Bind(i++, action);
+        for (const auto& b : binds) s.Bind(i++, b);
+        while (s.Step()) sets.push_back(ReadSet(s));
+      }
+      for (auto& set : sets) LoadLinks(c, set);
+      return sets;
+    });
+  }
+
   static void BindSet(Statement& s, const PolicySetRecord& set) {
     s.Bind(1, set.account).Bind(2, set.org).Bind(3, set.project).Bind(4, set.identifier);
     s.Bind(5, set.name).Bind(6, set.description).Bind(7, set.type).Bind(8, set.action);
@@ -606,10 +631,39 @@ class SqlPolicyStore final : public PolicyStore {
     s.Bind(12, set.created).Bind(13, set.updated);
   }
 
+  static constexpr size_t kMaxCachedSetLists = 4096;
   ConnectionPool& pool_;
+  const bool cache_sets_;
+  std::mutex cache_mutex_;
+  uint64_t generation_ = 0;  // changes seen; guarded by cache_mutex_
+  std::unordered_map<std::string, std::vector<PolicySetRecord>> cached_sets_;
 };
 
 }  // namespace
+
+int64_t InsertEvaluation(Connection& c, const EvaluationRecord& e) {
+  int64_t id = 0;
+  {
+    Statement s = c.Prepare(
+        "INSERT INTO policy_evaluations(account, org, project, entity, entity_metadata, type, "
+        "action, status, execution_id, input, details, duration_us, created) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
+    s.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Bind(4, e.entity);
+    s.Bind(5, e.entity_metadata).Bind(6, e.type).Bind(7, e.action).Bind(8, e.status);
+    s.Bind(9, e.execution_id).Bind(10, e.input_json).Bind(11, e.details_json);
+    s.Bind(12, e.duration_us).Bind(13, e.created);
+    if (!s.Step()) Fail(ErrorCode::kInternal, "inserting an evaluation returned no id");
+    id = s.Int(0);
+    while (s.Step()) {
+    }
+  }
+  Statement count = c.Prepare(
+      "INSERT INTO policy_evaluation_counts(account, org, project, count) VALUES(?,?,?,1) "
+      "ON CONFLICT (account, org, project) DO UPDATE SET count = "
+      "policy_evaluation_counts.count + 1");
+  count.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Run();
+  return id;
+}
 
 void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view org,
                        std::string_view project) {
@@ -627,8 +681,10 @@ void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view
   }
 }
 
-std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool) {
-  return std::make_unique<SqlPolicyStore>(pool);
+std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_sets) {
+  return std::make_unique<SqlPolicyStore>(pool, cache_sets);
 }
+
+void PolicyLevelDeleted(PolicyStore& store) { static_cast<SqlPolicyStore&>(store).Changed(); }
 
 }  // namespace statehouse::storage::sql

@@ -208,14 +208,15 @@ class SqlStateStore final : public StateStore {
     });
   }
 
-  bool SetDataPolicy(const WorkspaceKey& key, std::string_view id, int64_t evaluation_id,
+  bool SetDataPolicy(const WorkspaceKey& key, std::string_view id, EvaluationRecord& evaluation,
                      std::string_view status, std::string_view message) override {
     return pool_.WriteTransaction([&](Connection& c) {
+      evaluation.id = InsertEvaluation(c, evaluation);
       Statement s = c.Prepare(
           "UPDATE workspace_data SET policy_evaluation_id = ?, policy_status = ?, "
           "policy_message = ? WHERE account = ? AND org = ? AND project = ? AND workspace = ? AND "
           "id = ?");
-      s.Bind(1, evaluation_id).Bind(2, std::string(status)).Bind(3, std::string(message));
+      s.Bind(1, evaluation.id).Bind(2, std::string(status)).Bind(3, std::string(message));
       s.Bind(4, key.account).Bind(5, key.org).Bind(6, key.project).Bind(7, key.workspace);
       s.Bind(8, std::string(id)).Run();
       return c.Changes() > 0;
@@ -235,7 +236,8 @@ class SqlStateStore final : public StateStore {
         int i = 5;
         for (const std::string* v : {&q.data_type, &q.pipeline_execution_id, &q.pipeline_stage_id,
                                      &q.provisioner_type, &q.stack_path}) {
-          s.Bind(i++, *v).Bind(i++, *v);
+          s.Bind(i++, *v);
+          s.Bind(i++, *v);
         }
         return i;
       };
@@ -248,7 +250,8 @@ class SqlStateStore final : public StateStore {
                               (q.page.descending ? " ORDER BY seq" : " ORDER BY seq DESC") +
                               " LIMIT ? OFFSET ?");
       int i = bind(s);
-      s.Bind(i++, q.page.limit).Bind(i++, q.page.offset);
+      s.Bind(i++, q.page.limit);
+      s.Bind(i++, q.page.offset);
       while (s.Step()) page.items.push_back(ReadData(s));
       return page;
     });

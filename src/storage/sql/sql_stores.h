@@ -25,7 +25,15 @@ std::unique_ptr<Database> MakeDatabase(std::string backend, std::unique_ptr<Conn
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
 std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool);
-std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool);
+// cache_sets: remember ApplicablePolicySets between changes; only for a database this process
+// alone writes (others' changes would go unseen).
+std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_sets);
+// Tells a store of MakePolicyStore that policy rows changed outside it (DeletePolicyLevel).
+void PolicyLevelDeleted(PolicyStore& store);
+
+// Stores an evaluation inside the caller's transaction (PolicyStore::AddEvaluation in one of
+// its own); returns its id.
+int64_t InsertEvaluation(Connection& c, const EvaluationRecord& evaluation);
 
 // Removes the policies, policy sets (with their links) and evaluations of one level, inside
 // the caller's transaction: an org or project takes its own with it when it is deleted.

@@ -107,7 +107,9 @@ class SqlVariableSetStore final : public VariableSetStore {
       std::string where = " WHERE account = ? AND org = ? AND project = ?" + f.sql;
       auto bind_where = [&](Statement& s) {
         int i = 1;
-        s.Bind(i++, account).Bind(i++, org).Bind(i++, project);
+        s.Bind(i++, account);
+        s.Bind(i++, org);
+        s.Bind(i++, project);
         for (const auto& b : f.binds) s.Bind(i++, b);
         return i;
       };
@@ -118,7 +120,8 @@ class SqlVariableSetStore final : public VariableSetStore {
       Statement s = c.Prepare(std::string("SELECT ") + kColumns + " FROM variable_sets" + where +
                               " ORDER BY " + OrderBy(q.sort, q.descending) + " LIMIT ? OFFSET ?");
       int i = bind_where(s);
-      s.Bind(i++, q.limit).Bind(i++, q.offset);
+      s.Bind(i++, q.limit);
+      s.Bind(i++, q.offset);
       while (s.Step()) page.items.push_back(ReadSet(s));
       return page;
     });

@@ -16,7 +16,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
  public:
   explicit SqlWorkspaceStore(ConnectionPool& pool) : pool_(pool) {}
 
-  void CreateWorkspace(const WorkspaceRecord& w) override {
+  void CreateWorkspace(const WorkspaceRecord& w, EvaluationRecord* evaluation) override {
     pool_.WriteTransaction([&](Connection& c) {
       Statement p =
           c.Prepare("SELECT 1 FROM projects WHERE account = ? AND org = ? AND identifier = ?");
@@ -37,6 +37,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
           "AND identifier = ?");
       inc.Bind(1, w.account).Bind(2, w.org).Bind(3, w.project).Run();
       AddStatusCount(c, w.account, w.org, w.project, w.status, 1);
+      if (evaluation) evaluation->id = InsertEvaluation(c, *evaluation);
     });
   }
 
@@ -46,8 +47,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
     return pool_.With([&](Connection& c) { return Find(c, account, org, project, id); });
   }
 
-  WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& w,
-                                  std::optional<int64_t> expected) override {
+  WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& w, std::optional<int64_t> expected,
+                                  EvaluationRecord* evaluation) override {
     return pool_.WriteTransaction([&](Connection& c) {
       auto current = Find(c, w.account, w.org, w.project, w.identifier, true);
       if (!current) Fail(ErrorCode::kNotFound, "workspace '" + w.identifier + "' not found");
@@ -67,6 +68,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         AddStatusCount(c, w.account, w.org, w.project, current->status, -1);
         AddStatusCount(c, w.account, w.org, w.project, w.status, 1);
       }
+      if (evaluation) evaluation->id = InsertEvaluation(c, *evaluation);
       return *Find(c, w.account, w.org, w.project, w.identifier);
     });
   }
@@ -138,7 +140,9 @@ class SqlWorkspaceStore final : public WorkspaceStore {
       }
       auto bind_where = [&](Statement& s) {
         int i = 1;
-        s.Bind(i++, account).Bind(i++, org).Bind(i++, project);
+        s.Bind(i++, account);
+        s.Bind(i++, org);
+        s.Bind(i++, project);
         for (const auto& b : binds) s.Bind(i++, b);
         return i;
       };
@@ -158,7 +162,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
           c.Prepare(std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces" + where +
                     " ORDER BY " + OrderBy(q.page.sort, q.page.descending) + " LIMIT ? OFFSET ?");
       int i = bind_where(s);
-      s.Bind(i++, q.page.limit).Bind(i++, q.page.offset);
+      s.Bind(i++, q.page.limit);
+      s.Bind(i++, q.page.offset);
       while (s.Step()) page.items.push_back(ReadWorkspaceRow(s));
       return page;
     });
