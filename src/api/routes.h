@@ -4,6 +4,7 @@
 #include "domain/credentials.h"
 #include "domain/organizations.h"
 #include "domain/policies.h"
+#include "domain/runs.h"
 #include "domain/state.h"
 #include "domain/variable_sets.h"
 #include "domain/workspaces.h"
@@ -21,6 +22,7 @@ struct Services {
   domain::WorkspaceService workspaces;
   domain::VariableSetService variable_sets;
   domain::StateService states;
+  domain::RunService runs;
   size_t max_state_bytes;  // body limit of state uploads
 
   explicit Services(storage::Database& database, size_t state_limit = kDefaultMaxStateBytes)
@@ -32,6 +34,7 @@ struct Services {
         workspaces(database, &policies),
         variable_sets(database),
         states(database, workspaces, &policies),
+        runs(database, workspaces),
         max_state_bytes(state_limit) {}
 
   static constexpr size_t kDefaultMaxStateBytes = size_t{2} << 30;
@@ -49,6 +52,7 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& services);
 void RegisterStateRoutes(http::Router& router, Services& services);
 void RegisterVariableSetRoutes(http::Router& router, Services& services);
 void RegisterPolicyRoutes(http::Router& router, Services& services);
+void RegisterRunRoutes(http::Router& router, Services& services);
 
 inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterHealthRoutes(router, services);
@@ -58,6 +62,7 @@ inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterStateRoutes(router, services);
   RegisterVariableSetRoutes(router, services);
   RegisterPolicyRoutes(router, services);
+  RegisterRunRoutes(router, services);
 }
 
 }  // namespace statehouse::api

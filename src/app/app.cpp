@@ -6,10 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "api/routes.h"
@@ -18,6 +22,7 @@
 #include "domain/credentials.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "runs/runner.h"
 #include "storage/postgres/pg_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -70,6 +75,39 @@ void WriteTokenFile(const std::string& path, const std::string& token) {
   if (!ok) Fail(ErrorCode::kInternal, "cannot write " + path);
 }
 
+// Secret references and values for run variables: a JSON object of strings in a file only its
+// owner may read.
+std::map<std::string, std::string> LoadSecrets(const std::string& path) {
+  std::map<std::string, std::string> out;
+  if (path.empty()) return out;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    Fail(ErrorCode::kInvalidArgument, "--secrets-file: cannot read " + path);
+  if ((st.st_mode & 077) != 0)
+    Fail(ErrorCode::kInvalidArgument,
+         "--secrets-file: " + path + " must not be readable by group or others (chmod 600)");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text.str(), ec);
+  if (ec || !v.is_object())
+    Fail(ErrorCode::kInvalidArgument, "--secrets-file: " + path + " must hold a JSON object");
+  for (const auto& kv : v.get_object()) {
+    if (!kv.value().is_string())
+      Fail(ErrorCode::kInvalidArgument,
+           "--secrets-file: the value of '" + std::string(kv.key()) + "' must be a string");
+    out[std::string(kv.key())] = std::string(kv.value().get_string());
+  }
+  return out;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "statehouse";
+  return name;
+}
+
 int ReportFailure(const std::exception& e) {
   std::cerr << "statehouse: " << e.what() << "\n";
   return 1;
@@ -115,8 +153,17 @@ int Serve(const Config& config) {
     api::Services services(*db, static_cast<size_t>(config.max_state_bytes));
     http::Router router;
     api::RegisterAllRoutes(router, services);
-    http::Dispatcher dispatcher(router, *db,
-                                {static_cast<size_t>(config.max_body_bytes), db->CommitCounter()});
+    // The runner starts once the port is known; its tokens work from then on.
+    std::atomic<runs::Runner*> runner_ref{nullptr};
+    http::DispatcherOptions dispatch_options;
+    dispatch_options.default_body_limit = static_cast<size_t>(config.max_body_bytes);
+    dispatch_options.commit_counter = db->CommitCounter();
+    dispatch_options.run_tokens =
+        [&runner_ref](std::string_view token) -> std::optional<auth::Principal> {
+      runs::Runner* r = runner_ref.load();
+      return r ? r->AuthenticateRunToken(token) : std::nullopt;
+    };
+    http::Dispatcher dispatcher(router, *db, dispatch_options);
 
     http::ServerOptions options;
     options.host = listen.host;
@@ -149,11 +196,37 @@ int Serve(const Config& config) {
     std::filesystem::create_directories(options.spool_dir);
     http::Server server(options, dispatcher);
     uint16_t port = server.Bind();
+    if (config.runner_slots < 1 || config.run_timeout_seconds < 1)
+      Fail(ErrorCode::kInvalidArgument,
+           "--runner-slots and --run-timeout-seconds must be positive");
+    runs::RunnerOptions runner_options;
+    runner_options.slots = config.runner_slots;
+    runner_options.data_dir = config.data_dir;
+    runner_options.terraform_bin = config.terraform_bin;
+    runner_options.tofu_bin = config.tofu_bin;
+    runner_options.run_timeout = std::chrono::seconds(config.run_timeout_seconds);
+    runner_options.secrets = LoadSecrets(config.secrets_file);
+    runner_options.runner_id = config.runner_id.empty() ? HostName() : config.runner_id;
+    // The provisioner reaches the server on loopback when it listens on every address.
+    std::string host = listen.host;
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    runner_options.backend_url = "http://" + host + ":" + std::to_string(port);
+    runs::Runner runner(*db, services.workspaces, services.states, services.runs.Signals(),
+                        runner_options);
+    services.runs.SetDataDir(config.data_dir);
+    services.runs.SetExecutor(&runner);
+    runner_ref.store(&runner);
+    runner.Start();
     log::Info("listening", {{"host", listen.host},
                             {"port", port},
                             {"database", db->BackendName()},
                             {"data_dir", config.data_dir}});
     server.Run();
+    runner.Stop();
+    runner_ref.store(nullptr);
+    services.runs.SetExecutor(nullptr);
     return 0;
   } catch (const std::exception& e) {
     log::Error("startup failed", {{"detail", e.what()}});

@@ -71,7 +71,7 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": keys must be plain names");
     std::string key = kv.first.Scalar();
     if (is_set(key.c_str(), ctx)) continue;
-    if (!kv.second.IsScalar() || kv.second.Tag() == "?" && kv.second.Scalar().empty())
+    if (!kv.second.IsScalar() || (kv.second.Tag() == "?" && kv.second.Scalar().empty()))
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": '" + key + "' needs a value");
     if (kv.second.Tag() != "!" && (kv.second.Scalar() == "~" || kv.second.Scalar() == "null"))
       Fail(ErrorCode::kInvalidArgument, "config file " + path + ": '" + key + "' needs a value");
@@ -102,6 +102,18 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.body_timeout_seconds = kv.second.as<int>();
       else if (key == "max-connections" || key == "max_connections")
         config.max_connections = kv.second.as<int>();
+      else if (key == "runner-slots" || key == "runner_slots")
+        config.runner_slots = kv.second.as<int>();
+      else if (key == "terraform-bin" || key == "terraform_bin")
+        config.terraform_bin = kv.second.as<std::string>();
+      else if (key == "tofu-bin" || key == "tofu_bin")
+        config.tofu_bin = kv.second.as<std::string>();
+      else if (key == "run-timeout-seconds" || key == "run_timeout_seconds")
+        config.run_timeout_seconds = kv.second.as<int>();
+      else if (key == "secrets-file" || key == "secrets_file")
+        config.secrets_file = kv.second.as<std::string>();
+      else if (key == "runner-id" || key == "runner_id")
+        config.runner_id = kv.second.as<std::string>();
       else
         Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {

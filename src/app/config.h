@@ -20,6 +20,13 @@ struct Config {
   int idle_timeout_seconds = 75;                 // keep-alive connections without a request
   int body_timeout_seconds = 60;                 // plus one second per MiB of body
   int max_connections = 20000;
+  // Runs.
+  int runner_slots = 2;  // runs executing at once
+  std::string terraform_bin = "terraform";
+  std::string tofu_bin = "tofu";
+  int run_timeout_seconds = 3600;  // per provisioner step
+  std::string secrets_file;        // JSON {"account.ref": "value"}, mode 0600
+  std::string runner_id;           // empty: the host name
 };
 
 struct ListenAddress {

@@ -75,6 +75,28 @@ int main(int argc, char** argv) {
   serve->add_option("--max-connections", config.max_connections, "Open connections at most")
       ->envname("STATEHOUSE_MAX_CONNECTIONS")
       ->capture_default_str();
+  serve->add_option("--runner-slots", config.runner_slots, "Runs executing at once")
+      ->envname("STATEHOUSE_RUNNER_SLOTS")
+      ->capture_default_str();
+  serve->add_option("--terraform-bin", config.terraform_bin, "Terraform binary (name or path)")
+      ->envname("STATEHOUSE_TERRAFORM_BIN")
+      ->capture_default_str();
+  serve->add_option("--tofu-bin", config.tofu_bin, "OpenTofu binary (name or path)")
+      ->envname("STATEHOUSE_TOFU_BIN")
+      ->capture_default_str();
+  serve
+      ->add_option("--run-timeout-seconds", config.run_timeout_seconds,
+                   "Time limit of each provisioner step of a run")
+      ->envname("STATEHOUSE_RUN_TIMEOUT_SECONDS")
+      ->capture_default_str();
+  serve
+      ->add_option("--secrets-file", config.secrets_file,
+                   "JSON object of secret references and values for run variables (mode 0600)")
+      ->envname("STATEHOUSE_SECRETS_FILE");
+  serve
+      ->add_option("--runner-id", config.runner_id,
+                   "Names this server's runs for restart recovery (default: the host name)")
+      ->envname("STATEHOUSE_RUNNER_ID");
 
   CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
   admin->require_subcommand(1);

@@ -28,6 +28,8 @@ struct Principal {
   Role role = Role::kViewer;
   std::string org;      // empty: the whole account
   std::string project;  // empty: the whole org (or account)
+  // A run token's principal works on this workspace's terraform-backend only (empty: any).
+  std::string workspace;
 
   bool HasRole(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
   // True when the principal's scope covers the given org/project ("" = account or org level).

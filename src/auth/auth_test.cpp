@@ -38,9 +38,9 @@ TEST(AuthTest, MintedTokensRoundTrip) {
 }
 
 TEST(AuthTest, ScopesCover) {
-  Principal account{"a", "t", Role::kAdmin, "", ""};
-  Principal org{"a", "t", Role::kEditor, "o1", ""};
-  Principal project{"a", "t", Role::kViewer, "o1", "p1"};
+  Principal account{"a", "t", Role::kAdmin, "", "", ""};
+  Principal org{"a", "t", Role::kEditor, "o1", "", ""};
+  Principal project{"a", "t", Role::kViewer, "o1", "p1", ""};
   EXPECT_TRUE(account.Covers("o2", "p9"));
   EXPECT_TRUE(org.Covers("o1", "p9"));
   EXPECT_FALSE(org.Covers("o2", ""));

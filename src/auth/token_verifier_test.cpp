@@ -195,7 +195,7 @@ TEST_F(TokenVerifierTest, TokenDeletedThroughTheCredentialServiceIsRefused) {
   TokenVerifier v(*counting_, Counter());
   v.Authenticate(value, NowMillis());
   domain::CredentialService creds(*db_);
-  Principal admin{"acct", "op", Role::kAdmin, "", ""};
+  Principal admin{"acct", "op", Role::kAdmin, "", "", ""};
   creds.DeleteToken(admin, "t1", {});
   EXPECT_EQ(CodeOf([&] { v.Authenticate(value, NowMillis()); }), ErrorCode::kUnauthenticated);
 }
@@ -208,7 +208,7 @@ TEST_F(TokenVerifierTest, RotatedTokensOldSecretBehavesAsUncached) {
   ASSERT_EQ(Cached(v, old_value, now), std::nullopt);
 
   domain::CredentialService creds(*db_);
-  Principal admin{"acct", "op", Role::kAdmin, "", ""};
+  Principal admin{"acct", "op", Role::kAdmin, "", "", ""};
   auto rotated = creds.RotateToken(admin, "t1", {}, std::nullopt);  // the old one dies at once
   now = NowMillis();
   EXPECT_EQ(Uncached(old_value, now), ErrorCode::kUnauthenticated);
@@ -226,7 +226,7 @@ TEST_F(TokenVerifierTest, RotationWithAGracePeriodKeepsTheOldSecretUntilItEnds) 
   ASSERT_EQ(Cached(v, old_value, now), std::nullopt);
 
   domain::CredentialService creds(*db_);
-  Principal admin{"acct", "op", Role::kAdmin, "", ""};
+  Principal admin{"acct", "op", Role::kAdmin, "", "", ""};
   int64_t grace_end = NowMillis() + 3'600'000;
   auto rotated = creds.RotateToken(admin, "t1", {}, grace_end);
   now = NowMillis();

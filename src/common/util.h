@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,8 @@ namespace statehouse {
 std::string HexEncode(const unsigned char* data, size_t size);
 // True for 64 lowercase hex digits (the names of blobs).
 bool IsSha256Hex(std::string_view s);
+// Standard (padded) base64, at most 4 KiB of text; nullopt when malformed.
+std::optional<std::string> Base64Decode(std::string_view in);
 // Hex SHA-256 of the concatenation of parts.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 

@@ -197,7 +197,7 @@ CredentialService::Created CredentialService::CreateToken(const auth::Principal&
   ValidateScopePair("", t.org, t.project);
   NarrowToCaller(who, t.org, t.project);
   if (!key->org.empty() &&
-      !auth::Principal{"", "", role, key->org, key->project}.Covers(t.org, t.project))
+      !auth::Principal{"", "", role, key->org, key->project, ""}.Covers(t.org, t.project))
     Fail(ErrorCode::kInvalidArgument,
          "orgIdentifier: the token's scope must lie within its API key's");
   if (in.valid_from) t.valid_from = *in.valid_from;

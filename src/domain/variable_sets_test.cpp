@@ -101,9 +101,9 @@ class VariableSetServiceTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<VariableSetService> service_;
-  Principal admin_{"acct", "t", Role::kAdmin, "", ""};
-  Principal org1_{"acct", "t", Role::kEditor, "o1", ""};
-  Principal proj11_{"acct", "t", Role::kEditor, "o1", "p1"};
+  Principal admin_{"acct", "t", Role::kAdmin, "", "", ""};
+  Principal org1_{"acct", "t", Role::kEditor, "o1", "", ""};
+  Principal proj11_{"acct", "t", Role::kEditor, "o1", "p1", ""};
   const VariableSetKey account_{"", "", ""};
   const VariableSetKey org_{"o1", "", ""};
   const VariableSetKey project_{"o1", "p1", ""};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,12 +35,27 @@ struct Request {
   std::vector<std::string_view> QueryAll(std::string_view name) const;
 };
 
+// A body produced while it is sent (live logs). The server pulls from a network thread, so
+// Pull must not block or touch the database; it is polled again after a short wait when it
+// returned nothing. The server drops its reference when the response ends, the client goes
+// away or the stream outlives the server's limit; Pull is never called again after that.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  // Appends the bytes available now to out (may append nothing); returns false when the body
+  // is complete (after appending its last bytes).
+  virtual bool Pull(std::string& out) = 0;
+};
+
 struct Response {
   int status = 200;
   NameValues headers;
   std::string content_type;
   std::string body;
   std::string body_file;  // when set, the file's bytes are the body (streamed, not loaded)
+  // When set, the body is pulled from it while it is sent (HTTP/1.1: chunked; HTTP/1.0: until
+  // the connection closes); body and body_file are unused.
+  std::shared_ptr<ChunkSource> stream;
 
   void SetHeader(std::string name, std::string value);
 };

@@ -43,20 +43,6 @@ bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
 
-std::optional<std::string> Base64Decode(std::string_view in) {
-  if (in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
-
 // The token from x-api-key, or from Authorization (Basic with the token as password, as the
 // Terraform http backend sends it; or Bearer).
 std::optional<std::string> PresentedToken(const Request& r) {
@@ -190,9 +176,29 @@ auth::Principal Dispatcher::Authorize(const Route& route, const Request& request
   if (!token || token->empty())
     Fail(ErrorCode::kUnauthenticated,
          "missing API token: send it in the x-api-key header (or as the basic-auth password)");
-  auth::Principal principal = tokens_->Authenticate(*token, NowMillis());
+  std::optional<auth::Principal> run;
+  if (options_.run_tokens) run = options_.run_tokens(*token);
+  auth::Principal principal = run ? *run : tokens_->Authenticate(*token, NowMillis());
+  if (!principal.workspace.empty()) CheckRunTokenRoute(route, request, principal);
   CheckAccess(route, request, principal);
   return principal;
+}
+
+void Dispatcher::CheckRunTokenRoute(const Route& route, const Request& request,
+                                    const auth::Principal& principal) const {
+  NameValues params;
+  bool known = false;
+  router_.Match(request.method, request.path, params, known);
+  auto param = [&](std::string_view name) -> std::string_view {
+    for (const auto& [k, v] : params)
+      if (k == name) return v;
+    return {};
+  };
+  bool backend = route.pattern.find("/terraform-backend") != std::string::npos;
+  if (!backend || param("org") != principal.org || param("project") != principal.project ||
+      param("workspace") != principal.workspace)
+    Fail(ErrorCode::kPermissionDenied,
+         "a run token works only on its own workspace's terraform-backend");
 }
 
 void Dispatcher::CheckAccess(const Route& route, const Request& request,
@@ -312,6 +318,10 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   Response res;
   if (reply.no_body) {
     res.status = reply.status;
+  } else if (reply.stream) {
+    res.status = reply.status;
+    res.stream = std::move(reply.stream);
+    res.content_type = std::move(reply.content_type);
   } else if (!reply.body_file.empty()) {
     res.status = reply.status;
     res.body_file = std::move(reply.body_file);
@@ -324,7 +334,9 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
     res = Serialize(reply.status, reply.body, format);
   }
   for (auto& [k, v] : reply.headers) res.headers.emplace_back(std::move(k), std::move(v));
-  if (!cache_key.empty() && res.status == 200) replies_->Store(cache_key, res, snapshot);
+  // A streamed body is produced once, while it is sent: never kept.
+  if (!cache_key.empty() && res.status == 200 && !res.stream)
+    replies_->Store(cache_key, res, snapshot);
   return res;
 }
 

@@ -54,6 +54,9 @@ struct Reply {
   std::string body_file;
   std::optional<std::string> raw_body;
   std::string content_type;
+  // A body produced while it is sent (live logs), with content_type; never kept by the reply
+  // cache.
+  std::shared_ptr<ChunkSource> stream;
 
   static Reply Of(int status, boost::json::value body) {
     Reply r;
@@ -111,6 +114,9 @@ struct DispatcherOptions {
   // The database's commit counter (storage::Database::CommitCounter); when set, verified
   // token rows and cacheable answers are reused while it stands still.
   const std::atomic<uint64_t>* commit_counter = nullptr;
+  // Run tokens (the runner's): the principal of a run token, nullopt for text that is not
+  // one. Such a principal may use its own workspace's terraform-backend routes only.
+  std::function<std::optional<auth::Principal>(std::string_view token)> run_tokens;
 };
 
 class Dispatcher {
@@ -143,6 +149,10 @@ class Dispatcher {
   // Throws unless the principal may use the route as the request names it (account, role).
   static void CheckAccess(const Route& route, const Request& request,
                           const auth::Principal& principal);
+  // Throws kPermissionDenied unless route is the terraform-backend of the run token's own
+  // workspace.
+  void CheckRunTokenRoute(const Route& route, const Request& request,
+                          const auth::Principal& principal) const;
   static std::string CacheKey(const Request& request, const auth::Principal& principal,
                               ReplyFormat format);
   const Router& router_;

@@ -211,7 +211,7 @@ class DispatcherTest : public ::testing::Test {
                            }}));
 
     dispatcher_ = std::make_unique<Dispatcher>(
-        router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter()});
+        router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter(), {}});
   }
 
   void TearDown() override {
@@ -301,7 +301,7 @@ TEST_F(DispatcherTest, FromMemoryAnswersOnlyWhatHandleKept) {
 }
 
 TEST_F(DispatcherTest, WithoutACommitCounterNothingIsKept) {
-  Dispatcher plain(router_, *db_, DispatcherOptions{kDefaultLimit});
+  Dispatcher plain(router_, *db_, DispatcherOptions{kDefaultLimit, nullptr, {}});
   plain.Handle(Req("GET", "/v1/kept/a", viewer_));
   plain.Handle(Req("GET", "/v1/kept/a", viewer_));
   EXPECT_EQ(kept_runs_, 2);

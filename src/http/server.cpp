@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <condition_variable>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -69,6 +71,16 @@ awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
       },
       asio::use_awaitable);
 }
+
+// How often a stream's source is polled when it had nothing to give.
+constexpr std::chrono::milliseconds kStreamPoll{50};
+
+// How a streamed reply ended, for the request log.
+struct StreamResult {
+  boost::system::error_code ec;  // set when the connection must close
+  uint64_t bytes = 0;
+  const char* end = "complete";  // complete, client_gone, max_duration, shutdown, source_failed
+};
 
 // A connection's shared bookkeeping, touched only on the connection's strand.
 struct Connection {
@@ -294,7 +306,8 @@ struct Server::Impl {
                                   {},
                                   "application/json",
                                   SerializeJson(ErrorBody(ErrorCode::kInternal, "", request_id)),
-                                  ""},
+                                  "",
+                                  nullptr},
                          version, false, request_id);
       co_await bhttp::async_write(stream, err, kTuple);
       co_return asio::error::not_found;
@@ -340,6 +353,133 @@ struct Server::Impl {
     }
     ::close(fd);
     co_return ec;
+  }
+
+  // Sends a body pulled from res.stream while it is produced: chunked for HTTP/1.1 (the
+  // connection stays usable afterwards), raw bytes until the connection closes for HTTP/1.0.
+  // Each piece is written as soon as it is pulled; when the source has nothing, the loop waits
+  // kStreamPoll or until the client closes its end, whichever comes first. Ends early, closing
+  // the connection, when the client goes away, the stream outlives stream_max_seconds or the
+  // server shuts down.
+  awaitable<StreamResult> WriteStream(beast::tcp_stream& stream, Response&& res, unsigned version,
+                                      bool& keep_alive, const Request& req) {
+    StreamResult result;
+    std::shared_ptr<ChunkSource> source = std::move(res.stream);
+    bool chunked = version >= 11;
+    if (!chunked) keep_alive = false;  // HTTP/1.0: the body ends with the connection
+    bhttp::response<bhttp::empty_body> head;
+    head.version(version);
+    head.result(static_cast<unsigned>(res.status));
+    head.set(bhttp::field::server, "statehouse");
+    head.set("X-Request-Id", req.request_id);
+    if (!res.content_type.empty()) head.set(bhttp::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) head.insert(k, v);
+    head.erase(bhttp::field::content_length);
+    head.keep_alive(keep_alive);
+    if (chunked) head.chunked(true);
+    auto& sock = stream.socket();
+    boost::system::error_code ignored;
+    // Pieces are small and must not wait for the previous one's acknowledgement (Nagle).
+    sock.set_option(tcp::no_delay(true), ignored);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    stream.expires_after(options.body_timeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kTuple);
+    // Waiting for the source is not idleness: only writes have a deadline.
+    stream.expires_never();
+    if (hec) {
+      result.ec = hec;
+      result.end = "client_gone";
+      co_return result;
+    }
+    if (req.method == "HEAD") co_return result;  // the header alone
+    auto deadline = std::chrono::steady_clock::now() + options.stream_max_seconds;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    bool watch_peer = true;
+    std::string piece;
+    for (;;) {
+      piece.clear();
+      bool more = false;
+      try {
+        more = source->Pull(piece);
+      } catch (const std::exception& e) {
+        log::Error("stream source failed", {{"request_id", req.request_id}, {"detail", e.what()}});
+        result.ec = asio::error::fault;
+        result.end = "source_failed";
+        break;
+      }
+      if (!piece.empty()) {
+        stream.expires_after(options.body_timeout + std::chrono::seconds(piece.size() >> 20));
+        boost::system::error_code wec;
+        if (chunked) {
+          auto [ec, n] =
+              co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)), kTuple);
+          wec = ec;
+        } else {
+          auto [ec, n] = co_await asio::async_write(stream, asio::buffer(piece), kTuple);
+          wec = ec;
+        }
+        stream.expires_never();
+        if (wec) {
+          result.ec = wec;
+          result.end = "client_gone";
+          break;
+        }
+        result.bytes += piece.size();
+      }
+      if (!more) {
+        if (chunked) {
+          stream.expires_after(options.body_timeout);
+          auto [ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
+          stream.expires_never();
+          if (ec) {
+            result.ec = ec;
+            result.end = "client_gone";
+            break;
+          }
+        }
+        result.end = "complete";
+        break;
+      }
+      if (stopping) {
+        result.ec = asio::error::shut_down;
+        result.end = "shutdown";
+        break;
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        result.ec = beast::error::timeout;
+        result.end = "max_duration";
+        break;
+      }
+      if (!piece.empty()) continue;  // there may be more already
+      timer.expires_at(std::min(now + kStreamPoll, deadline));
+      if (!watch_peer) {
+        co_await timer.async_wait(kTuple);
+        continue;
+      }
+      using namespace asio::experimental::awaitable_operators;
+      auto which =
+          co_await (sock.async_wait(tcp::socket::wait_read, kTuple) || timer.async_wait(kTuple));
+      if (which.index() == 1) continue;
+      if (auto ec = std::get<0>(std::get<0>(which))) {
+        result.ec = ec;
+        result.end = "client_gone";
+        break;
+      }
+      // Readable: the client closed (or reset) its end, or sent its next request early.
+      char probe;
+      ssize_t n = ::recv(sock.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        result.ec = n == 0 ? asio::error::eof
+                           : boost::system::error_code(errno, boost::system::system_category());
+        result.end = "client_gone";
+        break;
+      }
+      // A pipelined request stays unread until the stream ends; from now on only a failed
+      // write tells that the client left.
+      if (n > 0) watch_peer = false;
+    }
+    co_return result;
   }
 
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn) {
@@ -527,7 +667,11 @@ struct Server::Impl {
       int status = res.status;
       keep_alive = keep_alive && !stopping;
       boost::system::error_code wec;
-      if (!res.body_file.empty()) {
+      std::optional<StreamResult> streamed;
+      if (res.stream) {
+        streamed = co_await WriteStream(stream, std::move(res), version, keep_alive, req);
+        wec = streamed->ec;
+      } else if (!res.body_file.empty()) {
         wec = co_await WriteFile(stream, std::move(res), version, keep_alive, req.request_id);
       } else {
         auto out = ToBeast(std::move(res), version, keep_alive, req.request_id);
@@ -538,7 +682,16 @@ struct Server::Impl {
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-      if (log::Enabled(log::Level::kInfo)) {
+      if (streamed && log::Enabled(log::Level::kInfo)) {
+        log::Info("request", {{"request_id", req.request_id},
+                              {"method", req.method},
+                              {"path", req.path},
+                              {"status", status},
+                              {"duration_ms", static_cast<double>(micros) / 1000.0},
+                              {"remote", remote},
+                              {"streamed_bytes", streamed->bytes},
+                              {"stream_end", streamed->end}});
+      } else if (log::Enabled(log::Level::kInfo)) {
         log::Info("request", {{"request_id", req.request_id},
                               {"method", req.method},
                               {"path", req.path.empty() ? std::string("-") : req.path},

@@ -31,6 +31,10 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{75};    // keep-alive connections with no request
   std::chrono::seconds body_timeout{60};    // plus one second per MiB of declared body
   std::chrono::seconds shutdown_grace{30};  // in-flight requests get this long after a signal
+  // A streamed reply (live logs) may last this long; then the connection is closed. The other
+  // timeouts do not apply while a stream waits for its source (each write still gets
+  // body_timeout).
+  std::chrono::seconds stream_max_seconds{3600};
   size_t max_connections = 20000;
   std::string spool_dir;  // where spooled request bodies (state uploads) are written
 };

@@ -337,4 +337,95 @@ struct EvaluationListQuery {
   std::optional<int64_t> created_to;
 };
 
+// ---- runs (plan / apply / destroy / drift check / refresh of a workspace) ----
+
+// A source upload for a CLI-driven run (the spec's RemoteExecution).
+struct RemoteExecutionRecord {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string workspace;
+  std::string id;                     // UUID
+  std::string custom_arguments_json;  // {"-target": ["a", "b"], ...}
+  std::string pipeline_execution_id;
+  std::string pipeline_execution_url;
+  std::string sha256;  // hex SHA-256 of the uploaded .tar.gz; empty until uploaded
+  int64_t size = 0;    // bytes of the upload
+  bool executed = false;
+  std::string run_id;  // the run it started (set with executed)
+  int64_t created = 0;
+  int64_t updated = 0;
+};
+
+struct RunRecord {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string workspace;
+  std::string id;                   // UUID
+  int64_t number = 0;               // 1, 2, ... per workspace, given by CreateRun
+  std::string kind;                 // plan | apply | destroy | drift | refresh
+  std::string status;               // see domain/runs.h; the store does not interpret it
+  std::string remote_execution_id;  // source: an upload, or empty for the workspace repository
+  bool auto_apply = false;
+  std::string pipeline_execution_id;
+  std::string message;     // what the creator said of it
+  std::string created_by;  // token id of the creator
+  std::string approved_by;
+  // Facts gathered while it runs (source commit, plan counts, data ids, policy and cost
+  // results, error text): a JSON object the domain owns.
+  std::string summary_json = "{}";
+  int64_t log_size = 0;  // bytes of its log so far
+  int64_t created = 0;
+  int64_t updated = 0;
+  int64_t started = 0;   // 0 until a runner slot takes it
+  int64_t finished = 0;  // 0 until it reaches a final status
+};
+
+struct RunListQuery {
+  ListQuery page;                     // offset/limit; newest first
+  std::vector<std::string> statuses;  // any of these, when not empty
+  std::string kind;                   // when not empty
+};
+
+// A workspace event: a run's transition, or one sent through POST .../events.
+struct EventRecord {
+  int64_t id = 0;  // increasing, given by AddEvent
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string workspace;
+  std::string event_type;  // the spec's SendEventRequest enum
+  std::string pipeline_execution_id;
+  std::string pipeline_stage_id;
+  std::string run_id;  // empty for events sent from outside
+  std::string data_json = "{}";
+  std::string metadata_json = "{}";  // ActivityMetadata
+  int64_t created = 0;
+};
+
+struct EventListQuery {
+  ListQuery page;  // offset/limit; newest first
+  std::string pipeline_execution_id;
+  std::string run_id;
+  std::string event_type;
+};
+
+// The spec's drift-config of a workspace, with the time of its next check.
+struct DriftConfigRecord {
+  std::string account;
+  std::string org;
+  std::string project;
+  std::string workspace;
+  bool enabled = true;
+  std::string provisioner;
+  std::string pipeline_id;
+  int64_t run_every = 0;
+  std::string run_every_unit;  // seconds | minutes | hours | days
+  std::string trigger_id;
+  int64_t next_run = 0;  // unix ms
+  int64_t created = 0;
+  int64_t updated = 0;
+};
+
 }  // namespace statehouse::storage

@@ -106,6 +106,9 @@ class WorkspaceStore {
   virtual WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& workspace,
                                           std::optional<int64_t> expected_version,
                                           EvaluationRecord* evaluation) = 0;
+  // Sets only the status (runs move it), keeping the per-status counts right; bumps the
+  // version. False when the workspace does not exist.
+  virtual bool SetWorkspaceStatus(const WorkspaceKey& key, std::string_view status) = 0;
   // kLocked when the workspace's state is locked; kPreconditionFailed on a stale version.
   virtual void DeleteWorkspace(std::string_view account, std::string_view org,
                                std::string_view project, std::string_view identifier,
@@ -269,6 +272,58 @@ class StateStore {
                              std::string_view message) = 0;
 };
 
+// Runs, their source uploads, workspace events and drift schedules.
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
+
+  // ---- remote executions (source uploads) ----
+  // kNotFound when the workspace does not exist.
+  virtual void CreateRemoteExecution(const RemoteExecutionRecord& execution) = 0;
+  virtual std::optional<RemoteExecutionRecord> GetRemoteExecution(const WorkspaceKey& key,
+                                                                  std::string_view id) = 0;
+  // Replaces the mutable fields (sha256, size, executed, run_id, updated); kNotFound when
+  // absent. With expect_unexecuted, kConflict when it was executed meanwhile (one run per
+  // upload).
+  virtual void UpdateRemoteExecution(const RemoteExecutionRecord& execution,
+                                     bool expect_unexecuted) = 0;
+
+  // ---- runs ----
+  // Stores a new run and gives it the workspace's next number (set in run); kNotFound when
+  // the workspace does not exist. With execution, marks that remote execution executed by
+  // this run in the same transaction (kConflict when it already was).
+  virtual void CreateRun(RunRecord& run, const std::string* remote_execution_id) = 0;
+  virtual std::optional<RunRecord> GetRun(const WorkspaceKey& key, std::string_view id) = 0;
+  // Replaces the mutable fields (status, approved_by, summary_json, log_size, updated,
+  // started, finished) when the stored status is one of expected_statuses (any, when empty);
+  // otherwise kConflict naming the current status. kNotFound when absent. Returns the stored
+  // run.
+  virtual RunRecord UpdateRun(const RunRecord& run,
+                              const std::vector<std::string>& expected_statuses) = 0;
+  // Newest first (by number); total counts the filtered runs.
+  virtual Page<RunRecord> ListRuns(const WorkspaceKey& key, const RunListQuery& query) = 0;
+  // Runs of every account in these statuses, oldest first (the runner's queue and its
+  // recovery after a restart).
+  virtual std::vector<RunRecord> RunsInStatus(const std::vector<std::string>& statuses,
+                                              int64_t limit) = 0;
+
+  // ---- events ----
+  // Stores an event and returns its id (ids increase); kNotFound when the workspace does not
+  // exist.
+  virtual int64_t AddEvent(const EventRecord& event) = 0;
+  // Newest first.
+  virtual Page<EventRecord> ListEvents(const WorkspaceKey& key, const EventListQuery& query) = 0;
+
+  // ---- drift configuration ----
+  virtual std::optional<DriftConfigRecord> GetDriftConfig(const WorkspaceKey& key) = 0;
+  // Creates or replaces; kNotFound when the workspace does not exist.
+  virtual void PutDriftConfig(const DriftConfigRecord& config) = 0;
+  // False when there was none.
+  virtual bool DeleteDriftConfig(const WorkspaceKey& key) = 0;
+  // Enabled configurations whose next_run is at or before now, oldest first.
+  virtual std::vector<DriftConfigRecord> DueDriftConfigs(int64_t now, int64_t limit) = 0;
+};
+
 // One database: all stores, plus health.
 class Database : public AccountStore,
                  public OrgStore,
@@ -280,6 +335,7 @@ class Database : public AccountStore,
   virtual VariableSetStore& VariableSets() = 0;
   virtual StateStore& States() = 0;
   virtual PolicyStore& Policies() = 0;
+  virtual RunStore& Runs() = 0;
   virtual BlobStore& Blobs() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;

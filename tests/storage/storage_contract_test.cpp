@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -779,6 +780,504 @@ TEST_P(PolicyContract, WorkspaceSaveStoresItsEvaluationAtomically) {
   ASSERT_EQ(page.items.size(), 2u);
   EXPECT_EQ(page.items[0].id, updated.id);
 }
+
+// ---- runs, remote executions, events and drift configuration ----
+
+// Two workspaces in acct/o1/p1 ("ws", "ws2") and one in other/o1/p1 ("ws").
+class RunContract : public StorageContract {
+ protected:
+  void SetUp() override {
+    StorageContract::SetUp();
+    for (const char* account : {"acct", "other"}) {
+      OrgRecord o = Org("o1", "Org One");
+      o.account = account;
+      db_->CreateOrg(o);
+      ProjectRecord p = Project("o1", "p1");
+      p.account = account;
+      db_->CreateProject(p);
+    }
+    CreateWs("acct", "ws");
+    CreateWs("acct", "ws2");
+    CreateWs("other", "ws");
+  }
+  void CreateWs(const std::string& account, const std::string& id) {
+    WorkspaceRecord w;
+    w.account = account;
+    w.org = "o1";
+    w.project = "p1";
+    w.identifier = id;
+    w.name = "WS " + id;
+    w.status = "active";
+    w.provisioner = "terraform";
+    w.config_json = "{}";
+    w.server_json = "{}";
+    db_->Workspaces().CreateWorkspace(w, nullptr);
+  }
+  static RunRecord Run(const WorkspaceKey& k, const std::string& id, int64_t created,
+                       const std::string& status = "queued", const std::string& kind = "plan") {
+    RunRecord r;
+    r.account = k.account;
+    r.org = k.org;
+    r.project = k.project;
+    r.workspace = k.workspace;
+    r.id = id;
+    r.kind = kind;
+    r.status = status;
+    r.message = "run " + id;
+    r.created_by = "tok";
+    r.created = r.updated = created;
+    return r;
+  }
+  static RemoteExecutionRecord Execution(const WorkspaceKey& k, const std::string& id) {
+    RemoteExecutionRecord e;
+    e.account = k.account;
+    e.org = k.org;
+    e.project = k.project;
+    e.workspace = k.workspace;
+    e.id = id;
+    e.custom_arguments_json = R"({"-target":["a"]})";
+    e.pipeline_execution_id = "pe";
+    e.pipeline_execution_url = "https://ci/pe";
+    e.created = e.updated = 5;
+    return e;
+  }
+  static EventRecord Event(const WorkspaceKey& k, const std::string& type,
+                           const std::string& run_id = "", const std::string& pipeline = "") {
+    EventRecord e;
+    e.account = k.account;
+    e.org = k.org;
+    e.project = k.project;
+    e.workspace = k.workspace;
+    e.event_type = type;
+    e.run_id = run_id;
+    e.pipeline_execution_id = pipeline;
+    e.pipeline_stage_id = "stage";
+    e.data_json = R"({"k":1})";
+    e.created = 7;
+    return e;
+  }
+  static DriftConfigRecord Drift(const WorkspaceKey& k, int64_t next_run, bool enabled = true) {
+    DriftConfigRecord d;
+    d.account = k.account;
+    d.org = k.org;
+    d.project = k.project;
+    d.workspace = k.workspace;
+    d.enabled = enabled;
+    d.provisioner = "terraform";
+    d.pipeline_id = "pipe";
+    d.run_every = 6;
+    d.run_every_unit = "hours";
+    d.trigger_id = "trig";
+    d.next_run = next_run;
+    d.created = d.updated = 3;
+    return d;
+  }
+  static std::vector<std::string> Ids(const std::vector<RunRecord>& runs) {
+    std::vector<std::string> out;
+    for (const auto& r : runs) out.push_back(r.id);
+    return out;
+  }
+  WorkspaceKey ws_{"acct", "o1", "p1", "ws"};
+  WorkspaceKey ws2_{"acct", "o1", "p1", "ws2"};
+  WorkspaceKey other_{"other", "o1", "p1", "ws"};
+  WorkspaceKey missing_{"acct", "o1", "p1", "nope"};
+};
+
+TEST_P(RunContract, RemoteExecutionsRoundTripAndRunOnce) {
+  auto& st = db_->Runs();
+  st.CreateRemoteExecution(Execution(ws_, "e1"));
+  EXPECT_EQ(CodeOf([&] { st.CreateRemoteExecution(Execution(ws_, "e1")); }), ErrorCode::kConflict);
+  EXPECT_EQ(CodeOf([&] { st.CreateRemoteExecution(Execution(missing_, "e1")); }),
+            ErrorCode::kNotFound);
+  auto got = st.GetRemoteExecution(ws_, "e1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->custom_arguments_json, R"({"-target":["a"]})");
+  EXPECT_EQ(got->pipeline_execution_id, "pe");
+  EXPECT_EQ(got->pipeline_execution_url, "https://ci/pe");
+  EXPECT_EQ(got->sha256, "");
+  EXPECT_FALSE(got->executed);
+  EXPECT_FALSE(st.GetRemoteExecution(ws2_, "e1"));
+  EXPECT_FALSE(st.GetRemoteExecution(other_, "e1"));
+
+  got->sha256 = std::string(64, 'a');
+  got->size = 1234;
+  got->updated = 6;
+  st.UpdateRemoteExecution(*got, /*expect_unexecuted=*/true);
+  auto uploaded = st.GetRemoteExecution(ws_, "e1");
+  EXPECT_EQ(uploaded->sha256, std::string(64, 'a'));
+  EXPECT_EQ(uploaded->size, 1234);
+  EXPECT_EQ(uploaded->updated, 6);
+  EXPECT_EQ(uploaded->created, 5);
+
+  uploaded->executed = true;
+  uploaded->run_id = "r-x";
+  st.UpdateRemoteExecution(*uploaded, true);
+  EXPECT_EQ(CodeOf([&] { st.UpdateRemoteExecution(*uploaded, true); }), ErrorCode::kConflict);
+  st.UpdateRemoteExecution(*uploaded, false);  // without the expectation it goes
+  EXPECT_TRUE(st.GetRemoteExecution(ws_, "e1")->executed);
+  EXPECT_EQ(st.GetRemoteExecution(ws_, "e1")->run_id, "r-x");
+  EXPECT_EQ(CodeOf([&] { st.UpdateRemoteExecution(Execution(ws_, "nope"), false); }),
+            ErrorCode::kNotFound);
+
+  // A run started from an upload marks it executed, once.
+  st.CreateRemoteExecution(Execution(ws_, "e2"));
+  std::string e2 = "e2";
+  RunRecord first = Run(ws_, "r1", 10);
+  st.CreateRun(first, &e2);
+  EXPECT_EQ(first.number, 1);
+  EXPECT_EQ(first.remote_execution_id, "e2");
+  auto executed = st.GetRemoteExecution(ws_, "e2");
+  EXPECT_TRUE(executed->executed);
+  EXPECT_EQ(executed->run_id, "r1");
+  EXPECT_EQ(st.GetRun(ws_, "r1")->remote_execution_id, "e2");
+  RunRecord second = Run(ws_, "r2", 11);
+  EXPECT_EQ(CodeOf([&] { st.CreateRun(second, &e2); }), ErrorCode::kConflict);
+  EXPECT_FALSE(st.GetRun(ws_, "r2"));
+  EXPECT_EQ(st.ListRuns(ws_, {}).total, 1);
+  EXPECT_EQ(st.GetRemoteExecution(ws_, "e2")->run_id, "r1");
+  std::string unknown = "nope";
+  EXPECT_EQ(CodeOf([&] { st.CreateRun(second, &unknown); }), ErrorCode::kNotFound);
+  st.CreateRun(second, nullptr);
+  EXPECT_EQ(second.number, 2) << "failed creates take no number";
+}
+
+TEST_P(RunContract, RunsAreNumberedPerWorkspace) {
+  auto& st = db_->Runs();
+  for (int i = 1; i <= 3; ++i) {
+    RunRecord a = Run(ws_, "a" + std::to_string(i), 10 * i);
+    st.CreateRun(a, nullptr);
+    EXPECT_EQ(a.number, i);
+    RunRecord b = Run(ws2_, "b" + std::to_string(i), 10 * i + 1);
+    st.CreateRun(b, nullptr);
+    EXPECT_EQ(b.number, i);
+  }
+  RunRecord o = Run(other_, "a1", 5);  // the same id in another account
+  st.CreateRun(o, nullptr);
+  EXPECT_EQ(o.number, 1);
+  RunRecord dup = Run(ws_, "a1", 99);
+  EXPECT_EQ(CodeOf([&] { st.CreateRun(dup, nullptr); }), ErrorCode::kConflict);
+  RunRecord lost = Run(missing_, "x", 1);
+  EXPECT_EQ(CodeOf([&] { st.CreateRun(lost, nullptr); }), ErrorCode::kNotFound);
+
+  RunRecord full = Run(ws_, "full", 40, "queued", "apply");
+  full.auto_apply = true;
+  full.pipeline_execution_id = "pe";
+  full.approved_by = "ap";
+  full.summary_json = R"({"commit":"abc"})";
+  full.log_size = 9;
+  full.started = 41;
+  full.finished = 42;
+  st.CreateRun(full, nullptr);
+  auto got = st.GetRun(ws_, "full");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->number, 4);
+  EXPECT_EQ(got->kind, "apply");
+  EXPECT_EQ(got->status, "queued");
+  EXPECT_TRUE(got->auto_apply);
+  EXPECT_EQ(got->pipeline_execution_id, "pe");
+  EXPECT_EQ(got->message, "run full");
+  EXPECT_EQ(got->created_by, "tok");
+  EXPECT_EQ(got->approved_by, "ap");
+  EXPECT_EQ(got->summary_json, R"({"commit":"abc"})");
+  EXPECT_EQ(got->log_size, 9);
+  EXPECT_EQ(got->created, 40);
+  EXPECT_EQ(got->updated, 40);
+  EXPECT_EQ(got->started, 41);
+  EXPECT_EQ(got->finished, 42);
+  EXPECT_EQ(got->remote_execution_id, "");
+
+  EXPECT_FALSE(st.GetRun(ws2_, "full"));
+  EXPECT_FALSE(st.GetRun(WorkspaceKey{"other", "o1", "p1", "ws"}, "full"));
+  EXPECT_EQ(st.GetRun(other_, "a1")->created, 5);
+}
+
+TEST_P(RunContract, ConcurrentCreatesTakeDistinctNumbers) {
+  auto& st = db_->Runs();
+  std::vector<std::thread> threads;
+  std::vector<int64_t> numbers(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      RunRecord r = Run(ws_, "c" + std::to_string(i), i);
+      st.CreateRun(r, nullptr);
+      numbers[i] = r.number;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(numbers.begin(), numbers.end());
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(numbers[i], i + 1);
+}
+
+TEST_P(RunContract, UpdateRunComparesStatusAndSets) {
+  auto& st = db_->Runs();
+  RunRecord r = Run(ws_, "r1", 10);
+  st.CreateRun(r, nullptr);
+
+  RunRecord change = r;
+  change.status = "planning";
+  change.started = 11;
+  change.updated = 11;
+  change.summary_json = R"({"step":1})";
+  change.log_size = 100;
+  change.approved_by = "boss";
+  // Immutable fields are not replaced.
+  change.kind = "destroy";
+  change.message = "changed";
+  change.number = 77;
+  RunRecord stored = st.UpdateRun(change, {"queued"});
+  EXPECT_EQ(stored.status, "planning");
+  EXPECT_EQ(stored.started, 11);
+  EXPECT_EQ(stored.updated, 11);
+  EXPECT_EQ(stored.summary_json, R"({"step":1})");
+  EXPECT_EQ(stored.log_size, 100);
+  EXPECT_EQ(stored.approved_by, "boss");
+  EXPECT_EQ(stored.kind, "plan");
+  EXPECT_EQ(stored.message, "run r1");
+  EXPECT_EQ(stored.number, 1);
+  EXPECT_EQ(stored.created, 10);
+
+  // A stale expectation changes nothing.
+  RunRecord stale = stored;
+  stale.status = "cancelled";
+  stale.finished = 20;
+  try {
+    st.UpdateRun(stale, {"queued", "planned"});
+    ADD_FAILURE() << "expected a conflict";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+    EXPECT_NE(std::string(e.what()).find("planning"), std::string::npos) << e.what();
+  }
+  auto unchanged = st.GetRun(ws_, "r1");
+  EXPECT_EQ(unchanged->status, "planning");
+  EXPECT_EQ(unchanged->finished, 0);
+
+  // Any of several; or any at all.
+  EXPECT_EQ(st.UpdateRun(stale, {"queued", "planning"}).status, "cancelled");
+  stale.status = "failed";
+  EXPECT_EQ(st.UpdateRun(stale, {}).status, "failed");
+  EXPECT_EQ(st.GetRun(ws_, "r1")->finished, 20);
+
+  RunRecord absent = Run(ws_, "nope", 1);
+  EXPECT_EQ(CodeOf([&] { st.UpdateRun(absent, {}); }), ErrorCode::kNotFound);
+  RunRecord elsewhere = stale;
+  elsewhere.workspace = "ws2";
+  EXPECT_EQ(CodeOf([&] { st.UpdateRun(elsewhere, {}); }), ErrorCode::kNotFound);
+}
+
+TEST_P(RunContract, ListRunsPagesAndFiltersNewestFirst) {
+  auto& st = db_->Runs();
+  const char* statuses[] = {"queued", "planned", "applied", "queued", "failed", "queued"};
+  for (int i = 0; i < 6; ++i) {
+    RunRecord r = Run(ws_, "r" + std::to_string(i + 1), i, statuses[i], i % 2 ? "apply" : "plan");
+    st.CreateRun(r, nullptr);
+  }
+  RunRecord elsewhere = Run(ws2_, "x", 1);
+  st.CreateRun(elsewhere, nullptr);
+
+  RunListQuery q;
+  auto all = st.ListRuns(ws_, q);
+  EXPECT_EQ(all.total, 6);
+  EXPECT_EQ(Ids(all.items), (std::vector<std::string>{"r6", "r5", "r4", "r3", "r2", "r1"}));
+
+  q.page.limit = 2;
+  q.page.offset = 1;
+  auto page = st.ListRuns(ws_, q);
+  EXPECT_EQ(page.total, 6);
+  EXPECT_EQ(Ids(page.items), (std::vector<std::string>{"r5", "r4"}));
+  q.page.offset = 5;
+  EXPECT_EQ(Ids(st.ListRuns(ws_, q).items), (std::vector<std::string>{"r1"}));
+
+  q.page = {};
+  q.statuses = {"queued", "failed"};
+  auto filtered = st.ListRuns(ws_, q);
+  EXPECT_EQ(filtered.total, 4);
+  EXPECT_EQ(Ids(filtered.items), (std::vector<std::string>{"r6", "r5", "r4", "r1"}));
+  q.kind = "apply";
+  filtered = st.ListRuns(ws_, q);
+  EXPECT_EQ(filtered.total, 2);
+  EXPECT_EQ(Ids(filtered.items), (std::vector<std::string>{"r6", "r4"}));
+  q.statuses.clear();
+  filtered = st.ListRuns(ws_, q);
+  EXPECT_EQ(filtered.total, 3);
+  EXPECT_EQ(Ids(filtered.items), (std::vector<std::string>{"r6", "r4", "r2"}));
+  q.page.limit = 1;
+  filtered = st.ListRuns(ws_, q);
+  EXPECT_EQ(filtered.total, 3);
+  EXPECT_EQ(Ids(filtered.items), (std::vector<std::string>{"r6"}));
+
+  EXPECT_EQ(st.ListRuns(ws2_, {}).total, 1);
+  EXPECT_EQ(st.ListRuns(other_, {}).total, 0);
+  EXPECT_EQ(CodeOf([&] { st.ListRuns(missing_, {}); }), ErrorCode::kNotFound);
+}
+
+TEST_P(RunContract, RunsInStatusSpanAccountsOldestFirst) {
+  auto& st = db_->Runs();
+  RunRecord a = Run(ws_, "a", 30, "queued");
+  RunRecord b = Run(other_, "b", 10, "queued");
+  RunRecord c = Run(ws2_, "c", 20, "applying");
+  RunRecord d = Run(ws_, "d", 5, "applied");
+  RunRecord e = Run(other_, "e", 40, "planning");
+  for (RunRecord* r : {&a, &b, &c, &d, &e}) st.CreateRun(*r, nullptr);
+
+  EXPECT_EQ(Ids(st.RunsInStatus({"queued"}, 10)), (std::vector<std::string>{"b", "a"}));
+  auto active = st.RunsInStatus({"queued", "applying", "planning"}, 10);
+  EXPECT_EQ(Ids(active), (std::vector<std::string>{"b", "c", "a", "e"}));
+  EXPECT_EQ(active[0].account, "other");
+  EXPECT_EQ(Ids(st.RunsInStatus({"queued", "applying", "planning"}, 2)),
+            (std::vector<std::string>{"b", "c"}));
+  EXPECT_TRUE(st.RunsInStatus({"cancelled"}, 10).empty());
+  EXPECT_TRUE(st.RunsInStatus({}, 10).empty());
+}
+
+TEST_P(RunContract, EventsIncreaseAndListNewestFirst) {
+  auto& st = db_->Runs();
+  std::vector<int64_t> ids;
+  ids.push_back(st.AddEvent(Event(ws_, "started", "r1", "pe1")));
+  ids.push_back(st.AddEvent(Event(ws2_, "started", "r9", "pe1")));
+  ids.push_back(st.AddEvent(Event(ws_, "planned", "r1", "pe1")));
+  ids.push_back(st.AddEvent(Event(ws_, "custom", "", "pe2")));
+  ids.push_back(st.AddEvent(Event(ws_, "started", "r2", "pe2")));
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_GT(ids[i], ids[i - 1]);
+  EXPECT_EQ(CodeOf([&] { st.AddEvent(Event(missing_, "x")); }), ErrorCode::kNotFound);
+
+  auto all = st.ListEvents(ws_, {});
+  EXPECT_EQ(all.total, 4);
+  ASSERT_EQ(all.items.size(), 4u);
+  EXPECT_EQ(all.items[0].id, ids[4]);
+  EXPECT_EQ(all.items[3].id, ids[0]);
+  const EventRecord& first = all.items[3];
+  EXPECT_EQ(first.account, "acct");
+  EXPECT_EQ(first.workspace, "ws");
+  EXPECT_EQ(first.event_type, "started");
+  EXPECT_EQ(first.run_id, "r1");
+  EXPECT_EQ(first.pipeline_execution_id, "pe1");
+  EXPECT_EQ(first.pipeline_stage_id, "stage");
+  EXPECT_EQ(first.data_json, R"({"k":1})");
+  EXPECT_EQ(first.metadata_json, "{}");
+  EXPECT_EQ(first.created, 7);
+
+  EventListQuery q;
+  q.run_id = "r1";
+  auto by_run = st.ListEvents(ws_, q);
+  EXPECT_EQ(by_run.total, 2);
+  ASSERT_EQ(by_run.items.size(), 2u);
+  EXPECT_EQ(by_run.items[0].id, ids[2]);
+  q = {};
+  q.pipeline_execution_id = "pe2";
+  EXPECT_EQ(st.ListEvents(ws_, q).total, 2);
+  q.event_type = "custom";
+  auto custom = st.ListEvents(ws_, q);
+  EXPECT_EQ(custom.total, 1);
+  ASSERT_EQ(custom.items.size(), 1u);
+  EXPECT_EQ(custom.items[0].id, ids[3]);
+  q = {};
+  q.event_type = "started";
+  q.page.limit = 1;
+  q.page.offset = 1;
+  auto paged = st.ListEvents(ws_, q);
+  EXPECT_EQ(paged.total, 2);
+  ASSERT_EQ(paged.items.size(), 1u);
+  EXPECT_EQ(paged.items[0].id, ids[0]);
+
+  EXPECT_EQ(st.ListEvents(ws2_, {}).total, 1);
+  EXPECT_EQ(st.ListEvents(other_, {}).total, 0);
+  EXPECT_EQ(CodeOf([&] { st.ListEvents(missing_, {}); }), ErrorCode::kNotFound);
+}
+
+TEST_P(RunContract, DriftConfigsAreReplacedAndFallDue) {
+  auto& st = db_->Runs();
+  EXPECT_FALSE(st.GetDriftConfig(ws_));
+  EXPECT_EQ(CodeOf([&] { st.PutDriftConfig(Drift(missing_, 1)); }), ErrorCode::kNotFound);
+  st.PutDriftConfig(Drift(ws_, 100));
+  auto got = st.GetDriftConfig(ws_);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->enabled);
+  EXPECT_EQ(got->provisioner, "terraform");
+  EXPECT_EQ(got->pipeline_id, "pipe");
+  EXPECT_EQ(got->run_every, 6);
+  EXPECT_EQ(got->run_every_unit, "hours");
+  EXPECT_EQ(got->trigger_id, "trig");
+  EXPECT_EQ(got->next_run, 100);
+  EXPECT_EQ(got->created, 3);
+
+  DriftConfigRecord replaced = Drift(ws_, 50);
+  replaced.run_every = 2;
+  replaced.run_every_unit = "days";
+  replaced.pipeline_id = "pipe2";
+  replaced.created = 8;
+  replaced.updated = 9;
+  st.PutDriftConfig(replaced);
+  got = st.GetDriftConfig(ws_);
+  EXPECT_EQ(got->run_every, 2);
+  EXPECT_EQ(got->run_every_unit, "days");
+  EXPECT_EQ(got->pipeline_id, "pipe2");
+  EXPECT_EQ(got->next_run, 50);
+  EXPECT_EQ(got->updated, 9);
+  EXPECT_EQ(got->created, 3) << "a replacement keeps the creation time";
+
+  st.PutDriftConfig(Drift(ws2_, 20));
+  st.PutDriftConfig(Drift(other_, 40));
+  DriftConfigRecord disabled = Drift(WorkspaceKey{"other", "o1", "p1", "ws"}, 10, false);
+  EXPECT_FALSE(st.GetDriftConfig(missing_));
+
+  auto due = st.DueDriftConfigs(50, 10);
+  ASSERT_EQ(due.size(), 3u);
+  EXPECT_EQ(due[0].workspace, "ws2");
+  EXPECT_EQ(due[1].account, "other");
+  EXPECT_EQ(due[2].account, "acct");
+  EXPECT_EQ(due[2].workspace, "ws");
+  EXPECT_EQ(st.DueDriftConfigs(49, 10).size(), 2u);
+  EXPECT_EQ(st.DueDriftConfigs(50, 1).size(), 1u);
+  EXPECT_TRUE(st.DueDriftConfigs(19, 10).empty());
+
+  st.PutDriftConfig(disabled);  // replaces other's config: disabled ones are never due
+  due = st.DueDriftConfigs(1000, 10);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].workspace, "ws2");
+  EXPECT_EQ(due[1].workspace, "ws");
+  EXPECT_FALSE(st.GetDriftConfig(other_)->enabled);
+
+  EXPECT_TRUE(st.DeleteDriftConfig(ws_));
+  EXPECT_FALSE(st.DeleteDriftConfig(ws_));
+  EXPECT_FALSE(st.GetDriftConfig(ws_));
+  EXPECT_FALSE(st.DeleteDriftConfig(missing_));
+  EXPECT_EQ(st.DueDriftConfigs(1000, 10).size(), 1u);
+}
+
+TEST_P(RunContract, DeletingTheWorkspaceTakesItsRunsAlong) {
+  auto& st = db_->Runs();
+  st.CreateRemoteExecution(Execution(ws_, "e1"));
+  std::string e1 = "e1";
+  RunRecord r1 = Run(ws_, "r1", 10);
+  st.CreateRun(r1, &e1);
+  RunRecord r2 = Run(ws_, "r2", 11);
+  st.CreateRun(r2, nullptr);
+  st.AddEvent(Event(ws_, "started", "r1"));
+  st.PutDriftConfig(Drift(ws_, 1));
+  RunRecord kept = Run(ws2_, "k", 12);
+  st.CreateRun(kept, nullptr);
+  st.AddEvent(Event(ws2_, "started", "k"));
+
+  db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws", {});
+  EXPECT_EQ(CodeOf([&] { st.ListRuns(ws_, {}); }), ErrorCode::kNotFound);
+  EXPECT_FALSE(st.GetRun(ws_, "r1"));
+  EXPECT_FALSE(st.GetRemoteExecution(ws_, "e1"));
+  EXPECT_FALSE(st.GetDriftConfig(ws_));
+  EXPECT_EQ(Ids(st.RunsInStatus({"queued"}, 10)), (std::vector<std::string>{"k"}));
+  EXPECT_TRUE(st.DueDriftConfigs(1000, 10).empty());
+
+  CreateWs("acct", "ws");
+  EXPECT_EQ(st.ListRuns(ws_, {}).total, 0);
+  EXPECT_EQ(st.ListEvents(ws_, {}).total, 0);
+  EXPECT_FALSE(st.GetRemoteExecution(ws_, "e1"));
+  RunRecord again = Run(ws_, "r1", 20);
+  st.CreateRun(again, nullptr);
+  EXPECT_EQ(again.number, 1) << "numbering restarts with the workspace";
+  EXPECT_EQ(st.ListRuns(ws2_, {}).total, 1);
+  EXPECT_EQ(st.ListEvents(ws2_, {}).total, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, RunContract, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, PolicyContract, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return std::string(info.param.name); });

@@ -124,6 +124,7 @@ class SqlDatabase final : public Database {
     variable_sets_ = sql::MakeVariableSetStore(pool_);
     states_ = sql::MakeStateStore(pool_);
     policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ != nullptr);
+    runs_ = sql::MakeRunStore(pool_);
     blobs_ = blobs(pool_);
   }
 
@@ -131,6 +132,7 @@ class SqlDatabase final : public Database {
   VariableSetStore& VariableSets() override { return *variable_sets_; }
   StateStore& States() override { return *states_; }
   PolicyStore& Policies() override { return *policies_; }
+  RunStore& Runs() override { return *runs_; }
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
@@ -658,6 +660,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
   std::unique_ptr<PolicyStore> policies_;
+  std::unique_ptr<RunStore> runs_;
   std::unique_ptr<BlobStore> blobs_;
 };
 

@@ -1,4 +1,5 @@
 #include "common/error.h"
+#include "common/util.h"
 #include "storage/sql/sql_common.h"
 #include "storage/sql/sql_stores.h"
 #include "storage/text_columns.h"
@@ -73,6 +74,22 @@ class SqlWorkspaceStore final : public WorkspaceStore {
     });
   }
 
+  bool SetWorkspaceStatus(const WorkspaceKey& key, std::string_view status) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      auto current = Find(c, key.account, key.org, key.project, key.workspace, true);
+      if (!current) return false;
+      if (current->status == status) return true;
+      Statement s = c.Prepare(
+          "UPDATE workspaces SET status = ?, updated = ?, version = version + 1 WHERE account = ? "
+          "AND org = ? AND project = ? AND identifier = ?");
+      s.Bind(1, std::string(status)).Bind(2, NowMillis()).Bind(3, key.account).Bind(4, key.org);
+      s.Bind(5, key.project).Bind(6, key.workspace).Run();
+      AddStatusCount(c, key.account, key.org, key.project, current->status, -1);
+      AddStatusCount(c, key.account, key.org, key.project, std::string(status), 1);
+      return true;
+    });
+  }
+
   void DeleteWorkspace(std::string_view account, std::string_view org, std::string_view project,
                        std::string_view id, std::optional<int64_t> expected) override {
     pool_.WriteTransaction([&](Connection& c) {
@@ -87,7 +104,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         Fail(ErrorCode::kLocked, "workspace '" + std::string(id) + "' has a locked state (lock " +
                                      lock.Text(0) + "); unlock it before destroying the workspace");
       DeleteChildren(c, account, org, project, id);
-      for (const char* table : {"workspace_settings", "workspace_data"}) {
+      for (const char* table : {"workspace_settings", "workspace_data", "runs", "remote_executions",
+                                "workspace_events", "drift_configs"}) {
         Statement s = c.Prepare(std::string("DELETE FROM ") + table +
                                 " WHERE account = ? AND org = ? AND project = ? AND workspace = ?");
         s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id).Run();
