@@ -112,16 +112,14 @@ void RegisterRunRoutes(http::Router& router, Services& s) {
                 auto e = s.runs.GetRemoteExecution(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx));
                 return Reply::Of(200, domain::RunService::RemoteExecutionDocument(e));
               }});
-  http::Route upload{"POST", base + "/remote-executions/{id}/upload", Access::kWrite,
-                     [&s](Context& ctx) {
-                       domain::Upload body{ctx.request.body_file, ctx.request.body_size,
-                                           std::nullopt};
-                       std::optional<std::string> digest;
-                       if (auto d = ctx.request.Header("content-digest")) digest = std::string(*d);
-                       auto e = s.runs.UploadSource(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx),
-                                                    body, digest);
-                       return Reply::Of(200, domain::RunService::RemoteExecutionDocument(e));
-                     }};
+  http::Route upload{
+      "POST", base + "/remote-executions/{id}/upload", Access::kWrite, [&s](Context& ctx) {
+        domain::Upload body{ctx.request.body_file, ctx.request.body_size, std::nullopt};
+        std::optional<std::string> digest;
+        if (auto d = ctx.request.Header("content-digest")) digest = std::string(*d);
+        auto e = s.runs.UploadSource(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx), body, digest);
+        return Reply::Of(200, domain::RunService::RemoteExecutionDocument(e));
+      }};
   upload.spool_body = true;
   upload.body_limit = kMaxSourceBytes;
   upload.accepts_text = true;
@@ -141,8 +139,7 @@ void RegisterRunRoutes(http::Router& router, Services& s) {
                                        "attachment; filename=\"" + e.id + ".tar.gz\"");
                 return r;
               }});
-  router.Add({"POST", base + "/remote-executions/{id}/execute", Access::kWrite,
-              [&s](Context& ctx) {
+  router.Add({"POST", base + "/remote-executions/{id}/execute", Access::kWrite, [&s](Context& ctx) {
                 // An optional body (kind, auto_apply, message) is Statehouse's addition.
                 domain::RunInput in = RunInputOf(ctx, domain::run_kind::kPlan);
                 auto run = s.runs.Execute(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx), in);
@@ -192,7 +189,8 @@ void RegisterRunRoutes(http::Router& router, Services& s) {
                 q.kind = ctx.request.Query("kind").value_or("");
                 auto page = s.runs.ListRuns(ctx.principal, ScopeOf(ctx), Ws(ctx), q);
                 json::array items;
-                for (const auto& r : page.items) items.push_back(domain::RunService::RunDocument(r));
+                for (const auto& r : page.items)
+                  items.push_back(domain::RunService::RunDocument(r));
                 Reply reply = Reply::Of(200, std::move(items));
                 http::AddPageHeaders(reply, p, page.total);
                 return reply;
@@ -203,7 +201,8 @@ void RegisterRunRoutes(http::Router& router, Services& s) {
   router.Add({"GET", base + "/runs/{id}/logs", Access::kRead, [&s](Context& ctx) {
                 auto run = s.runs.GetRun(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx));
                 int64_t offset = 0;
-                if (auto o = ctx.request.Query("offset"); o && (!ParseInt64(*o, offset) || offset < 0))
+                if (auto o = ctx.request.Query("offset");
+                    o && (!ParseInt64(*o, offset) || offset < 0))
                   Fail(ErrorCode::kInvalidArgument, "offset: must be a non-negative integer");
                 bool follow = http::QueryBool(ctx.request, "follow").value_or(false);
                 std::string path = domain::RunLogPath(s.runs.DataDir(), run.id);
@@ -235,12 +234,10 @@ void RegisterRunRoutes(http::Router& router, Services& s) {
                 return r;
               }});
   router.Add({"POST", base + "/runs/{id}/approve", Access::kWrite, [&s](Context& ctx) {
-                return RunReply(200,
-                                s.runs.Approve(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx)));
+                return RunReply(200, s.runs.Approve(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx)));
               }});
   router.Add({"POST", base + "/runs/{id}/discard", Access::kWrite, [&s](Context& ctx) {
-                return RunReply(200,
-                                s.runs.Discard(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx)));
+                return RunReply(200, s.runs.Discard(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx)));
               }});
   router.Add({"POST", base + "/runs/{id}/cancel", Access::kWrite, [&s](Context& ctx) {
                 return RunReply(200, s.runs.Cancel(ctx.principal, ScopeOf(ctx), Ws(ctx), Id(ctx)));

@@ -22,8 +22,9 @@ json::object ParseObjectOrEmpty(const std::string& text) {
 
 // Terraform flags a run may be given (custom_arguments). Others could point the provisioner
 // at other state or files, so they are refused with the list.
-const std::vector<std::string> kAllowedArguments = {
-    "-target", "-replace", "-refresh", "-parallelism", "-lock-timeout", "-var", "-compact-warnings"};
+const std::vector<std::string> kAllowedArguments = {"-target",          "-replace",      "-refresh",
+                                                    "-parallelism",     "-lock-timeout", "-var",
+                                                    "-compact-warnings"};
 
 std::string ArgumentList() {
   std::string out;
@@ -64,9 +65,8 @@ std::optional<std::string> DigestSha256Hex(std::string_view header) {
   size_t pos = 0;
   while (pos <= header.size()) {
     size_t comma = header.find(',', pos);
-    std::string_view item =
-        Trim(header.substr(pos, comma == std::string_view::npos ? std::string_view::npos
-                                                                 : comma - pos));
+    std::string_view item = Trim(
+        header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     pos = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;
@@ -106,9 +106,9 @@ std::string Sha256OfFile(const std::string& file) {
   return digest.Hex();
 }
 
-const std::vector<std::string> kEventTypes = {"plan",   "drifted",      "provisioning",
-                                              "destroying", "active", "inactive",
-                                              "apply_needed", "failed", "stage-complete"};
+const std::vector<std::string> kEventTypes = {"plan",         "drifted", "provisioning",
+                                              "destroying",   "active",  "inactive",
+                                              "apply_needed", "failed",  "stage-complete"};
 
 }  // namespace
 
@@ -131,26 +131,24 @@ std::string RunLogPath(const std::string& data_dir, const std::string& run_id) {
 }
 
 const std::vector<std::string>& RunKinds() {
-  static const std::vector<std::string> kKinds = {run_kind::kPlan, run_kind::kApply,
-                                                  run_kind::kDestroy, run_kind::kDrift,
-                                                  run_kind::kRefresh};
+  static const std::vector<std::string> kKinds = {
+      run_kind::kPlan, run_kind::kApply, run_kind::kDestroy, run_kind::kDrift, run_kind::kRefresh};
   return kKinds;
 }
 
 const std::vector<std::string>& ActiveRunStatuses() {
-  static const std::vector<std::string> kActive = {
-      run_status::kQueued, run_status::kPlanning, run_status::kAwaitingApproval,
-      run_status::kApproved, run_status::kApplying};
+  static const std::vector<std::string> kActive = {run_status::kQueued, run_status::kPlanning,
+                                                   run_status::kAwaitingApproval,
+                                                   run_status::kApproved, run_status::kApplying};
   return kActive;
 }
 
 const std::vector<std::string>& RunStatuses() {
   static const std::vector<std::string> kAll = [] {
     std::vector<std::string> all = ActiveRunStatuses();
-    for (const char* s :
-         {run_status::kPlanned, run_status::kApplied, run_status::kDrifted, run_status::kNoDrift,
-          run_status::kPolicyFailed, run_status::kDiscarded, run_status::kCancelled,
-          run_status::kFailed, run_status::kInterrupted})
+    for (const char* s : {run_status::kPlanned, run_status::kApplied, run_status::kDrifted,
+                          run_status::kNoDrift, run_status::kPolicyFailed, run_status::kDiscarded,
+                          run_status::kCancelled, run_status::kFailed, run_status::kInterrupted})
       all.emplace_back(s);
     return all;
   }();
@@ -219,8 +217,7 @@ storage::RemoteExecutionRecord RunService::UploadSource(
       Bad("Content-Digest",
           "the body's sha-256 does not match the header (the upload was altered or cut short)");
   }
-  if (!LooksLikeArchive(body.file))
-    Bad("body", "the source must be a .tar.gz (or .tar) archive");
+  if (!LooksLikeArchive(body.file)) Bad("body", "the source must be a .tar.gz (or .tar) archive");
   db_.Blobs().Put(sha, body.file);
   e.sha256 = sha;
   e.size = static_cast<int64_t>(body.size);
@@ -359,8 +356,8 @@ storage::RunRecord RunService::Cancel(const auth::Principal& who, const Workspac
   storage::RunRecord run = GetRun(who, scope, ws, id);
   if (IsFinalRunStatus(run.status))
     Fail(ErrorCode::kConflict, "run '" + id + "' has ended (" + run.status + ")");
-  if ((run.status == run_status::kPlanning || run.status == run_status::kApplying) &&
-      executor_ && executor_->CancelRunning(id)) {
+  if ((run.status == run_status::kPlanning || run.status == run_status::kApplying) && executor_ &&
+      executor_->CancelRunning(id)) {
     // The runner stops the provisioner and records the outcome.
     return run;
   }
@@ -512,9 +509,8 @@ storage::EventRecord RunEvent(const storage::RunRecord& run, const std::string& 
   e.event_type = event_type;
   e.pipeline_execution_id = run.pipeline_execution_id;
   e.run_id = run.id;
-  e.data_json = json::serialize(json::object{{"run_id", run.id},
-                                              {"run_status", run.status},
-                                              {"run_kind", run.kind}});
+  e.data_json = json::serialize(
+      json::object{{"run_id", run.id}, {"run_status", run.status}, {"run_kind", run.kind}});
   e.metadata_json = json::serialize(m);
   e.created = NowMillis();
   return e;

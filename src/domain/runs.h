@@ -140,8 +140,7 @@ class RunService {
                                  const std::string& ws, const boost::json::object& body,
                                  bool lenient);
   storage::Page<storage::EventRecord> ListEvents(const auth::Principal& who,
-                                                 const WorkspaceScope& scope,
-                                                 const std::string& ws,
+                                                 const WorkspaceScope& scope, const std::string& ws,
                                                  const storage::EventListQuery& query);
 
   // Documents as the API shows them.

@@ -628,7 +628,33 @@ json::object WorkspaceService::PutSetting(const auth::Principal& who, const Work
   doc["updated"] = NowMillis();
   db_.Workspaces().PutWorkspaceSetting(who.account, scope.org, scope.project, id, name,
                                        json::serialize(doc));
+  if (name == "drift-config") {
+    // The runner's schedule: the first check one interval from now.
+    storage::DriftConfigRecord schedule;
+    schedule.account = who.account;
+    schedule.org = scope.org;
+    schedule.project = scope.project;
+    schedule.workspace = id;
+    schedule.pipeline_id = doc.at("pipeline_id").as_string().c_str();
+    schedule.run_every = doc.at("run_every").as_int64();
+    schedule.run_every_unit = doc.at("run_every_unit").as_string().c_str();
+    if (const json::value* p = doc.if_contains("provisioner"))
+      schedule.provisioner = p->as_string().c_str();
+    schedule.created = schedule.updated = NowMillis();
+    schedule.next_run =
+        schedule.created + DriftIntervalMillis(schedule.run_every, schedule.run_every_unit);
+    db_.Runs().PutDriftConfig(schedule);
+  }
   return doc;
+}
+
+int64_t DriftIntervalMillis(int64_t every, const std::string& unit) {
+  int64_t ms = 1000;
+  if (unit == "minutes") ms = 60 * 1000;
+  if (unit == "hours") ms = 3600 * 1000;
+  if (unit == "days") ms = 24 * 3600 * 1000;
+  // Far-future rather than an overflow for absurd intervals.
+  return every > INT64_MAX / ms ? INT64_MAX / 2 : every * ms;
 }
 
 bool WorkspaceService::DeleteSetting(const auth::Principal& who, const WorkspaceScope& scope,
@@ -636,6 +662,8 @@ bool WorkspaceService::DeleteSetting(const auth::Principal& who, const Workspace
   CheckSettingName(name);
   CheckWrite(who, scope);
   Get(who, scope, id);
+  if (name == "drift-config")
+    db_.Runs().DeleteDriftConfig({who.account, scope.org, scope.project, id});
   return db_.Workspaces().DeleteWorkspaceSetting(who.account, scope.org, scope.project, id, name);
 }
 

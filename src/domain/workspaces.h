@@ -100,4 +100,7 @@ class WorkspaceService {
   PolicyService* policies_;
 };
 
+// A drift-config interval (run_every, run_every_unit) in milliseconds.
+int64_t DriftIntervalMillis(int64_t every, const std::string& unit);
+
 }  // namespace statehouse::domain

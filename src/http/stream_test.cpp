@@ -229,8 +229,8 @@ class StreamTest : public ::testing::Test {
     router_.Add({"GET", "/healthz", Access::kPublic, [](Context&) {
                    return Reply::Of(200, boost::json::object{{"status", "ok"}});
                  }});
-    dispatcher_ = std::make_unique<Dispatcher>(router_, *db_,
-                                               DispatcherOptions{1 << 20, db_->CommitCounter(), {}});
+    dispatcher_ = std::make_unique<Dispatcher>(
+        router_, *db_, DispatcherOptions{1 << 20, db_->CommitCounter(), {}});
   }
 
   void Start(std::chrono::seconds stream_max = 3600s) {

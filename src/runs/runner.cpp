@@ -83,6 +83,12 @@ std::string Timestamp() {
   return buf;
 }
 
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 const char* WorkspaceStatusWhileRunning(const std::string& kind) {
   return kind == rk::kDestroy ? "destroying" : "provisioning";
 }
@@ -240,6 +246,17 @@ class RunExecution {
     EndToken();
     ReleaseLockIfHeld();
     if (!error.empty()) summary_["error"] = error;
+    // When the server worked around the provisioner: claimed -> first process, last exit ->
+    // this status (bench/ reads these).
+    json::object timing{{"claimed_us", claimed_us_},
+                        {"first_process_start_us", first_start_us_},
+                        {"last_process_exit_us", last_exit_us_},
+                        {"status_us", NowMicros()}};
+    json::value& timings = summary_["timings"];
+    if (!timings.is_object()) timings = json::object();
+    timings.get_object()[run_.status == rs::kApplying ? "apply" : "plan"] = std::move(timing);
+    claimed_us_ = NowMicros();  // an auto-applied run goes on to its apply phase
+    first_start_us_ = last_exit_us_ = 0;
     std::string was = run_.status;
     run_.status = status;
     if (domain::IsFinalRunStatus(status)) run_.finished = NowMillis();
@@ -286,6 +303,18 @@ class RunExecution {
     }
   }
 
+  // ---- provisioner processes, timed for the run's overhead figures ----
+  std::shared_ptr<ChildProcess> StartChild(const ProcessSpec& spec) {
+    if (!first_start_us_) first_start_us_ = NowMicros();
+    return ChildProcess::Start(spec);
+  }
+  ProcessResult RunChild(const ProcessSpec& spec,
+                         const std::function<void(std::string_view)>& on_output) {
+    ProcessResult r = StartChild(spec)->Wait(on_output);
+    last_exit_us_ = NowMicros();
+    return r;
+  }
+
   // ---- steps ----
   ProcessResult Step(const std::string& title, std::vector<std::string> argv,
                      const std::string& cwd, std::chrono::milliseconds timeout) {
@@ -295,17 +324,19 @@ class RunExecution {
     spec.cwd = cwd;
     spec.env = env_;
     spec.timeout = timeout;
-    uint64_t room = r_.options_.max_log_bytes > log_size_ ? r_.options_.max_log_bytes - log_size_
-                                                          : 1;
+    uint64_t room =
+        r_.options_.max_log_bytes > log_size_ ? r_.options_.max_log_bytes - log_size_ : 1;
     spec.max_output_bytes = room;
-    std::shared_ptr<ChildProcess> child = ChildProcess::Start(spec);
+    std::shared_ptr<ChildProcess> child = StartChild(spec);
     {
       std::lock_guard<std::mutex> lock(r_.mutex_);
       if (active_->cancel_requested) child->Cancel();
       active_->step = child;
     }
     SecretMasker masker(secret_values_);
-    ProcessResult result = child->Wait([&](std::string_view chunk) { WriteLog(masker.Feed(chunk)); });
+    ProcessResult result =
+        child->Wait([&](std::string_view chunk) { WriteLog(masker.Feed(chunk)); });
+    last_exit_us_ = NowMicros();
     WriteLog(masker.Flush());
     {
       std::lock_guard<std::mutex> lock(r_.mutex_);
@@ -327,8 +358,7 @@ class RunExecution {
 
   // ---- preparation ----
   storage::WorkspaceRecord Workspace() {
-    auto w = r_.db_.Workspaces().GetWorkspace(key_.account, key_.org, key_.project,
-                                              key_.workspace);
+    auto w = r_.db_.Workspaces().GetWorkspace(key_.account, key_.org, key_.project, key_.workspace);
     if (!w) Fail(ErrorCode::kNotFound, "workspace '" + key_.workspace + "' no longer exists");
     return *w;
   }
@@ -337,16 +367,17 @@ class RunExecution {
     RemoveWorkDir();
     fs::create_directories(work_dir_);
     ::chmod(run_dir_.c_str(), 0700);
-    if (!run_.remote_execution_id.empty()) {
-      auto e = r_.db_.Runs().GetRemoteExecution(key_, run_.remote_execution_id);
-      if (!e || e->sha256.empty())
-        Fail(ErrorCode::kNotFound, "the run's source upload is gone");
+    // An uploaded archive (a remote execution's, or the last applied one for a drift check).
+    std::string source_sha;
+    if (const json::value* src = summary_.if_contains("source"); src && src->is_object())
+      source_sha = StrField(src->get_object(), "sha256");
+    if (!source_sha.empty()) {
       std::string archive = run_dir_ + "/source.tar.gz";
-      if (auto local = r_.db_.Blobs().LocalPath(e->sha256)) {
+      if (auto local = r_.db_.Blobs().LocalPath(source_sha)) {
         fs::copy_file(*local, archive, fs::copy_options::overwrite_existing);
       } else {
         std::ofstream out(archive, std::ios::binary);
-        std::string bytes = r_.db_.Blobs().Read(e->sha256);
+        std::string bytes = r_.db_.Blobs().Read(source_sha);
         out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
       }
       ExtractResult x = ExtractArchive(archive, work_dir_);
@@ -370,13 +401,13 @@ class RunExecution {
     if (commit.empty()) clone.insert(clone.end(), {"--depth", "1"});
     if (!branch.empty()) clone.insert(clone.end(), {"--branch", branch});
     clone.insert(clone.end(), {"--", repo, work_dir_});
-    ProcessResult r = Step("git clone " + repo + (branch.empty() ? "" : " (" + branch + ")"),
-                           clone, run_dir_, Timeout());
+    ProcessResult r = Step("git clone " + repo + (branch.empty() ? "" : " (" + branch + ")"), clone,
+                           run_dir_, Timeout());
     if (r.exit_code != 0) Fail(ErrorCode::kInvalidArgument, "git clone of " + repo + " failed");
     if (!commit.empty()) {
-      r = Step("git checkout " + commit, {git, "-c", "advice.detachedHead=false", "checkout",
-                                          "--quiet", commit},
-               work_dir_, Timeout());
+      r = Step("git checkout " + commit,
+               {git, "-c", "advice.detachedHead=false", "checkout", "--quiet", commit}, work_dir_,
+               Timeout());
       if (r.exit_code != 0)
         Fail(ErrorCode::kInvalidArgument, "commit " + commit + " is not in " + repo);
     }
@@ -386,7 +417,7 @@ class RunExecution {
     spec.cwd = work_dir_;
     spec.env = env_;
     std::string head;
-    ChildProcess::Start(spec)->Wait([&](std::string_view c) { head.append(c); });
+    RunChild(spec, [&](std::string_view c) { head.append(c); });
     summary_["git_commit"] = std::string(Trim(head));
     summary_["git_repo"] = repo;
     summary_["git_branch"] = branch;
@@ -401,14 +432,10 @@ class RunExecution {
     env_.clear();
     std::string home = run_dir_ + "/home";
     fs::create_directories(home);
-    env_ = {{"PATH", ServerPath()},
-            {"HOME", home},
-            {"TF_IN_AUTOMATION", "1"},
-            {"TF_INPUT", "0"},
-            {"CHECKPOINT_DISABLE", "1"},
-            {"GIT_TERMINAL_PROMPT", "0"},
-            {"GIT_CONFIG_NOSYSTEM", "1"},
-            {"GIT_ALLOW_PROTOCOL", "file:https:http:ssh:git"}};
+    env_ = {{"PATH", ServerPath()},       {"HOME", home},
+            {"TF_IN_AUTOMATION", "1"},    {"TF_INPUT", "0"},
+            {"CHECKPOINT_DISABLE", "1"},  {"GIT_TERMINAL_PROMPT", "0"},
+            {"GIT_CONFIG_NOSYSTEM", "1"}, {"GIT_ALLOW_PROTOCOL", "file:https:http:ssh:git"}};
     if (const char* lang = std::getenv("LANG")) env_.emplace_back("LANG", lang);
     json::object effective = r_.workspaces_.EffectiveVariables(w);
     auto value_of = [&](const json::object& v, const std::string& key) {
@@ -443,9 +470,8 @@ class RunExecution {
   }
 
   void WriteRunFiles(const std::string& token) {
-    std::string address = r_.options_.backend_url + "/iacm/api/orgs/" + run_.org +
-                          "/projects/" + run_.project + "/workspaces/" + run_.workspace +
-                          "/terraform-backend";
+    std::string address = r_.options_.backend_url + "/iacm/api/orgs/" + run_.org + "/projects/" +
+                          run_.project + "/workspaces/" + run_.workspace + "/terraform-backend";
     // Backend settings come through the environment, so the token never touches the disk.
     auto set = [&](const std::string& k, const std::string& v) {
       std::erase_if(env_, [&](const auto& kv) { return kv.first == k; });
@@ -469,9 +495,9 @@ class RunExecution {
     std::string name = tofu ? r_.options_.tofu_bin : r_.options_.terraform_bin;
     std::string bin = FindExecutable(name, ServerPath());
     if (bin.empty())
-      Fail(ErrorCode::kUnavailable,
-           std::string(tofu ? "OpenTofu" : "Terraform") + " binary '" + name +
-               "' not found on the server (" + (tofu ? "--tofu-bin" : "--terraform-bin") + ")");
+      Fail(ErrorCode::kUnavailable, std::string(tofu ? "OpenTofu" : "Terraform") + " binary '" +
+                                        name + "' not found on the server (" +
+                                        (tofu ? "--tofu-bin" : "--terraform-bin") + ")");
     summary_["provisioner"] = tofu ? "opentofu" : "terraform";
     std::string wanted = StrField(config, "provisioner_version");
     std::string version;
@@ -480,15 +506,15 @@ class RunExecution {
     spec.cwd = run_dir_;
     spec.env = env_;
     spec.timeout = std::chrono::seconds(30);
-    ChildProcess::Start(spec)->Wait([&](std::string_view c) { version.append(c); });
+    RunChild(spec, [&](std::string_view c) { version.append(c); });
     boost::system::error_code ec;
     json::value v = json::parse(version, ec);
     std::string have = !ec && v.is_object() ? StrField(v.get_object(), "terraform_version") : "";
     summary_["provisioner_version"] = have;
     LogLine("provisioner " + bin + " " + (have.empty() ? "(version unknown)" : have));
     if (!wanted.empty() && !have.empty() && wanted != have)
-      LogLine("warning: the workspace asks for version " + wanted + " but the server has " +
-              have + " (binaries are not downloaded)");
+      LogLine("warning: the workspace asks for version " + wanted + " but the server has " + have +
+              " (binaries are not downloaded)");
     return bin;
   }
 
@@ -501,8 +527,7 @@ class RunExecution {
     for (const auto& kv : args) {
       if (!kv.value().is_array()) continue;
       for (const auto& v : kv.value().get_array())
-        if (v.is_string())
-          out.push_back(std::string(kv.key()) + "=" + std::string(v.get_string()));
+        if (v.is_string()) out.push_back(std::string(kv.key()) + "=" + std::string(v.get_string()));
     }
     return out;
   }
@@ -524,13 +549,13 @@ class RunExecution {
     std::string bin = Provisioner(w, config);
     std::string token = BeginToken();
     WriteRunFiles(token);
-    ProcessResult init = Step(summary_["provisioner"].as_string().c_str() +
-                                  std::string(" init -input=false -no-color"),
-                              {bin, "init", "-input=false", "-no-color"}, module_dir_, Timeout());
+    ProcessResult init = Step(
+        summary_["provisioner"].as_string().c_str() + std::string(" init -input=false -no-color"),
+        {bin, "init", "-input=false", "-no-color"}, module_dir_, Timeout());
     if (init.exit_code != 0) Fail(ErrorCode::kInvalidArgument, "init failed");
     CheckCancelled();
-    std::vector<std::string> plan = {bin, "plan", "-input=false", "-no-color",
-                                     "-detailed-exitcode", "-out=" + plan_file_};
+    std::vector<std::string> plan = {
+        bin, "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=" + plan_file_};
     if (run_.kind == rk::kDestroy) plan.push_back("-destroy");
     if (run_.kind == rk::kDrift || run_.kind == rk::kRefresh) plan.push_back("-refresh-only");
     for (auto& a : CustomArguments()) plan.push_back(std::move(a));
@@ -609,7 +634,7 @@ class RunExecution {
     spec.env = env_;
     spec.timeout = Timeout();
     std::string out;
-    ProcessResult r = ChildProcess::Start(spec)->Wait([&](std::string_view c) { out.append(c); });
+    ProcessResult r = RunChild(spec, [&](std::string_view c) { out.append(c); });
     if (r.exit_code != 0)
       Fail(ErrorCode::kInternal, std::string("show") + (as_json ? " -json" : "") + " failed");
     // Secrets passed as variables must not reach stored data either.
@@ -653,10 +678,10 @@ class RunExecution {
     std::string bin = Provisioner(w, config);
     std::string token = BeginToken();
     WriteRunFiles(token);
-    ProcessResult ar = Step(std::string(summary_["provisioner"].as_string()) +
-                                " apply -input=false -no-color plan.tfplan",
-                            {bin, "apply", "-input=false", "-no-color", plan_file_}, module_dir_,
-                            Timeout());
+    ProcessResult ar =
+        Step(std::string(summary_["provisioner"].as_string()) +
+                 " apply -input=false -no-color plan.tfplan",
+             {bin, "apply", "-input=false", "-no-color", plan_file_}, module_dir_, Timeout());
     EndToken();
     if (ar.exit_code != 0) Fail(ErrorCode::kInvalidArgument, "apply failed");
     if (auto newest = r_.db_.States().NewestState(key_)) {
@@ -681,6 +706,9 @@ class RunExecution {
   std::string tfvars_ = "{}";
   int log_fd_ = -1;
   uint64_t log_size_ = 0;
+  int64_t claimed_us_ = NowMicros();
+  int64_t first_start_us_ = 0;
+  int64_t last_exit_us_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -745,8 +773,7 @@ std::optional<auth::Principal> Runner::AuthenticateRunToken(std::string_view tok
   if (token.rfind(kRunTokenPrefix, 0) != 0) return std::nullopt;
   std::string_view rest = token.substr(std::string_view(kRunTokenPrefix).size());
   size_t dot = rest.find('.');
-  if (dot == std::string_view::npos)
-    Fail(ErrorCode::kUnauthenticated, "malformed run token");
+  if (dot == std::string_view::npos) Fail(ErrorCode::kUnauthenticated, "malformed run token");
   std::string id(rest.substr(0, dot));
   std::string hash = Sha256Hex({rest.substr(dot + 1)});
   std::lock_guard<std::mutex> lock(mutex_);
@@ -805,7 +832,8 @@ void Runner::Recover() {
 // The next run to work on: an approved run, or the oldest queued run of a workspace whose
 // older runs have all ended. Claimed with a compare-and-set, so replicas never share one.
 std::optional<Runner::Job> Runner::Claim() {
-  std::vector<storage::RunRecord> active = db_.Runs().RunsInStatus(domain::ActiveRunStatuses(), 5000);
+  std::vector<storage::RunRecord> active =
+      db_.Runs().RunsInStatus(domain::ActiveRunStatuses(), 5000);
   // The oldest active run of each workspace holds it.
   std::map<std::string, const storage::RunRecord*> holder;
   for (const auto& run : active) {
@@ -842,6 +870,77 @@ std::optional<Runner::Job> Runner::Claim() {
   return std::nullopt;
 }
 
+void Runner::ScheduleDriftChecks() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_drift_check_ < std::chrono::seconds(2)) return;
+    last_drift_check_ = now;
+  }
+  int64_t now = NowMillis();
+  for (auto& config : db_.Runs().DueDriftConfigs(now, 100)) {
+    storage::WorkspaceKey key{config.account, config.org, config.project, config.workspace};
+    // The next check is due one interval later, whatever happens to this one.
+    config.next_run = now + domain::DriftIntervalMillis(config.run_every, config.run_every_unit);
+    config.updated = now;
+    db_.Runs().PutDriftConfig(config);
+    auto w = db_.Workspaces().GetWorkspace(key.account, key.org, key.project, key.workspace);
+    if (!w) continue;
+    storage::RunListQuery busy;
+    busy.statuses = domain::ActiveRunStatuses();
+    busy.page.limit = 1;
+    if (db_.Runs().ListRuns(key, busy).total > 0) {
+      log::Info("drift check skipped: the workspace has an active run",
+                {{"workspace", key.workspace}});
+      continue;
+    }
+    // The source: the workspace's repository, else the archive of its last applied run.
+    json::object source;
+    json::object config_doc = ParseObjectOrEmpty(w->config_json);
+    std::string repo = StrField(config_doc, "repository");
+    if (!repo.empty()) {
+      source = {{"type", "repository"}, {"repository", repo}};
+    } else {
+      storage::RunListQuery applied;
+      applied.statuses = {rs::kApplied};
+      applied.page.limit = 1;
+      auto last = db_.Runs().ListRuns(key, applied);
+      json::object last_summary =
+          last.items.empty() ? json::object() : ParseObjectOrEmpty(last.items[0].summary_json);
+      const json::value* src = last_summary.if_contains("source");
+      std::string sha = src && src->is_object() ? StrField(src->get_object(), "sha256") : "";
+      if (sha.empty()) {
+        log::Warn("drift check skipped: the workspace has no repository and no applied run",
+                  {{"workspace", key.workspace}});
+        continue;
+      }
+      source = {{"type", "archive"}, {"sha256", sha}};
+    }
+    storage::RunRecord run;
+    run.account = key.account;
+    run.org = key.org;
+    run.project = key.project;
+    run.workspace = key.workspace;
+    run.id = RandomUuid();
+    run.kind = rk::kDrift;
+    run.status = rs::kQueued;
+    run.message = "scheduled drift check (every " + std::to_string(config.run_every) + " " +
+                  config.run_every_unit + ")";
+    run.created_by = "drift-schedule";
+    run.pipeline_execution_id = run.id;
+    run.created = run.updated = now;
+    run.summary_json = json::serialize(json::object{{"source", source}});
+    try {
+      db_.Runs().CreateRun(run, nullptr);
+      signals_.Set(run.id, run.status);
+      log::Info("drift check queued", {{"workspace", key.workspace}, {"run_id", run.id}});
+      Wake();
+    } catch (const std::exception& e) {
+      log::Warn("drift check not queued", {{"workspace", key.workspace}, {"detail", e.what()}});
+    }
+  }
+}
+
 void Runner::SlotLoop() {
   for (;;) {
     uint64_t seen = 0;
@@ -876,9 +975,14 @@ void Runner::SlotLoop() {
       wake_.notify_all();
       continue;
     }
+    try {
+      ScheduleDriftChecks();
+    } catch (const std::exception& e) {
+      log::Warn("drift schedule not read", {{"detail", e.what()}});
+    }
     std::unique_lock<std::mutex> lock(mutex_);
-    // Also polls now and then: other replicas queue runs too.
-    wake_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_ || wakes_ != seen; });
+    // Also polls now and then: other replicas queue runs, and drift checks come due.
+    wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || wakes_ != seen; });
   }
 }
 

@@ -34,8 +34,9 @@ struct RunnerOptions {
   std::string terraform_bin = "terraform";
   std::string tofu_bin = "tofu";
   std::string backend_url;  // how the provisioner reaches this server, e.g. http://127.0.0.1:8080
-  std::string runner_id;    // names this server's runs (recovery after a restart touches only its own)
-  std::chrono::seconds run_timeout{3600};    // per provisioner step
+  std::string
+      runner_id;  // names this server's runs (recovery after a restart touches only its own)
+  std::chrono::seconds run_timeout{3600};  // per provisioner step
   uint64_t max_log_bytes = uint64_t{64} << 20;
   // Secret references ("account.db_pw") and their values, for variables of value_type secret.
   std::map<std::string, std::string> secrets;
@@ -44,8 +45,8 @@ struct RunnerOptions {
 class Runner : public domain::RunExecutor {
  public:
   // signals: where status changes are announced to log followers (RunService::Signals()).
-  Runner(storage::Database& db, domain::WorkspaceService& workspaces,
-         domain::StateService& states, domain::RunSignals& signals, RunnerOptions options);
+  Runner(storage::Database& db, domain::WorkspaceService& workspaces, domain::StateService& states,
+         domain::RunSignals& signals, RunnerOptions options);
   ~Runner() override;
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -77,6 +78,8 @@ class Runner : public domain::RunExecutor {
   std::optional<Job> Claim();
   void Execute(storage::RunRecord run);
   void Recover();
+  // Queues drift checks whose time has come (at most every few seconds, from an idle slot).
+  void ScheduleDriftChecks();
 
   storage::Database& db_;
   domain::WorkspaceService& workspaces_;
@@ -90,6 +93,7 @@ class Runner : public domain::RunExecutor {
   uint64_t wakes_ = 0;
   std::map<std::string, std::shared_ptr<Active>> active_;  // by run id
   std::vector<std::thread> slots_;
+  std::chrono::steady_clock::time_point last_drift_check_{};
 
   friend class RunExecution;
 };

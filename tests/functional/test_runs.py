@@ -492,3 +492,63 @@ def test_a_restart_mid_run_marks_it_interrupted_and_releases_its_lock(spawn_serv
     assert not api2.get(runs.ws(ws)).json().get("backend_locked")
     assert runs.workspace_status(ws) == "failed"
     assert "run interrupted" in runs.log(ws, run["id"])
+
+
+# ---- variable sets and drift ------------------------------------------------------------------
+
+
+@needs_terraform
+def test_a_variable_set_value_reaches_the_run(runs):
+    vs = runs.uid("vs")
+    r = runs.api.post(f"{runs.base}/variable-set", json={
+        "identifier": vs, "name": vs,
+        "terraform_variables": {"size": {"key": "size", "value": "from-the-set", "value_type": "string"}}})
+    assert r.status_code == 201, describe(r)
+    ws = runs.workspace(variable_sets=[vs])
+    run = runs.run_from(ws, {"main.tf": CONFIG}, kind="apply", auto_apply=True)
+    run = runs.wait(ws, run["id"], {"applied", "failed"})
+    assert run["status"] == "applied", runs.log(ws, run["id"])
+    state = runs.api.get(f"{runs.ws(ws)}/terraform-backend").json()
+    assert state["outputs"]["size"]["value"] == "from-the-set"
+
+
+@needs_terraform
+def test_scheduled_drift_check_finds_a_state_changed_out_of_band(runs):
+    ws = runs.workspace()
+    run = runs.run_from(ws, {"main.tf": CONFIG}, kind="apply", auto_apply=True)
+    assert runs.wait(ws, run["id"], {"applied", "failed"})["status"] == "applied"
+    drift_config = f"{runs.ws(ws)}/drift-config"
+    r = runs.api.put(drift_config, json={"pipeline_id": "drift", "run_every": 1, "run_every_unit": "seconds"})
+    assert r.status_code == 200, describe(r)
+    try:
+        def next_drift_run(after_number):
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                listed = runs.api.get(f"{runs.ws(ws)}/runs", params={"kind": "drift", "limit": 1}).json()
+                if listed and listed[0]["number"] > after_number and listed[0]["final"]:
+                    return listed[0]
+                time.sleep(0.3)
+            raise AssertionError("no drift check ran")
+
+        clean = next_drift_run(run["number"])
+        assert clean["status"] == "no_drift", runs.log(ws, clean["id"])
+        assert clean["created_by"] == "drift-schedule"
+        assert runs.workspace_status(ws) == "active"
+
+        # Out of band: someone edits the state behind Terraform's back.
+        state = runs.api.get(f"{runs.ws(ws)}/terraform-backend").json()
+        state["serial"] += 1
+        state["outputs"]["size"]["value"] = "tampered"
+        r = runs.api.post(f"{runs.ws(ws)}/terraform-backend", data=json.dumps(state))
+        assert r.status_code == 200, describe(r)
+
+        drifted = next_drift_run(clean["number"])
+        while drifted["status"] == "no_drift":  # a check that started before the edit
+            drifted = next_drift_run(drifted["number"])
+        assert drifted["status"] == "drifted", runs.log(ws, drifted["id"])
+        assert runs.workspace_status(ws) == "drifted"
+        assert drifted["summary"]["plan_data_id"], "the drift plan is stored"
+        events = runs.events(ws, run_id=drifted["id"])
+        assert any(e["event_type"] == "drifted" for e in events), events
+    finally:
+        runs.api.delete(drift_config)
