@@ -304,7 +304,11 @@ class RunExecution {
   }
 
   // ---- provisioner processes, timed for the run's overhead figures ----
-  std::shared_ptr<ChildProcess> StartChild(const ProcessSpec& spec) {
+  std::shared_ptr<ChildProcess> StartChild(ProcessSpec spec) {
+    // Bounds on what one run may take from the server's machine.
+    spec.rlimit_cpu_seconds = static_cast<uint64_t>(r_.options_.run_timeout.count()) * 2 + 60;
+    spec.rlimit_file_size = uint64_t{16} << 30;
+    spec.rlimit_open_files = 8192;
     if (!first_start_us_) first_start_us_ = NowMicros();
     return ChildProcess::Start(spec);
   }

@@ -552,3 +552,36 @@ def test_scheduled_drift_check_finds_a_state_changed_out_of_band(runs):
         assert any(e["event_type"] == "drifted" for e in events), events
     finally:
         runs.api.delete(drift_config)
+
+
+@needs_terraform
+def test_a_decompression_bomb_is_refused_early(runs):
+    ws = runs.workspace()
+
+    def bomb(tar):
+        size = 64 << 20  # 64 MiB of zeros: about 64 KiB compressed
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = size
+
+        class Zeros(io.RawIOBase):
+            def __init__(self):
+                self.left = size
+
+            def readable(self):
+                return True
+
+            def readinto(self, b):
+                n = min(len(b), self.left)
+                b[:n] = bytes(n)
+                self.left -= n
+                return n
+
+        tar.addfile(info, io.BufferedReader(Zeros()))
+
+    archive = targz({"main.tf": CONFIG}, bomb)
+    assert len(archive) < 1 << 20
+    execution = runs.upload(ws, archive)
+    r = runs.api.post(f"{runs.ws(ws)}/remote-executions/{execution['id']}/execute", json={"kind": "plan"})
+    run = runs.wait(ws, r.json()["run"]["id"], {"failed", "planned"})
+    assert run["status"] == "failed"
+    assert "ratio" in run["summary"]["error"] or "limit" in run["summary"]["error"], run["summary"]
