@@ -585,3 +585,24 @@ def test_a_decompression_bomb_is_refused_early(runs):
     run = runs.wait(ws, r.json()["run"]["id"], {"failed", "planned"})
     assert run["status"] == "failed"
     assert "ratio" in run["summary"]["error"] or "limit" in run["summary"]["error"], run["summary"]
+
+
+def test_a_missing_provisioner_binary_fails_the_run_at_once(spawn_server, uid):
+    srv = spawn_server("--terraform-bin", "/nonexistent/terraform")
+    runs = Runs(srv.client(srv.admin_token(), "default"), uid)
+    ws = runs.workspace()
+    run = runs.run_from(ws, {"main.tf": CONFIG}, kind="plan")
+    run = runs.wait(ws, run["id"], {"failed", "planned"}, timeout=30)
+    assert run["status"] == "failed"
+    assert "/nonexistent/terraform" in run["summary"]["error"]
+    assert "--terraform-bin" in run["summary"]["error"]
+
+
+@needs_terraform
+def test_another_provisioner_version_is_a_warning(runs):
+    ws = runs.workspace(provisioner_version="0.0.1")
+    run = runs.run_from(ws, {"main.tf": CONFIG}, kind="plan")
+    run = runs.wait(ws, run["id"], {"planned", "failed"})
+    assert run["status"] == "planned", runs.log(ws, run["id"])
+    log = runs.log(ws, run["id"])
+    assert "warning: the workspace asks for version 0.0.1" in log, log
