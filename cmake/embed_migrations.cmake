@@ -7,6 +7,8 @@ set(body "")
 foreach(f ${files})
   get_filename_component(name "${f}" NAME_WE)
   string(REGEX MATCH "^[0-9]+" version "${name}")
+  # "0008" would be an (invalid) octal literal in C++: drop the leading zeros.
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version "${version}")
   file(READ "${f}" sql)
   string(APPEND body "  {${version}, \"${name}\", R\"__SQL__(${sql})__SQL__\"},\n")
 endforeach()
