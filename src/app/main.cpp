@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "cli/policy_cli.h"
+#include "cli/run_cli.h"
 
 int main(int argc, char** argv) {
   using statehouse::app::Config;
@@ -135,10 +136,40 @@ int main(int argc, char** argv) {
   test->add_flag("-v,--verbose", test_options.verbose, "List every test");
   test->add_option("-r,--run", test_options.run_filter, "Only tests whose name matches REGEX");
 
+  // CLI-driven runs. Each command binds its own options (see admin_config above).
+  statehouse::cli::RemoteRunOptions plan_options, apply_options;
+  apply_options.apply = true;
+  auto add_run_flags = [](CLI::App* sub, statehouse::cli::RemoteRunOptions& o) {
+    sub->add_option("--server", o.server, "Statehouse server URL (http:// only)")
+        ->envname("STATEHOUSE_SERVER")
+        ->capture_default_str();
+    sub->add_option("--workspace", o.workspace, "ORG/PROJECT/WORKSPACE to run in (required)")
+        ->envname("STATEHOUSE_WORKSPACE");
+    sub->add_option("--dir", o.dir, "Configuration directory to upload (.terraformignore applies)")
+        ->capture_default_str();
+    sub->add_option("--message", o.message, "Message recorded on the run");
+    sub->add_option("--target", o.targets, "Resource address to target; repeatable")
+        ->allow_extra_args(false);
+    sub->footer(statehouse::cli::kRemoteRunHelp);
+  };
+  CLI::App* plan_cmd = cli.add_subcommand(
+      "plan", "Upload a directory and run a speculative plan on the server (CLI-driven run)");
+  add_run_flags(plan_cmd, plan_options);
+  plan_cmd->add_flag("--detailed-exitcode", plan_options.detailed_exitcode,
+                     "Exit 0 without changes, 2 with changes, 1 on errors");
+  CLI::App* apply_cmd = cli.add_subcommand(
+      "apply", "Upload a directory, plan it on the server and apply after approval");
+  add_run_flags(apply_cmd, apply_options);
+  apply_cmd->add_flag("--auto-approve", apply_options.auto_approve,
+                      "Apply without asking for approval");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+    int code = cli.exit(e);
+    // plan and apply follow terraform: usage errors exit 2.
+    if (code != 0 && (plan_cmd->parsed() || apply_cmd->parsed())) return 2;
+    return code;
   }
 
   if (*serve) {
@@ -161,6 +192,8 @@ int main(int argc, char** argv) {
     }
     return statehouse::app::Serve(config);
   }
+  if (*plan_cmd) return statehouse::cli::RemoteRun(plan_options, std::cout, std::cerr);
+  if (*apply_cmd) return statehouse::cli::RemoteRun(apply_options, std::cout, std::cerr);
   if (*eval) return statehouse::cli::PolicyEval(eval_options, std::cout, std::cerr);
   if (*test) return statehouse::cli::PolicyTest(test_options, std::cout, std::cerr);
   if (*create_account) return statehouse::app::AdminCreateAccount(admin_config, account);

@@ -13,7 +13,7 @@ namespace statehouse::cli {
 struct RemoteRunOptions {
   bool apply = false;  // statehouse apply (kind apply), else statehouse plan (kind plan)
   std::string server = "http://127.0.0.1:8080";  // http:// only
-  std::string workspace;                          // ORG/PROJECT/WORKSPACE
+  std::string workspace;                         // ORG/PROJECT/WORKSPACE
   std::string dir = ".";
   std::string message;
   std::vector<std::string> targets;  // custom_arguments {"-target": [...]}

@@ -159,6 +159,7 @@ class RunExecution {
   void Go() {
     OpenLog();
     try {
+      CheckCancelled();
       if (run_.status == rs::kPlanning) {
         Plan();
       } else if (run_.status == rs::kApplying) {
@@ -260,15 +261,16 @@ class RunExecution {
     std::string was = run_.status;
     run_.status = status;
     if (domain::IsFinalRunStatus(status)) run_.finished = NowMillis();
+    // The last line goes first: a follower stops reading once it sees the new status.
+    LogLine(std::string("run ") + status + (error.empty() ? "" : ": " + error));
     try {
       Save({was});
     } catch (const Error& e) {
       // Cancelled or discarded meanwhile through the API: that status stands.
-      LogLine(std::string("run status not changed to ") + status + ": " + e.what());
+      LogLine(std::string("(not recorded: ") + e.what() + ")");
       RemoveWorkDir();
       return;
     }
-    LogLine(std::string("run ") + status + (error.empty() ? "" : ": " + error));
     WorkspaceStatus(workspace_status);
     Event(event, activity_status);
     if (domain::IsFinalRunStatus(status)) RemoveWorkDir();
@@ -863,13 +865,26 @@ std::optional<Runner::Job> Runner::Claim() {
     json::object summary = ParseObjectOrEmpty(run.summary_json);
     summary["runner"] = options_.runner_id;
     run.summary_json = json::serialize(summary);
+    // Known as executing here before the status says so: a cancel in between reaches it.
+    auto active = std::make_shared<Active>();
+    active->run = run;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      active_[run.id] = active;
+    }
     try {
       run = db_.Runs().UpdateRun(run, {was});
       signals_.Set(run.id, run.status);
     } catch (const Error&) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      active_.erase(run.id);
       continue;  // taken or changed meanwhile
     }
-    return Job{std::move(run)};
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      active->run = run;
+    }
+    return Job{std::move(run), std::move(active)};
   }
   return std::nullopt;
 }
@@ -960,14 +975,8 @@ void Runner::SlotLoop() {
       log::Warn("runner could not read the queue", {{"detail", e.what()}});
     }
     if (job) {
-      auto active = std::make_shared<Active>();
-      active->run = job->run;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        active_[job->run.id] = active;
-      }
       try {
-        RunExecution(*this, job->run, active).Go();
+        RunExecution(*this, job->run, job->active).Go();
       } catch (const std::exception& e) {
         log::Error("run failed outside its steps", {{"run_id", job->run.id}, {"detail", e.what()}});
       }

@@ -72,6 +72,7 @@ class Runner : public domain::RunExecutor {
   struct Active;  // a run this runner is executing
   struct Job {
     storage::RunRecord run;
+    std::shared_ptr<Active> active;  // registered in active_ before the run was claimed
   };
 
   void SlotLoop();
