@@ -1,6 +1,9 @@
 // The Terraform http backend (harness-tf-standard-backend-api-openapi.yml) and the state
-// endpoints of harness-workspaces-api-openapi.yml: locks, data, rollback, resources.
+// endpoints of harness-workspaces-api-openapi.yml: locks, data (with dependency graphs and risk
+// assessments), rollback, resources.
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "api/routes.h"
 #include "common/error.h"
@@ -181,6 +184,300 @@ json::object ResourcesPage(const domain::tfstate::StateAnalysis& a, json::array 
   return out;
 }
 
+// ---- POST .../dependency-graph and .../risk-assessment ----
+
+// The data_type values the spec's upload operations declare.
+const std::vector<std::string> kSpecDataTypes = {
+    "plan_human", "state_raw", "state_human",  "cost_breakdown", "cost_diff",
+    "modules",    "providers", "cdk_template", "cdk_manifest",   "cdk_tree",
+    "cdk_assets", "cdk_diff",  "cdk_drift"};
+
+// An upload stored as workspace data of the endpoint's own type (a JSON object), answered like
+// POST .../data. The spec gives these operations the generic data_type parameter too: a value
+// sent must be one of its enum (or the endpoint's type), but the record is of the endpoint's
+// type whatever it says.
+http::Route TypedUpload(Services& s, const std::string& path, const std::string& type) {
+  http::Route route{"POST", path, Access::kWrite, [&s, type](Context& ctx) {
+                      std::string declared = Q(ctx, "data_type");
+                      if (!declared.empty() && declared != type &&
+                          std::find(kSpecDataTypes.begin(), kSpecDataTypes.end(), declared) ==
+                              kSpecDataTypes.end())
+                        Fail(ErrorCode::kInvalidArgument,
+                             "data_type: must be one of the spec's data types");
+                      storage::DataRecord meta;
+                      meta.data_type = type;
+                      meta.pipeline_id = Q(ctx, "pipeline_id");
+                      meta.stage_id = Q(ctx, "stage_id");
+                      meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
+                      meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
+                      if (auto t = ctx.request.Query("provisioner_type"))
+                        meta.provisioner_type = *t;
+                      meta.stack_path = Q(ctx, "stack_path");
+                      if (!ctx.request.HasBody())
+                        Fail(ErrorCode::kInvalidArgument, "a request body is required");
+                      domain::PolicyDecision decision;
+                      auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
+                                                   UploadOf(ctx), meta, "", &decision);
+                      return Reply::Of(200, DataEvaluationJson(d.id, decision));
+                    }};
+  route.spool_body = true;
+  route.body_limit = s.max_state_bytes;
+  return route;
+}
+
+// ---- PATCH / DELETE .../resources, DELETE .../resources/stale ----
+// A request with a bad item is refused whole and nothing is written: 400 with the IaCMError
+// fields and, beside them, the operation's result document (the spec's 400 schema of these
+// operations): one result per item, "failed" with the error for the bad ones, "skipped" for the
+// others. Unknown fields are ignored, as everywhere.
+
+constexpr size_t kResourceBodyLimit = size_t{64} << 20;
+
+json::object ResultOf(const json::value& item, const std::string& status, const std::string& error,
+                      bool with_mode) {
+  const json::object* o = item.if_object();
+  auto text = [o](const char* k) {
+    const json::value* v = o ? o->if_contains(k) : nullptr;
+    return v && v->is_string() ? *v : json::value("");
+  };
+  json::object r;
+  r["provider"] = text("provider");
+  r["type"] = text("type");
+  r["name"] = text("name");
+  r["module"] = text("module");
+  if (with_mode) r["mode"] = text("mode");
+  r["status"] = status;
+  if (!error.empty()) r["error"] = error;
+  return r;
+}
+
+// {results, summary} with the summary counted from the results; done: "updated" | "deleted".
+json::object ResultDocument(json::array results, const char* done) {
+  int64_t n = 0, skipped = 0, failed = 0;
+  for (const json::value& r : results) {
+    const json::string& status = r.as_object().at("status").as_string();
+    if (status == done)
+      ++n;
+    else if (status == "skipped")
+      ++skipped;
+    else
+      ++failed;
+  }
+  json::object summary;
+  summary["total"] = static_cast<int64_t>(results.size());
+  summary[done] = n;
+  summary["skipped"] = skipped;
+  summary["failed"] = failed;
+  json::object out;
+  out["results"] = std::move(results);
+  out["summary"] = std::move(summary);
+  return out;
+}
+
+[[noreturn]] void Refuse(const std::string& message, const json::object& document) {
+  throw Error(ErrorCode::kInvalidArgument, message, json::serialize(document));
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// A string member of an item; the item's first problem goes to error.
+std::string ItemText(const json::object& o, const char* k, const std::string& field, bool required,
+                     bool nonempty, std::string& error) {
+  auto problem = [&](const char* what) {
+    if (error.empty()) error = field + "." + k + ": " + what;
+    return std::string();
+  };
+  const json::value* v = o.if_contains(k);
+  if (!v || v->is_null()) return required ? problem("is required") : std::string();
+  if (!v->is_string()) return problem("must be a string");
+  if (nonempty && v->get_string().empty()) return problem("must not be empty");
+  return std::string(v->get_string());
+}
+
+domain::StateService::ResourceRef ReadRef(const json::object& o, const std::string& field,
+                                          std::string& error) {
+  domain::StateService::ResourceRef ref;
+  ref.provider = ItemText(o, "provider", field, true, true, error);
+  ref.type = ItemText(o, "type", field, true, true, error);
+  ref.name = ItemText(o, "name", field, true, true, error);
+  ref.module = ItemText(o, "module", field, true, false, error);  // "" is the root module
+  ref.path_id = ItemText(o, "path_id", field, false, false, error);
+  return ref;
+}
+
+// The body's items (resources: a required array of objects), each read by read_item; refuses
+// the request when any item is bad.
+template <typename Item, typename ReadItem>
+std::vector<Item> ReadItems(const json::object& body, const char* done, bool with_mode,
+                            ReadItem read_item) {
+  const json::value* list = body.if_contains("resources");
+  if (!list || list->is_null()) Refuse("resources: is required", ResultDocument({}, done));
+  if (!list->is_array()) Refuse("resources: must be an array", ResultDocument({}, done));
+  std::vector<Item> items;
+  std::vector<std::string> errors;
+  size_t bad = 0;
+  std::string first;
+  for (size_t i = 0; i < list->get_array().size(); ++i) {
+    const json::value& v = list->get_array()[i];
+    std::string field = "resources[" + std::to_string(i) + "]", error;
+    Item item{};
+    if (!v.is_object())
+      error = field + ": must be an object";
+    else
+      item = read_item(v.get_object(), field, error);
+    if (!error.empty() && bad++ == 0) first = error;
+    errors.push_back(std::move(error));
+    items.push_back(std::move(item));
+  }
+  if (bad) {
+    json::array results;
+    for (size_t i = 0; i < items.size(); ++i) {
+      results.push_back(ResultOf(
+          list->get_array()[i], errors[i].empty() ? "skipped" : "failed",
+          errors[i].empty() ? "not applied: the request has invalid items" : errors[i], with_mode));
+    }
+    Refuse(first + (bad > 1 ? " (and " + std::to_string(bad - 1) + " more)" : ""),
+           ResultDocument(std::move(results), done));
+  }
+  return items;
+}
+
+const json::object& ResourceBody(const Context& ctx, const json::object& empty_document) {
+  if (!ctx.has_body || !ctx.body.is_object())
+    Refuse("the request body must be a JSON object", empty_document);
+  return ctx.body.get_object();
+}
+
+// session_id: a UUID (required or not).
+std::string ReadSession(const json::object& body, bool required, const json::object& empty) {
+  const json::value* v = body.if_contains("session_id");
+  if (!v || v->is_null()) {
+    if (required) Refuse("session_id: is required", empty);
+    return {};
+  }
+  if (!v->is_string() || !IsUuid(v->get_string())) Refuse("session_id: must be a UUID", empty);
+  return std::string(v->get_string());
+}
+
+// ResourceUpdate's mode: managed (resource), data (datasource) or output; "" when unknown.
+std::string NormalMode(const std::string& mode) {
+  if (mode == "managed" || mode == "resource") return "resource";
+  if (mode == "data" || mode == "datasource" || mode == "data_source") return "data";
+  if (mode == "output") return "output";
+  return {};
+}
+
+domain::StateService::ResourceChange ReadChange(const json::object& o, const std::string& field,
+                                                std::string& error) {
+  domain::StateService::ResourceChange c;
+  c.ref = ReadRef(o, field, error);
+  std::string mode = ItemText(o, "mode", field, true, true, error);
+  c.mode = NormalMode(mode);
+  if (!mode.empty() && c.mode.empty() && error.empty())
+    error = field + ".mode: must be managed, data (datasource) or output";
+  // attributes: an object (the spec leaves its type open; a JSON object encoded as a string is
+  // taken too).
+  const json::value* a = o.if_contains("attributes");
+  if (!a || a->is_null()) {
+    if (error.empty()) error = field + ".attributes: is required";
+  } else if (a->is_object()) {
+    c.attributes = a->get_object();
+  } else {
+    json::value parsed;
+    try {
+      if (a->is_string()) parsed = http::ParseJson(a->get_string());  // a body's limits
+    } catch (const Error&) {
+    }
+    if (parsed.is_object())
+      c.attributes = std::move(parsed.get_object());
+    else if (error.empty())
+      error = field + ".attributes: must be an object";
+  }
+  if (const json::value* p = o.if_contains("sensitive_attribute_paths"); p && !p->is_null()) {
+    if (!p->is_array()) {
+      if (error.empty()) error = field + ".sensitive_attribute_paths: must be an array of strings";
+    } else {
+      for (const json::value& path : p->get_array()) {
+        if (!path.is_string()) {
+          if (error.empty())
+            error = field + ".sensitive_attribute_paths: must be an array of strings";
+          break;
+        }
+        c.sensitive_paths.emplace_back(path.get_string());
+      }
+    }
+  }
+  c.drift_status = ItemText(o, "drift_status", field, false, false, error);
+  if (c.drift_status != "" && c.drift_status != "changed" && c.drift_status != "deleted" &&
+      c.drift_status != "unchanged" && error.empty())
+    error = field + ".drift_status: must be changed, deleted, unchanged or empty";
+  if (const json::value* d = o.if_contains("drift_attributes"); d && !d->is_null()) {
+    if (d->is_object())
+      c.drift_attributes = d->get_object();
+    else if (error.empty())
+      error = field + ".drift_attributes: must be an object";
+  }
+  return c;
+}
+
+void AddResourceWriteRoutes(http::Router& router, Services& s, const std::string& base) {
+  size_t limit = std::min<size_t>(s.max_state_bytes, kResourceBodyLimit);
+  http::Route update{
+      "PATCH", base + "/resources", Access::kWrite, [&s](Context& ctx) {
+        const json::object empty = ResultDocument({}, "updated");
+        const json::object& body = ResourceBody(ctx, empty);
+        bool drift = false;
+        if (const json::value* m = body.if_contains("update_mode"); m && !m->is_null()) {
+          if (!m->is_string() || (m->get_string() != "upsert" && m->get_string() != "drift"))
+            Refuse("update_mode: must be upsert or drift", empty);
+          drift = m->get_string() == "drift";
+        }
+        std::string session = ReadSession(body, false, empty);
+        auto changes =
+            ReadItems<domain::StateService::ResourceChange>(body, "updated", true, ReadChange);
+        auto outcomes =
+            s.states.UpdateResources(ctx.principal, ScopeOf(ctx), Ws(ctx), changes, drift, session);
+        json::array results;
+        const json::array& items = body.at("resources").get_array();
+        for (size_t i = 0; i < outcomes.size(); ++i)
+          results.push_back(ResultOf(items[i], outcomes[i].status, outcomes[i].error, true));
+        return Reply::Of(200, ResultDocument(std::move(results), "updated"));
+      }};
+  update.body_limit = limit;
+  router.Add(std::move(update));
+
+  http::Route remove{
+      "DELETE", base + "/resources", Access::kWrite, [&s](Context& ctx) {
+        const json::object empty = ResultDocument({}, "deleted");
+        const json::object& body = ResourceBody(ctx, empty);
+        auto refs = ReadItems<domain::StateService::ResourceRef>(body, "deleted", false, ReadRef);
+        auto outcomes = s.states.DeleteResources(ctx.principal, ScopeOf(ctx), Ws(ctx), refs);
+        json::array results;
+        const json::array& items = body.at("resources").get_array();
+        for (size_t i = 0; i < outcomes.size(); ++i)
+          results.push_back(ResultOf(items[i], outcomes[i].status, outcomes[i].error, false));
+        return Reply::Of(200, ResultDocument(std::move(results), "deleted"));
+      }};
+  remove.body_limit = limit;
+  router.Add(std::move(remove));
+
+  router.Add({"DELETE", base + "/resources/stale", Access::kWrite, [&s](Context& ctx) {
+                const json::object empty{{"deleted_count", 0}};
+                std::string session = ReadSession(ResourceBody(ctx, empty), true, empty);
+                json::object out;
+                out["deleted_count"] =
+                    s.states.DeleteStaleResources(ctx.principal, ScopeOf(ctx), Ws(ctx), session);
+                return Reply::Of(200, std::move(out));
+              }});
+}
+
 void AddBackendRoutes(http::Router& router, Services& s, const std::string& base) {
   const std::string backend = base + "/terraform-backend";
   router.Add(http::Cacheable({"GET", backend, Access::kRead, [&s](Context& ctx) {
@@ -345,7 +642,7 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
 
   router.Add({"GET", base + "/resources", Access::kRead, [&s](Context& ctx) {
                 auto p = http::ParseListParams(ctx.request, 1, {}, storage::SortField::kName);
-                auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                auto a = s.states.Resources(ctx.principal, ScopeOf(ctx), Ws(ctx));
                 std::vector<std::string> types = http::QueryList(ctx.request, "resource_types");
                 json::array resources;
                 for (const auto& r : a.resources) {
@@ -379,7 +676,7 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                   if (page > 1'000'000'000) Fail(ErrorCode::kInvalidArgument, "page: out of range");
                 }
                 auto selectors = ReadSelectors(body);
-                auto a = s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx));
+                auto a = s.states.Resources(ctx.principal, ScopeOf(ctx), Ws(ctx));
                 json::array matched, matched_data;
                 for (const auto& r : a.resources)
                   if (domain::MatchesAnySelector(r.get_object(), selectors)) matched.push_back(r);
@@ -389,6 +686,11 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 return Reply::Of(200, ResourcesPage(a, std::move(matched), std::move(matched_data),
                                                     (page - 1) * limit, limit));
               }});
+  // PATCH / DELETE .../resources and .../resources/stale: what clients write about the
+  // resources the two routes above list (see StateService::Resources for the rules).
+  AddResourceWriteRoutes(router, s, base);
+  router.Add(TypedUpload(s, base + "/dependency-graph", "dependency_graph"));
+  router.Add(TypedUpload(s, base + "/risk-assessment", "risk_assessment"));
   router.Add({"GET", base + "/modules", Access::kRead, [&s](Context& ctx) {
                 return Reply::Of(200,
                                  s.states.Analyze(ctx.principal, ScopeOf(ctx), Ws(ctx)).modules);

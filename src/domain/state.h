@@ -150,6 +150,51 @@ class StateService {
   storage::Database& db_;
   WorkspaceService& workspaces_;
   PolicyService* policies_;
+
+ public:
+  // ---- the resource inventory: PATCH / DELETE .../resources (the rules are in state.cpp) ----
+  // A resource as a request names it. path_id (the instance address the listings show) picks
+  // one instance; empty, it names every instance of the block. provider may be a source
+  // address ("registry.terraform.io/hashicorp/aws"), its last part ("aws") or Terraform's
+  // provider["..."] form.
+  struct ResourceRef {
+    std::string provider;
+    std::string type;
+    std::string name;
+    std::string module;
+    std::string path_id;
+  };
+  struct ResourceChange {
+    ResourceRef ref;
+    std::string mode;  // resource | data | output
+    boost::json::object attributes;
+    std::vector<std::string> sensitive_paths;  // "password", "tags.secret", "list.0"
+    std::string drift_status;                  // changed | deleted | unchanged | "" (clears)
+    boost::json::object drift_attributes;
+  };
+  struct ResourceOutcome {
+    std::string status;  // updated | deleted | skipped | failed
+    std::string error;
+  };
+  // The newest state's resources and data sources with what clients wrote applied (listings,
+  // search); outputs, modules and types are the state's.
+  tfstate::StateAnalysis Resources(const auth::Principal& who, const WorkspaceScope& scope,
+                                   const std::string& ws);
+  // One outcome per change, in order. drift: only the drift fields are written, and only for
+  // resources a listing shows; otherwise attributes are upserted. session_id (may be empty)
+  // marks the resources written as belonging to that session.
+  std::vector<ResourceOutcome> UpdateResources(const auth::Principal& who,
+                                               const WorkspaceScope& scope, const std::string& ws,
+                                               const std::vector<ResourceChange>& changes,
+                                               bool drift, const std::string& session_id);
+  // One outcome per ref, in order: deleted, or skipped when no listed resource matches.
+  std::vector<ResourceOutcome> DeleteResources(const auth::Principal& who,
+                                               const WorkspaceScope& scope, const std::string& ws,
+                                               const std::vector<ResourceRef>& refs);
+  // Deletes every listed resource (and data source) not written in session_id; returns how
+  // many.
+  int64_t DeleteStaleResources(const auth::Principal& who, const WorkspaceScope& scope,
+                               const std::string& ws, const std::string& session_id);
 };
 
 }  // namespace statehouse::domain

@@ -270,6 +270,43 @@ class StateStore {
   virtual bool SetDataPolicy(const WorkspaceKey& key, std::string_view id,
                              EvaluationRecord& evaluation, std::string_view status,
                              std::string_view message) = 0;
+
+  // ---- what clients wrote about the resources derived from the state ----
+  // One row per resource of a workspace, keyed by provider, type, name, module and path_id.
+  // Rows go with their workspace.
+  struct ResourceOverride {
+    std::string provider;
+    std::string type;
+    std::string name;
+    std::string module;
+    std::string path_id;
+    std::string mode = "resource";  // resource | data
+    bool upserted = false;          // attributes_json / sensitive_json replace the state's
+    std::string attributes_json = "{}";
+    std::string sensitive_json = "[]";
+    bool drifted = false;  // drift_status / drift_attributes_json replace the state's
+    std::string drift_status;
+    std::string drift_attributes_json = "{}";
+    bool deleted = false;    // a tombstone: hidden until upserted again
+    std::string session_id;  // of the last write that named one ("" keeps the stored one)
+    int64_t updated = 0;
+  };
+  // Every row of the workspace, by key; kNotFound when the workspace is absent.
+  virtual std::vector<ResourceOverride> ListResourceOverrides(const WorkspaceKey& key) = 0;
+  // In one transaction, for each row (later rows win over earlier ones with the same key):
+  // with drift false, sets mode, attributes_json and sensitive_json (upserted) and lifts a
+  // tombstone; with drift true, sets drifted, drift_status and drift_attributes_json. Both
+  // keep the other half of an existing row, and its session_id when the row's is empty.
+  // kNotFound when the workspace is absent.
+  virtual void WriteResourceOverrides(const WorkspaceKey& key,
+                                      const std::vector<ResourceOverride>& rows, bool drift) = 0;
+  // Tombstones the rows' keys (creating rows as needed; mode is kept from the row given),
+  // dropping what was written about them, in one transaction. A key already tombstoned, or,
+  // when keep_session is not empty, one stored with that session_id, is left alone. Returns
+  // how many keys it tombstoned; kNotFound when the workspace is absent.
+  virtual int64_t TombstoneResources(const WorkspaceKey& key,
+                                     const std::vector<ResourceOverride>& rows,
+                                     std::string_view keep_session, int64_t now) = 0;
 };
 
 // Runs, their source uploads, workspace events and drift schedules.

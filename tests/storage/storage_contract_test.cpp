@@ -1276,6 +1276,170 @@ TEST_P(RunContract, DeletingTheWorkspaceTakesItsRunsAlong) {
   EXPECT_EQ(st.ListEvents(ws2_, {}).total, 1);
 }
 
+// ---- what clients wrote about a workspace's resources ----
+
+class ResourceContract : public StateContract {
+ protected:
+  using Row = StateStore::ResourceOverride;
+  static Row R(const std::string& name, const std::string& path, const std::string& session = "") {
+    Row r;
+    r.provider = "registry.terraform.io/hashicorp/aws";
+    r.type = "aws_instance";
+    r.name = name;
+    r.module = "";
+    r.path_id = path;
+    r.session_id = session;
+    r.updated = 7;
+    return r;
+  }
+  std::optional<Row> Find(const WorkspaceKey& key, const std::string& path) {
+    for (auto& r : db_->States().ListResourceOverrides(key))
+      if (r.path_id == path) return r;
+    return std::nullopt;
+  }
+};
+
+TEST_P(ResourceContract, UpsertAndDriftKeepEachOthersHalf) {
+  auto& st = db_->States();
+  EXPECT_TRUE(st.ListResourceOverrides(key_).empty());
+  Row a = R("web", "aws_instance.web[0]", "s1");
+  a.mode = "resource";
+  a.attributes_json = R"({"id":"i-1"})";
+  a.sensitive_json = R"(["password"])";
+  Row b = R("db", "aws_instance.db");
+  b.attributes_json = R"({"id":"i-2"})";
+  st.WriteResourceOverrides(key_, {a, b}, /*drift=*/false);
+  auto rows = st.ListResourceOverrides(key_);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].path_id, "aws_instance.db") << "rows come by key";
+  auto got = Find(key_, "aws_instance.web[0]");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->upserted);
+  EXPECT_FALSE(got->drifted);
+  EXPECT_FALSE(got->deleted);
+  EXPECT_EQ(got->attributes_json, R"({"id":"i-1"})");
+  EXPECT_EQ(got->sensitive_json, R"(["password"])");
+  EXPECT_EQ(got->session_id, "s1");
+  EXPECT_EQ(got->mode, "resource");
+  EXPECT_EQ(got->updated, 7);
+
+  // A drift write keeps the upserted half and, given no session, the stored one.
+  Row d = R("web", "aws_instance.web[0]");
+  d.drifted = true;
+  d.drift_status = "changed";
+  d.drift_attributes_json = R"({"ami":"ami-2"})";
+  d.updated = 8;
+  st.WriteResourceOverrides(key_, {d}, /*drift=*/true);
+  got = Find(key_, "aws_instance.web[0]");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->upserted && got->drifted);
+  EXPECT_EQ(got->attributes_json, R"({"id":"i-1"})");
+  EXPECT_EQ(got->drift_status, "changed");
+  EXPECT_EQ(got->drift_attributes_json, R"({"ami":"ami-2"})");
+  EXPECT_EQ(got->session_id, "s1");
+  EXPECT_EQ(got->updated, 8);
+
+  // An upsert in another session keeps the drift half; later rows of one call win.
+  Row a2 = R("web", "aws_instance.web[0]", "s2");
+  a2.attributes_json = R"({"id":"i-9"})";
+  Row a3 = a2;
+  a3.attributes_json = R"({"id":"i-10"})";
+  st.WriteResourceOverrides(key_, {a2, a3}, false);
+  got = Find(key_, "aws_instance.web[0]");
+  EXPECT_EQ(got->attributes_json, R"({"id":"i-10"})");
+  EXPECT_TRUE(got->drifted);
+  EXPECT_EQ(got->session_id, "s2");
+
+  // A drift-only row for a resource nobody upserted.
+  Row only = R("cache", "aws_instance.cache");
+  only.drifted = true;
+  only.drift_status = "deleted";
+  st.WriteResourceOverrides(key_, {only}, true);
+  got = Find(key_, "aws_instance.cache");
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(got->upserted);
+  EXPECT_EQ(got->attributes_json, "{}");
+  EXPECT_EQ(got->drift_status, "deleted");
+}
+
+TEST_P(ResourceContract, TombstonesCountKeepTheSessionAndLiftOnUpsert) {
+  auto& st = db_->States();
+  Row a = R("web", "aws_instance.web", "s1");
+  a.attributes_json = R"({"id":"i-1"})";
+  a.drifted = true;
+  st.WriteResourceOverrides(key_, {a}, false);
+  Row drift = a;
+  drift.drift_status = "changed";
+  st.WriteResourceOverrides(key_, {drift}, true);
+
+  // Nothing in session s1 goes; a resource nobody wrote about is tombstoned by a new row.
+  Row fresh = R("db", "aws_instance.db");
+  fresh.mode = "data";
+  EXPECT_EQ(st.TombstoneResources(key_, {a, fresh}, "s1", 20), 1);
+  auto kept = Find(key_, "aws_instance.web");
+  ASSERT_TRUE(kept);
+  EXPECT_FALSE(kept->deleted);
+  auto gone = Find(key_, "aws_instance.db");
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->deleted);
+  EXPECT_EQ(gone->mode, "data");
+  EXPECT_EQ(gone->updated, 20);
+
+  // Another session's stale pass, then a plain delete: each key is counted once.
+  EXPECT_EQ(st.TombstoneResources(key_, {a, fresh}, "s2", 21), 1);
+  EXPECT_EQ(st.TombstoneResources(key_, {a, fresh}, "", 22), 0);
+  auto dead = Find(key_, "aws_instance.web");
+  ASSERT_TRUE(dead);
+  EXPECT_TRUE(dead->deleted);
+  EXPECT_FALSE(dead->upserted) << "a tombstone drops what was written";
+  EXPECT_FALSE(dead->drifted);
+  EXPECT_EQ(dead->attributes_json, "{}");
+  EXPECT_EQ(dead->drift_status, "");
+  EXPECT_EQ(dead->session_id, "s1");
+
+  // A drift write does not bring it back; an upsert does.
+  st.WriteResourceOverrides(key_, {drift}, true);
+  EXPECT_TRUE(Find(key_, "aws_instance.web")->deleted);
+  Row again = R("web", "aws_instance.web", "s3");
+  again.attributes_json = R"({"id":"i-2"})";
+  st.WriteResourceOverrides(key_, {again}, false);
+  auto back = Find(key_, "aws_instance.web");
+  EXPECT_FALSE(back->deleted);
+  EXPECT_TRUE(back->upserted);
+  EXPECT_EQ(back->session_id, "s3");
+  EXPECT_EQ(st.TombstoneResources(key_, {}, "", 23), 0);
+}
+
+TEST_P(ResourceContract, RowsBelongToTheirWorkspaceAndGoWithIt) {
+  auto& st = db_->States();
+  WorkspaceKey missing{"acct", "o1", "p1", "nope"};
+  WorkspaceKey elsewhere{"other", "o1", "p1", "ws"};
+  Row a = R("web", "aws_instance.web");
+  for (const WorkspaceKey& k : {missing, elsewhere}) {
+    EXPECT_EQ(CodeOf([&] { st.ListResourceOverrides(k); }), ErrorCode::kNotFound);
+    EXPECT_EQ(CodeOf([&] { st.WriteResourceOverrides(k, {a}, false); }), ErrorCode::kNotFound);
+    EXPECT_EQ(CodeOf([&] { st.TombstoneResources(k, {a}, "", 1); }), ErrorCode::kNotFound);
+  }
+  st.WriteResourceOverrides(key_, {a}, false);
+  db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws", {});
+  EXPECT_EQ(CodeOf([&] { st.ListResourceOverrides(key_); }), ErrorCode::kNotFound);
+  WorkspaceRecord w;
+  w.account = "acct";
+  w.org = "o1";
+  w.project = "p1";
+  w.identifier = "ws";
+  w.name = "WS";
+  w.status = "active";
+  w.provisioner = "terraform";
+  w.config_json = "{}";
+  w.server_json = "{}";
+  db_->Workspaces().CreateWorkspace(w, nullptr);
+  EXPECT_TRUE(st.ListResourceOverrides(key_).empty()) << "a new workspace starts clean";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, ResourceContract, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, RunContract, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return std::string(info.param.name); });
 

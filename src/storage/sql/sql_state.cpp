@@ -257,6 +257,107 @@ class SqlStateStore final : public StateStore {
     });
   }
 
+  std::vector<ResourceOverride> ListResourceOverrides(const WorkspaceKey& key) override {
+    return pool_.ReadTransaction([&](Connection& c) {
+      RequireWorkspace(c, key, /*lock=*/false);
+      Statement s = c.Prepare(
+          "SELECT provider, resource_type, name, module, path_id, mode, upserted, attributes, "
+          "sensitive_attributes, drifted, drift_status, drift_attributes, deleted, session_id, "
+          "updated FROM workspace_resources WHERE account = ? AND org = ? AND project = ? AND "
+          "workspace = ? ORDER BY provider, resource_type, name, module, path_id");
+      BindKey(s, key);
+      std::vector<ResourceOverride> out;
+      while (s.Step()) {
+        ResourceOverride r;
+        r.provider = s.Text(0);
+        r.type = s.Text(1);
+        r.name = s.Text(2);
+        r.module = s.Text(3);
+        r.path_id = s.Text(4);
+        r.mode = s.Text(5);
+        r.upserted = s.Int(6) != 0;
+        r.attributes_json = s.Text(7);
+        r.sensitive_json = s.Text(8);
+        r.drifted = s.Int(9) != 0;
+        r.drift_status = s.Text(10);
+        r.drift_attributes_json = s.Text(11);
+        r.deleted = s.Int(12) != 0;
+        r.session_id = s.Text(13);
+        r.updated = s.Int(14);
+        out.push_back(std::move(r));
+      }
+      return out;
+    });
+  }
+
+  void WriteResourceOverrides(const WorkspaceKey& key, const std::vector<ResourceOverride>& rows,
+                              bool drift) override {
+    pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, key);
+      // The half not written keeps its stored value (or the column default for a new row).
+      const char* sql =
+          drift
+              ? "INSERT INTO workspace_resources(account, org, project, workspace, provider, "
+                "resource_type, name, module, path_id, mode, drifted, drift_status, "
+                "drift_attributes, session_id, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(account, org, project, workspace, provider, resource_type, name, "
+                "module, path_id) DO UPDATE SET drifted = excluded.drifted, drift_status = "
+                "excluded.drift_status, drift_attributes = excluded.drift_attributes, "
+                "session_id = CASE WHEN excluded.session_id = '' THEN "
+                "workspace_resources.session_id ELSE excluded.session_id END, updated = "
+                "excluded.updated"
+              : "INSERT INTO workspace_resources(account, org, project, workspace, provider, "
+                "resource_type, name, module, path_id, mode, upserted, attributes, "
+                "sensitive_attributes, session_id, updated) VALUES(?,?,?,?,?,?,?,?,?,?,1,?,?,?,?) "
+                "ON CONFLICT(account, org, project, workspace, provider, resource_type, name, "
+                "module, path_id) DO UPDATE SET mode = excluded.mode, upserted = 1, attributes "
+                "= excluded.attributes, sensitive_attributes = excluded.sensitive_attributes, "
+                "deleted = 0, session_id = CASE WHEN excluded.session_id = '' THEN "
+                "workspace_resources.session_id ELSE excluded.session_id END, updated = "
+                "excluded.updated";
+      for (const ResourceOverride& r : rows) {
+        Statement s = c.Prepare(sql);
+        BindKey(s, key);
+        s.Bind(5, r.provider).Bind(6, r.type).Bind(7, r.name).Bind(8, r.module);
+        s.Bind(9, r.path_id).Bind(10, r.mode);
+        if (drift) {
+          s.Bind(11, int64_t{r.drifted}).Bind(12, r.drift_status);
+          s.Bind(13, r.drift_attributes_json).Bind(14, r.session_id).Bind(15, r.updated);
+        } else {
+          s.Bind(11, r.attributes_json).Bind(12, r.sensitive_json).Bind(13, r.session_id);
+          s.Bind(14, r.updated);
+        }
+        s.Run();
+      }
+    });
+  }
+
+  int64_t TombstoneResources(const WorkspaceKey& key, const std::vector<ResourceOverride>& rows,
+                             std::string_view keep_session, int64_t now) override {
+    return pool_.WriteTransaction([&](Connection& c) {
+      RequireWorkspace(c, key);
+      int64_t tombstoned = 0;
+      for (const ResourceOverride& r : rows) {
+        // A new row is a tombstone of a resource nobody wrote about: no session to keep.
+        Statement s = c.Prepare(
+            "INSERT INTO workspace_resources(account, org, project, workspace, provider, "
+            "resource_type, name, module, path_id, mode, deleted, updated) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,1,?) ON CONFLICT(account, org, project, workspace, "
+            "provider, resource_type, name, module, path_id) DO UPDATE SET deleted = 1, upserted "
+            "= 0, attributes = '{}', sensitive_attributes = '[]', drifted = 0, drift_status = '', "
+            "drift_attributes = '{}', updated = excluded.updated WHERE workspace_resources.deleted "
+            "= 0 AND (? = '' OR workspace_resources.session_id != ?)");
+        BindKey(s, key);
+        s.Bind(5, r.provider).Bind(6, r.type).Bind(7, r.name).Bind(8, r.module);
+        s.Bind(9, r.path_id).Bind(10, r.mode).Bind(11, now);
+        s.Bind(12, keep_session).Bind(13, keep_session);
+        s.Run();
+        tombstoned += c.Changes();
+      }
+      return tombstoned;
+    });
+  }
+
  private:
   // Locks the workspace row where the database locks rows, so lock and state writes on one
   // workspace run one at a time (SQLite already admits a single writer).
