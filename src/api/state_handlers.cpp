@@ -47,6 +47,20 @@ std::string Q(const Context& ctx, std::string_view name) {
   return std::string(ctx.request.Query(name).value_or(""));
 }
 
+// A data upload's record fields from its query string; its body must not be empty.
+storage::DataRecord DataUploadOf(const Context& ctx, std::string data_type) {
+  if (!ctx.request.HasBody()) Fail(ErrorCode::kInvalidArgument, "a request body is required");
+  storage::DataRecord meta;
+  meta.data_type = std::move(data_type);
+  meta.pipeline_id = Q(ctx, "pipeline_id");
+  meta.stage_id = Q(ctx, "stage_id");
+  meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
+  meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
+  if (auto t = ctx.request.Query("provisioner_type")) meta.provisioner_type = *t;
+  meta.stack_path = Q(ctx, "stack_path");
+  return meta;
+}
+
 const char* MediaTypeOf(const std::string& data_type) {
   if (data_type == "plan_human" || data_type == "state_human") return "text/plain";
   if (data_type.rfind("cdk_", 0) == 0 && data_type != "cdk_template" && data_type != "cdk_manifest")
@@ -204,17 +218,7 @@ http::Route TypedUpload(Services& s, const std::string& path, const std::string&
                               kSpecDataTypes.end())
                         Fail(ErrorCode::kInvalidArgument,
                              "data_type: must be one of the spec's data types");
-                      storage::DataRecord meta;
-                      meta.data_type = type;
-                      meta.pipeline_id = Q(ctx, "pipeline_id");
-                      meta.stage_id = Q(ctx, "stage_id");
-                      meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
-                      meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
-                      if (auto t = ctx.request.Query("provisioner_type"))
-                        meta.provisioner_type = *t;
-                      meta.stack_path = Q(ctx, "stack_path");
-                      if (!ctx.request.HasBody())
-                        Fail(ErrorCode::kInvalidArgument, "a request body is required");
+                      storage::DataRecord meta = DataUploadOf(ctx, type);
                       domain::PolicyDecision decision;
                       auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
                                                    UploadOf(ctx), meta, "", &decision);
@@ -590,19 +594,9 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                 return reply;
               }});
   http::Route create_data{"POST", base + "/data", Access::kWrite, [&s](Context& ctx) {
-                            storage::DataRecord meta;
-                            meta.data_type = Q(ctx, "data_type");
-                            if (meta.data_type.empty())
+                            if (Q(ctx, "data_type").empty())
                               Fail(ErrorCode::kInvalidArgument, "data_type: is required");
-                            meta.pipeline_id = Q(ctx, "pipeline_id");
-                            meta.stage_id = Q(ctx, "stage_id");
-                            meta.pipeline_execution_id = Q(ctx, "pipeline_execution_id");
-                            meta.pipeline_stage_id = Q(ctx, "pipeline_stage_id");
-                            if (auto t = ctx.request.Query("provisioner_type"))
-                              meta.provisioner_type = *t;
-                            meta.stack_path = Q(ctx, "stack_path");
-                            if (!ctx.request.HasBody())
-                              Fail(ErrorCode::kInvalidArgument, "a request body is required");
+                            storage::DataRecord meta = DataUploadOf(ctx, Q(ctx, "data_type"));
                             domain::PolicyDecision decision;
                             auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
                                                          UploadOf(ctx), meta,
