@@ -506,16 +506,20 @@ class RunExecution {
                                         (tofu ? "--tofu-bin" : "--terraform-bin") + ")");
     summary_["provisioner"] = tofu ? "opentofu" : "terraform";
     std::string wanted = StrField(config, "provisioner_version");
-    std::string version;
-    ProcessSpec spec;
-    spec.argv = {bin, "version", "-json"};
-    spec.cwd = run_dir_;
-    spec.env = env_;
-    spec.timeout = std::chrono::seconds(30);
-    RunChild(spec, [&](std::string_view c) { version.append(c); });
-    boost::system::error_code ec;
-    json::value v = json::parse(version, ec);
-    std::string have = !ec && v.is_object() ? StrField(v.get_object(), "terraform_version") : "";
+    std::string have = r_.CachedVersion(bin);
+    if (have.empty()) {
+      std::string version;
+      ProcessSpec spec;
+      spec.argv = {bin, "version", "-json"};
+      spec.cwd = run_dir_;
+      spec.env = env_;
+      spec.timeout = std::chrono::seconds(30);
+      RunChild(spec, [&](std::string_view c) { version.append(c); });
+      boost::system::error_code ec;
+      json::value v = json::parse(version, ec);
+      have = !ec && v.is_object() ? StrField(v.get_object(), "terraform_version") : "";
+      r_.RememberVersion(bin, have);
+    }
     summary_["provisioner_version"] = have;
     LogLine("provisioner " + bin + " " + (have.empty() ? "(version unknown)" : have));
     if (!wanted.empty() && !have.empty() && wanted != have)
@@ -731,6 +735,33 @@ Runner::Runner(storage::Database& db, domain::WorkspaceService& workspaces,
 
 Runner::~Runner() { Stop(); }
 
+// A binary's version, remembered while the file stays the same (path, size, change time):
+// asking costs a provisioner start per run otherwise.
+namespace {
+std::string BinaryKey(const std::string& bin) {
+  struct stat st {};
+  if (::stat(bin.c_str(), &st) != 0) return "";
+  return bin + "\n" + std::to_string(st.st_size) + "\n" + std::to_string(st.st_ctim.tv_sec) + "." +
+         std::to_string(st.st_ctim.tv_nsec);
+}
+}  // namespace
+
+std::string Runner::CachedVersion(const std::string& bin) {
+  std::string key = BinaryKey(bin);
+  if (key.empty()) return "";
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = versions_.find(key);
+  return it == versions_.end() ? "" : it->second;
+}
+
+void Runner::RememberVersion(const std::string& bin, const std::string& version) {
+  std::string key = BinaryKey(bin);
+  if (version.empty() || key.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (versions_.size() > 64) versions_.clear();
+  versions_[key] = version;
+}
+
 std::string Runner::LogPath(const std::string& run_id) const {
   return domain::RunLogPath(options_.data_dir, run_id);
 }
@@ -853,11 +884,15 @@ std::optional<Runner::Job> Runner::Claim() {
   std::sort(candidates.begin(), candidates.end(),
             [](const auto* a, const auto* b) { return a->updated < b->updated; });
   for (const auto* candidate : candidates) {
+    storage::RunRecord run = *candidate;
+    // Known as executing here before the status says so: a cancel in between reaches it.
+    // Checked and registered in one step, so two slots never take the same run.
+    auto active = std::make_shared<Active>();
+    active->run = run;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (active_.count(candidate->id)) continue;
+      if (!active_.emplace(run.id, active).second) continue;
     }
-    storage::RunRecord run = *candidate;
     std::string was = run.status;
     run.status = was == rs::kQueued ? rs::kPlanning : rs::kApplying;
     run.updated = NowMillis();
@@ -865,20 +900,13 @@ std::optional<Runner::Job> Runner::Claim() {
     json::object summary = ParseObjectOrEmpty(run.summary_json);
     summary["runner"] = options_.runner_id;
     run.summary_json = json::serialize(summary);
-    // Known as executing here before the status says so: a cancel in between reaches it.
-    auto active = std::make_shared<Active>();
-    active->run = run;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      active_[run.id] = active;
-    }
     try {
       run = db_.Runs().UpdateRun(run, {was});
       signals_.Set(run.id, run.status);
     } catch (const Error&) {
       std::lock_guard<std::mutex> lock(mutex_);
-      active_.erase(run.id);
-      continue;  // taken or changed meanwhile
+      active_.erase(run.id);  // ours: the emplace above succeeded
+      continue;               // taken or changed meanwhile (another replica)
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -79,6 +79,8 @@ class Runner : public domain::RunExecutor {
   std::optional<Job> Claim();
   void Execute(storage::RunRecord run);
   void Recover();
+  std::string CachedVersion(const std::string& bin);
+  void RememberVersion(const std::string& bin, const std::string& version);
   // Queues drift checks whose time has come (at most every few seconds, from an idle slot).
   void ScheduleDriftChecks();
 
@@ -95,6 +97,7 @@ class Runner : public domain::RunExecutor {
   std::map<std::string, std::shared_ptr<Active>> active_;  // by run id
   std::vector<std::thread> slots_;
   std::chrono::steady_clock::time_point last_drift_check_{};
+  std::map<std::string, std::string> versions_;  // provisioner versions by binary file
 
   friend class RunExecution;
 };
