@@ -232,6 +232,7 @@ class RunExecution {
     active_->run = run_;
   }
   void Event(const std::string& type, const std::string& activity_status) {
+    run_.summary_json = json::serialize(summary_);  // the counts and ids known so far
     try {
       r_.db_.Runs().AddEvent(domain::RunEvent(run_, type, activity_status));
     } catch (const std::exception& e) {
@@ -522,7 +523,7 @@ class RunExecution {
     }
     summary_["provisioner_version"] = have;
     LogLine("provisioner " + bin + " " + (have.empty() ? "(version unknown)" : have));
-    if (!wanted.empty() && !have.empty() && wanted != have)
+    if (!wanted.empty() && wanted != "latest" && !have.empty() && wanted != have)
       LogLine("warning: the workspace asks for version " + wanted + " but the server has " + have +
               " (binaries are not downloaded)");
     return bin;

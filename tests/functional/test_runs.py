@@ -260,6 +260,9 @@ def test_plan_approve_apply_destroy(runs):
     kinds = [e["event_type"] for e in events]
     for expected in ("provisioning", "plan", "apply_needed", "active", "destroying", "inactive"):
         assert expected in kinds, kinds
+    planned = [e for e in events if e["run_id"] == run["id"] and e["event_type"] == "plan"]
+    assert planned and planned[0]["metadata"]["resource_counts"] == {"add": 1, "change": 0, "destroy": 0}
+    assert planned[0]["metadata"]["plan_uuid"] == run["summary"]["plan_data_id"]
     applied = [e for e in events if e["run_id"] == run["id"] and e["event_type"] == "active"]
     assert applied and applied[0]["metadata"]["activity_status"] == "success"
     assert applied[0]["metadata"]["resource_counts"] == {"add": 1, "change": 0, "destroy": 0}
