@@ -71,7 +71,7 @@ struct World {
     w.provisioner = "terraform";
     w.config_json = "{}";
     w.server_json = "{}";
-    db->Workspaces().CreateWorkspace(w);
+    db->Workspaces().CreateWorkspace(w, nullptr);
     workspaces = std::make_unique<domain::WorkspaceService>(*db);
     states = std::make_unique<domain::StateService>(*db, *workspaces);
     who.account = "acct";
