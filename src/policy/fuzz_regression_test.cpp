@@ -10,6 +10,7 @@
 // alias bombs, deep nesting) so that they stay safe.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <exception>
 #include <string>
@@ -297,6 +298,28 @@ m := y if { y := double(2) with double as triple }
   std::optional<Value> m = policy->Evaluate({"t", "m"}, Value(), Budget());
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->ToJson(), "6");
+}
+
+// R3 (rego_eval, this campaign): base64.decode makes strings of any bytes; their JSON text held
+// the raw invalid bytes, which no JSON reader accepts. Each such byte is now U+FFFD, as in Go.
+TEST(PolicyFuzzRegressionTest, StringsOfInvalidUtf8AreJsonTextStill) {
+  auto policy = Engine::Compile({{"policy.rego", R"rego(package t
+a := base64.decode("/w==")
+b := upper(base64.decode("YQif"))
+c := {"k": base64.decode("wMA="), "ok": "é€😀"}
+)rego"}});
+  auto json_of = [&](const char* rule) {
+    std::optional<Value> v = policy->Evaluate({"t", rule}, Value(), Budget());
+    return v ? v->ToJson() : std::string("<undefined>");
+  };
+  EXPECT_EQ(json_of("a"), "\"\xEF\xBF\xBD\"");
+  EXPECT_EQ(json_of("b"), "\"A\\b\xEF\xBF\xBD\"");
+  std::string c = json_of("c");
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(c, ec);
+  ASSERT_FALSE(ec) << c;
+  EXPECT_EQ(parsed.at("k").as_string(), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(parsed.at("ok").as_string(), "é€😀") << "valid UTF-8 is kept as it is";
 }
 
 }  // namespace

@@ -14,7 +14,41 @@ namespace {
 
 constexpr double kTwo63 = 9223372036854775808.0;
 
+// Length of the valid UTF-8 sequence at s[i], or 0 (overlong forms, surrogates and code points
+// above U+10FFFF are invalid).
+size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char b = byte(i);
+  if (b < 0x80) return 1;
+  size_t n = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
+  if (n == 0 || (b >= 0xF0 && n != 4) || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  unsigned char c = byte(i + 1);
+  if (b == 0xE0 && c < 0xA0) return 0;  // overlong
+  if (b == 0xED && c > 0x9F) return 0;  // surrogate
+  if (b == 0xF0 && c < 0x90) return 0;  // overlong
+  if (b == 0xF4 && c > 0x8F) return 0;  // above U+10FFFF
+  return n;
+}
+
+// JSON text of a string. Strings may hold any bytes (base64.decode makes them); as Go's
+// encoding/json does, each byte that is not part of valid UTF-8 becomes U+FFFD, so the text is
+// always JSON.
 void AppendJsonString(std::string& out, std::string_view s) {
+  std::string repaired;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) {
+      if (repaired.empty() && i > 0) repaired.assign(s.substr(0, i));
+      repaired += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (!repaired.empty()) repaired.append(s.substr(i, n));
+    i += n;
+  }
+  if (!repaired.empty()) s = repaired;
   out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
