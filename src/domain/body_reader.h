@@ -14,6 +14,14 @@
 
 namespace statehouse::domain {
 
+// A stored JSON document (configuration, summary) as an object; {} when it is not one.
+inline boost::json::object ParseObjectOrEmpty(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.get_object());
+}
+
 // kInvalidArgument "field: why".
 [[noreturn]] inline void Bad(const std::string& field, const std::string& why) {
   Fail(ErrorCode::kInvalidArgument, field + ": " + why);

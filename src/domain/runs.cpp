@@ -13,13 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::object ParseObjectOrEmpty(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.get_object());
-}
-
 // Terraform flags a run may be given (custom_arguments). Others could point the provisioner
 // at other state or files, so they are refused with the list.
 const std::vector<std::string> kAllowedArguments = {"-target",          "-replace",      "-refresh",

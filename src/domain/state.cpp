@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "domain/body_reader.h"
 #include "domain/policies.h"
 #include "domain/terraform_plan.h"
 
@@ -20,12 +21,6 @@ namespace statehouse::domain {
 namespace json = boost::json;
 
 namespace {
-
-json::object ParseObject(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return !ec && v.is_object() ? v.get_object() : json::object();
-}
 
 // Terraform's LockInfo fields, matched case-insensitively.
 constexpr const char* kLockFields[] = {"ID",      "Operation", "Info", "Who",
@@ -115,7 +110,7 @@ CheckedUpload CheckUpload(storage::BlobStore& blobs, const Upload& body, bool sc
 }
 
 bool PruneSensitive(const storage::WorkspaceRecord& w) {
-  json::object config = ParseObject(w.config_json);
+  json::object config = ParseObjectOrEmpty(w.config_json);
   const json::value* v = config.if_contains("prune_sensitive_data");
   return v && v->is_bool() && v->get_bool();
 }
@@ -149,7 +144,7 @@ const std::vector<std::string>& DataTypes() {
 json::object StateService::LockView(const storage::LockRecord& lock) {
   // Only Terraform's capitalised LockInfo fields plus names no LockInfo field matches, even
   // case-insensitively: the CLI decodes this object into its LockInfo.
-  json::object view = ParseObject(lock.info_json);
+  json::object view = ParseObjectOrEmpty(lock.info_json);
   view["ID"] = lock.lock_id;
   if (lock.manual) {
     if (!view.contains("Operation")) view["Operation"] = "manual";
@@ -178,7 +173,7 @@ json::object StateService::LockSummary(const storage::LockRecord& lock) {
 
 json::object StateService::SpecLockView(const storage::LockRecord& lock,
                                         const storage::WorkspaceKey& key) {
-  json::object info = ParseObject(lock.info_json);
+  json::object info = ParseObjectOrEmpty(lock.info_json);
   auto text = [&](const char* k) -> std::string {
     const json::value* v = info.if_contains(k);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();

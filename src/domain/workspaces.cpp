@@ -186,13 +186,6 @@ const json::object* ObjectOrNull(const json::object& o, std::string_view key) {
   return v && v->is_object() ? &v->get_object() : nullptr;
 }
 
-json::object ParseObject(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return v.get_object();
-}
-
 // Fills record fields and the configuration document from a create/update body.
 void ApplyBody(storage::WorkspaceRecord& w, const json::object& body, bool lenient, bool create,
                const json::object& previous_config) {
@@ -356,7 +349,7 @@ storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,
       ident && ident->is_string() && ident->get_string() != id)
     Bad("identifier", "cannot be changed (the path names workspace '" + id + "')");
   storage::WorkspaceRecord w = current;
-  ApplyBody(w, body, lenient, false, ParseObject(current.config_json));
+  ApplyBody(w, body, lenient, false, ParseObjectOrEmpty(current.config_json));
   w.updated = NowMillis();
   PolicyDecision checked = CheckOnSave(who, w);
   storage::WorkspaceRecord saved =
@@ -393,7 +386,7 @@ storage::WorkspaceRecord WorkspaceService::Clone(
   w.variable_set_keys.clear();
   for (const auto& ref : w.variable_sets)
     w.variable_set_keys.push_back(ResolveVariableSetRef(ref, w.org, w.project));
-  json::object config = ParseObject(w.config_json);
+  json::object config = ParseObjectOrEmpty(w.config_json);
   for (const char* map : {"environment_variables", "terraform_variables"}) {
     if (json::value* vars = config.if_contains(map); vars && vars->is_object())
       for (auto& kv : vars->get_object())
@@ -472,7 +465,7 @@ json::object WorkspaceSummaryDocument(const storage::WorkspaceRecord& w) {
 
 json::object WorkspaceDocument(const storage::WorkspaceRecord& w) {
   json::object out = WorkspaceSummaryDocument(w);
-  for (auto& kv : ParseObject(w.config_json)) out[kv.key()] = std::move(kv.value());
+  for (auto& kv : ParseObjectOrEmpty(w.config_json)) out[kv.key()] = std::move(kv.value());
   json::array sets;
   for (const auto& s : w.variable_sets) sets.emplace_back(s);
   out["variable_sets"] = std::move(sets);
@@ -487,7 +480,7 @@ json::object WorkspaceDocument(const storage::WorkspaceRecord& w) {
   AddKinds(out, "environment_variables", "env");
   AddKinds(out, "terraform_variables", "tf");
   out["backend_locked"] = false;
-  for (const auto& kv : ParseObject(w.server_json)) out[kv.key()] = kv.value();
+  for (const auto& kv : ParseObjectOrEmpty(w.server_json)) out[kv.key()] = kv.value();
   return out;
 }
 
@@ -534,7 +527,7 @@ std::vector<storage::WorkspaceRecord> WorkspaceService::TemplateWorkspaces(
 }
 
 json::object WorkspaceService::EffectiveVariables(const storage::WorkspaceRecord& w) {
-  json::object config = ParseObject(w.config_json);
+  json::object config = ParseObjectOrEmpty(w.config_json);
   json::object out;
   for (const char* map : {"environment_variables", "terraform_variables"}) {
     json::object effective;
@@ -552,7 +545,7 @@ json::object WorkspaceService::EffectiveVariables(const storage::WorkspaceRecord
       auto set = db_.VariableSets().GetVariableSet(w.account,
                                                    ResolveVariableSetRef(ref, w.org, w.project));
       if (!set) continue;
-      json::object doc = ParseObject(set->document_json);
+      json::object doc = ParseObjectOrEmpty(set->document_json);
       const json::object* vars = ObjectOrNull(doc, map);
       if (!vars) continue;
       for (const auto& kv : *vars) {
@@ -615,7 +608,7 @@ std::optional<json::object> WorkspaceService::GetSetting(const auth::Principal& 
   Get(who, scope, id);
   auto text = db_.Workspaces().GetWorkspaceSetting(who.account, scope.org, scope.project, id, name);
   if (!text) return std::nullopt;
-  return ParseObject(*text);
+  return ParseObjectOrEmpty(*text);
 }
 
 json::object WorkspaceService::PutSetting(const auth::Principal& who, const WorkspaceScope& scope,

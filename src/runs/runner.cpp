@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "domain/body_reader.h"
 #include "runs/archive.h"
 #include "runs/process.h"
 
@@ -22,18 +23,12 @@ namespace statehouse::runs {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 namespace rs = domain::run_status;
+using domain::ParseObjectOrEmpty;
 namespace rk = domain::run_kind;
 
 namespace {
 
 constexpr const char* kRunTokenPrefix = "run.";
-
-json::object ParseObjectOrEmpty(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.get_object());
-}
 
 std::string StrField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
