@@ -108,8 +108,11 @@ json::object DataJson(const storage::WorkspaceKey& key, const storage::DataRecor
 }
 
 // The spec's CreateDataResponse / evaluate-policy answer for a data record.
-json::object DataEvaluationJson(const std::string& id, const domain::PolicyDecision& decision) {
+// A plan priced on upload adds "cost_estimate" (totals, budget flag, the cost data ids).
+json::object DataEvaluationJson(const std::string& id, const domain::PolicyDecision& decision,
+                                const domain::CostOutcome* cost = nullptr) {
   json::object out;
+  if (cost && (cost->estimated || !cost->error.empty())) out["cost_estimate"] = cost->ToJson();
   out["id"] = id;
   out["policy_evaluation"] = decision.evaluated ? json::value(decision.DataPolicyEvaluations())
                                                 : json::value(json::array());
@@ -220,9 +223,10 @@ http::Route TypedUpload(Services& s, const std::string& path, const std::string&
                              "data_type: must be one of the spec's data types");
                       storage::DataRecord meta = DataUploadOf(ctx, type);
                       domain::PolicyDecision decision;
+                      domain::CostOutcome cost;
                       auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
-                                                   UploadOf(ctx), meta, "", &decision);
-                      return Reply::Of(200, DataEvaluationJson(d.id, decision));
+                                                   UploadOf(ctx), meta, "", &decision, &cost);
+                      return Reply::Of(200, DataEvaluationJson(d.id, decision, &cost));
                     }};
   route.spool_body = true;
   route.body_limit = s.max_state_bytes;
@@ -598,10 +602,11 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                               Fail(ErrorCode::kInvalidArgument, "data_type: is required");
                             storage::DataRecord meta = DataUploadOf(ctx, Q(ctx, "data_type"));
                             domain::PolicyDecision decision;
+                            domain::CostOutcome cost;
                             auto d = s.states.CreateData(ctx.principal, ScopeOf(ctx), Ws(ctx),
                                                          UploadOf(ctx), meta,
-                                                         Q(ctx, "policy_action"), &decision);
-                            return Reply::Of(200, DataEvaluationJson(d.id, decision));
+                                                         Q(ctx, "policy_action"), &decision, &cost);
+                            return Reply::Of(200, DataEvaluationJson(d.id, decision, &cost));
                           }};
   create_data.spool_body = true;
   create_data.body_limit = s.max_state_bytes;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "api/routes.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "cost/catalog.h"
 #include "domain/credentials.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -108,6 +110,25 @@ std::string HostName() {
   return name;
 }
 
+// The shipped prices, then the operator's imported catalog files over them. A bad file stops
+// the start: estimating with half a catalog would be quietly wrong.
+cost::PriceCatalog LoadPriceCatalog(const Config& config) {
+  auto started = std::chrono::steady_clock::now();
+  cost::PriceCatalog catalog = cost::PriceCatalog::Shipped();
+  std::string dir = config.pricing_dir.empty() ? config.data_dir + "/pricing" : config.pricing_dir;
+  catalog.AddDirectory(dir);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+  std::string files;
+  for (const auto& s : catalog.sources())
+    files += (files.empty() ? "" : ", ") + s.origin + " (" + s.effective_date + ")";
+  log::Info("price catalog loaded", {{"prices", std::to_string(catalog.size())},
+                                     {"files", files},
+                                     {"load_ms", std::to_string(micros / 1000.0)}});
+  return catalog;
+}
+
 int ReportFailure(const std::exception& e) {
   std::cerr << "statehouse: " << e.what() << "\n";
   return 1;
@@ -151,6 +172,8 @@ int Serve(const Config& config) {
       if (v <= 0)
         Fail(ErrorCode::kInvalidArgument, "timeouts and --max-connections must be positive");
     api::Services services(*db, static_cast<size_t>(config.max_state_bytes));
+    cost::PriceCatalog catalog = LoadPriceCatalog(config);
+    services.states.SetPriceCatalog(&catalog);
     http::Router router;
     api::RegisterAllRoutes(router, services);
     // The runner starts once the port is known; its tokens work from then on.

@@ -114,6 +114,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.secrets_file = kv.second.as<std::string>();
       else if (key == "runner-id" || key == "runner_id")
         config.runner_id = kv.second.as<std::string>();
+      else if (key == "pricing-dir" || key == "pricing_dir")
+        config.pricing_dir = kv.second.as<std::string>();
       else
         Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {

@@ -27,6 +27,8 @@ struct Config {
   int run_timeout_seconds = 3600;  // per provisioner step
   std::string secrets_file;        // JSON {"account.ref": "value"}, mode 0600
   std::string runner_id;           // empty: the host name
+  // Cost estimation: catalog documents (`statehouse pricing import`) over the shipped prices.
+  std::string pricing_dir;  // empty: <data_dir>/pricing
 };
 
 struct ListenAddress {

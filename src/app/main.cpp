@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "cli/policy_cli.h"
+#include "cli/pricing_cli.h"
 #include "cli/run_cli.h"
 
 int main(int argc, char** argv) {
@@ -98,6 +99,10 @@ int main(int argc, char** argv) {
       ->add_option("--runner-id", config.runner_id,
                    "Names this server's runs for restart recovery (default: the host name)")
       ->envname("STATEHOUSE_RUNNER_ID");
+  serve
+      ->add_option("--pricing-dir", config.pricing_dir,
+                   "Price catalog files over the shipped prices (default: <data-dir>/pricing)")
+      ->envname("STATEHOUSE_PRICING_DIR");
 
   CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
   admin->require_subcommand(1);
@@ -163,6 +168,24 @@ int main(int argc, char** argv) {
   apply_cmd->add_flag("--auto-approve", apply_options.auto_approve,
                       "Apply without asking for approval");
 
+  // Cost estimation's price catalog.
+  CLI::App* pricing = cli.add_subcommand("pricing", "Manage the price catalog of cost estimates");
+  pricing->require_subcommand(1);
+  statehouse::cli::PricingImportOptions import_options;
+  std::string import_data_dir = "./data";
+  CLI::App* pricing_import = pricing->add_subcommand(
+      "import",
+      "Import a provider's published price file (AWS Price List offer file, Google Cloud "
+      "billing SKU list, Azure Retail Prices API pages) into the pricing directory");
+  pricing_import->add_option("FILE", import_options.file, "The price file (JSON)")->required();
+  pricing_import
+      ->add_option("--pricing-dir", import_options.pricing_dir,
+                   "Where the server reads catalog files (default: <data-dir>/pricing)")
+      ->envname("STATEHOUSE_PRICING_DIR");
+  pricing_import->add_option("--data-dir", import_data_dir, "Data directory")
+      ->envname("STATEHOUSE_DATA_DIR")
+      ->capture_default_str();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -194,6 +217,11 @@ int main(int argc, char** argv) {
   }
   if (*plan_cmd) return statehouse::cli::RemoteRun(plan_options, std::cout, std::cerr);
   if (*apply_cmd) return statehouse::cli::RemoteRun(apply_options, std::cout, std::cerr);
+  if (*pricing_import) {
+    if (import_options.pricing_dir.empty())
+      import_options.pricing_dir = import_data_dir + "/pricing";
+    return statehouse::cli::PricingImport(import_options, std::cout, std::cerr);
+  }
   if (*eval) return statehouse::cli::PolicyEval(eval_options, std::cout, std::cerr);
   if (*test) return statehouse::cli::PolicyTest(test_options, std::cout, std::cerr);
   if (*create_account) return statehouse::app::AdminCreateAccount(admin_config, account);

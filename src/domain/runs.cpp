@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "cost/decimal.h"
 #include "domain/body_reader.h"
 
 namespace statehouse::domain {
@@ -493,6 +494,30 @@ storage::EventRecord RunEvent(const storage::RunRecord& run, const std::string& 
     size_t colon = pair.find(':');
     const json::value* v = summary.if_contains(pair.substr(0, colon));
     if (v && v->is_string() && !v->get_string().empty()) m[pair.substr(colon + 1)] = *v;
+  }
+  // A priced plan: ActivityMetadata's cost fields (strings, as the spec has them).
+  if (const json::value* cost = summary.if_contains("cost_estimate"); cost && cost->is_object()) {
+    const json::object& c = cost->get_object();
+    for (const char* from_to :
+         {"currency:cost_currency", "total_monthly_cost:cost_total_monthly",
+          "past_total_monthly_cost:cost_past_total_monthly",
+          "diff_total_monthly_cost:cost_diff_total_monthly",
+          "cost_breakdown_id:cost_breakdown_uuid", "cost_diff_id:cost_diff_uuid"}) {
+      std::string_view pair(from_to);
+      size_t colon = pair.find(':');
+      const json::value* v = c.if_contains(pair.substr(0, colon));
+      if (v && v->is_string()) m[pair.substr(colon + 1)] = *v;
+    }
+    std::optional<cost::Decimal> now, past;
+    if (const json::value* v = c.if_contains("total_monthly_cost"); v && v->is_string())
+      now = cost::Decimal::Parse(v->get_string());
+    if (const json::value* v = c.if_contains("past_total_monthly_cost"); v && v->is_string())
+      past = cost::Decimal::Parse(v->get_string());
+    if (now && past && !past->IsZero())
+      m["cost_total_monthly_percentage_change"] =
+          (((*now - *past) * cost::Decimal::FromInt(100)) / *past).Round(2).ToString();
+    if (const json::value* over = c.if_contains("over_budget"); over && over->is_bool())
+      m["cost_over_budget"] = *over;
   }
   storage::EventRecord e;
   e.account = run.account;

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "cost/estimate.h"
 #include "domain/body_reader.h"
 #include "domain/policies.h"
 #include "domain/terraform_plan.h"
@@ -386,7 +387,7 @@ storage::DataRecord StateService::CreateData(const auth::Principal& who,
                                              const WorkspaceScope& scope, const std::string& ws,
                                              const Upload& body, storage::DataRecord meta,
                                              const std::string& policy_action,
-                                             PolicyDecision* decision) {
+                                             PolicyDecision* decision, CostOutcome* cost) {
   auth::RequireScope(who, scope.org, scope.project);
   workspaces_.Get(who, scope, ws);
   if (std::find(DataTypes().begin(), DataTypes().end(), meta.data_type) == DataTypes().end())
@@ -413,6 +414,106 @@ storage::DataRecord StateService::CreateData(const auth::Principal& who,
   db_.Blobs().Put(checked.sha256, body.file);
   db_.States().AddData(KeyOf(who, scope, ws), meta);
   PolicyDecision result = EvaluateData(who, scope, ws, meta, policy_action);
+  if (result.evaluated) {
+    meta.policy_evaluation_id = result.evaluation_id;
+    meta.policy_status = result.StatusName();
+    meta.policy_message = result.Message();
+  }
+  if (decision) *decision = std::move(result);
+  if (meta.data_type == "plan_json") {
+    CostOutcome outcome = EstimateCost(who, scope, ws, meta);
+    if (cost) *cost = std::move(outcome);
+  }
+  return meta;
+}
+
+json::object CostOutcome::ToJson() const {
+  json::object o;
+  o["estimated"] = estimated;
+  if (!estimated) {
+    if (!error.empty()) o["error"] = error;
+    return o;
+  }
+  o["currency"] = currency;
+  o["total_monthly_cost"] = total_monthly;
+  o["past_total_monthly_cost"] = past_total_monthly;
+  o["diff_total_monthly_cost"] = diff_total_monthly;
+  if (!monthly_budget.empty()) {
+    o["monthly_budget"] = monthly_budget;
+    o["over_budget"] = over_budget;
+  }
+  o["cost_breakdown_id"] = breakdown_id;
+  o["cost_diff_id"] = diff_id;
+  if (decision.evaluated) {
+    o["policy_evaluation_status"] = decision.StatusName();
+    o["policy_evaluation_id"] = decision.evaluation_id;
+    if (!decision.Message().empty()) o["policy_evaluation_message"] = decision.Message();
+  }
+  return o;
+}
+
+CostOutcome StateService::EstimateCost(const auth::Principal& who, const WorkspaceScope& scope,
+                                       const std::string& ws, const storage::DataRecord& plan) {
+  CostOutcome outcome;
+  storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
+  json::object config = ParseObjectOrEmpty(w.config_json);
+  const json::value* enabled = config.if_contains("cost_estimation_enabled");
+  if (!enabled || !enabled->is_bool() || !enabled->get_bool()) return outcome;
+  if (!catalog_) {
+    outcome.error = "cost estimation is not configured on this server";
+    return outcome;
+  }
+  cost::EstimateOptions options;
+  options.project_name = ws;
+  options.time_generated = Rfc3339(NowMillis());
+  if (const json::value* budget = config.if_contains("budget"); budget && budget->is_number())
+    options.monthly_budget = cost::Decimal::FromDouble(budget->to_number<double>());
+  json::object document;
+  try {
+    document = cost::EstimatePlan(ReadDocument(plan.sha256, "plan_json", true), *catalog_, options);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidArgument) throw;
+    outcome.error = e.what();
+    return outcome;
+  }
+  cost::CostTotals totals = cost::TotalsOf(document);
+  storage::DataRecord breakdown = StoreDocument(who, scope, ws, "cost_breakdown",
+                                                json::serialize(document), plan, &outcome.decision);
+  storage::DataRecord diff = StoreDocument(
+      who, scope, ws, "cost_diff", json::serialize(cost::DiffDocument(document)), plan, nullptr);
+  db_.Workspaces().SetWorkspaceServerFields(
+      KeyOf(who, scope, ws), json::serialize(json::object{{"cost_breakdown_json", breakdown.id},
+                                                          {"cost_diff_json", diff.id}}));
+  outcome.estimated = true;
+  outcome.breakdown_id = breakdown.id;
+  outcome.diff_id = diff.id;
+  outcome.currency = totals.currency;
+  outcome.total_monthly = totals.total_monthly;
+  outcome.past_total_monthly = totals.past_total_monthly;
+  outcome.diff_total_monthly = totals.diff_total_monthly;
+  outcome.over_budget = totals.over_budget;
+  if (options.monthly_budget) outcome.monthly_budget = options.monthly_budget->ToString();
+  return outcome;
+}
+
+storage::DataRecord StateService::StoreDocument(const auth::Principal& who,
+                                                const WorkspaceScope& scope, const std::string& ws,
+                                                const std::string& data_type,
+                                                const std::string& bytes,
+                                                const storage::DataRecord& like,
+                                                PolicyDecision* decision) {
+  storage::DataRecord meta;
+  meta.id = RandomUuid();
+  meta.data_type = data_type;
+  meta.provisioner_type = like.provisioner_type;
+  meta.pipeline_execution_id = like.pipeline_execution_id;
+  meta.sha256 = Sha256Hex({bytes});
+  meta.size = static_cast<int64_t>(bytes.size());
+  meta.created_by = who.token_id;
+  meta.created = NowMillis();
+  db_.Blobs().PutBytes(meta.sha256, bytes);
+  db_.States().AddData(KeyOf(who, scope, ws), meta);
+  PolicyDecision result = EvaluateData(who, scope, ws, meta, "afterTerraformPlan");
   if (result.evaluated) {
     meta.policy_evaluation_id = result.evaluation_id;
     meta.policy_status = result.StatusName();

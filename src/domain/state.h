@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "common/error.h"
+#include "cost/catalog.h"
 #include "domain/policies.h"
 #include "domain/terraform_state.h"
 #include "domain/workspaces.h"
@@ -41,6 +42,23 @@ struct ResourceSelector {
 };
 bool MatchesAnySelector(const boost::json::object& resource,
                         const std::vector<ResourceSelector>& selectors);
+
+// What a plan's cost estimate gave (workspaces with cost_estimation_enabled).
+struct CostOutcome {
+  bool estimated = false;
+  std::string breakdown_id;  // data ids of the stored cost_breakdown / cost_diff
+  std::string diff_id;
+  std::string currency;
+  std::string total_monthly;
+  std::string past_total_monthly;
+  std::string diff_total_monthly;
+  std::string monthly_budget;  // empty when the workspace has no budget
+  bool over_budget = false;
+  PolicyDecision decision;  // the Terraform Plan Cost policies, run on the breakdown
+  std::string error;        // why no estimate was made, when one was asked for
+  // The reply's / run summary's "cost_estimate" object.
+  boost::json::object ToJson() const;
+};
 
 class StateService {
  public:
@@ -94,14 +112,21 @@ class StateService {
   };
   Content ContentOf(const storage::WorkspaceRecord& w, const storage::DataRecord& d,
                     bool for_backend);
+  // The prices cost estimates use; without a catalog no estimate is made.
+  void SetPriceCatalog(const cost::PriceCatalog* catalog) { catalog_ = catalog; }
+
   // Stores other workspace data. Plans (plan_json: `terraform show -json` of a plan) and cost
   // estimates (cost_breakdown, cost_diff) are evaluated by the policies of their entity for
   // policy_action (default afterTerraformPlan); the result is kept with the data and put in
   // *decision. Uploads are never refused by policy: a run decides what to do with an error.
+  // A plan uploaded to a workspace with cost_estimation_enabled is priced: the breakdown and
+  // the diff are stored as cost_breakdown / cost_diff data (checked by the Terraform Plan Cost
+  // policies), the workspace's cost_breakdown_json / cost_diff_json name them, and *cost says
+  // what came out.
   storage::DataRecord CreateData(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& ws, const Upload& body,
                                  storage::DataRecord meta, const std::string& policy_action = "",
-                                 PolicyDecision* decision = nullptr);
+                                 PolicyDecision* decision = nullptr, CostOutcome* cost = nullptr);
   // Evaluates stored data (a plan, a cost estimate or a state) again for policy_action and
   // keeps the result with it. Data of other types, or with no policy set applying, returns a
   // decision with evaluated == false.
@@ -147,9 +172,18 @@ class StateService {
   storage::DataRecord CheckStoredState(const auth::Principal& who, const WorkspaceScope& scope,
                                        const std::string& ws, storage::DataRecord stored,
                                        const std::string& policy_action, PolicyDecision* decision);
+  // Prices the stored plan `plan` when the workspace asks for estimates (see CreateData).
+  CostOutcome EstimateCost(const auth::Principal& who, const WorkspaceScope& scope,
+                           const std::string& ws, const storage::DataRecord& plan);
+  // Stores a document the server made (a cost estimate) as workspace data, with its policies.
+  storage::DataRecord StoreDocument(const auth::Principal& who, const WorkspaceScope& scope,
+                                    const std::string& ws, const std::string& data_type,
+                                    const std::string& bytes, const storage::DataRecord& like,
+                                    PolicyDecision* decision);
   storage::Database& db_;
   WorkspaceService& workspaces_;
   PolicyService* policies_;
+  const cost::PriceCatalog* catalog_ = nullptr;
 
  public:
   // ---- the resource inventory: PATCH / DELETE .../resources (the rules are in state.cpp) ----

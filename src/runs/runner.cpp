@@ -584,8 +584,9 @@ class RunExecution {
     LogLine("plan: " + std::to_string(counts.add) + " to add, " + std::to_string(counts.change) +
             " to change, " + std::to_string(counts.destroy) + " to destroy");
     domain::PolicyDecision decision;
+    domain::CostOutcome cost;
     storage::DataRecord human = StoreData("plan_human", plan_text, nullptr);
-    storage::DataRecord json_data = StoreData("plan_json", plan_json, &decision);
+    storage::DataRecord json_data = StoreData("plan_json", plan_json, &decision, &cost);
     summary_["plan_data_id"] = json_data.id;
     summary_["plan_human_data_id"] = human.id;
     if (decision.evaluated) {
@@ -595,11 +596,17 @@ class RunExecution {
       LogLine(std::string("plan policies: ") + decision.StatusName() +
               (decision.Message().empty() ? "" : "\n" + decision.Message()));
     }
+    RecordCost(cost);
     Event("plan", "success");
 
     if (decision.evaluated && decision.Blocked()) {
       Finish(rs::kPolicyFailed, "failed", "failed", "failure",
              "a plan policy denied the plan; nothing was applied");
+      return;
+    }
+    if (cost.decision.evaluated && cost.decision.Blocked()) {
+      Finish(rs::kPolicyFailed, "failed", "failed", "failure",
+             "a cost policy denied the plan; nothing was applied");
       return;
     }
     const std::string before = StrField(summary_, "workspace_status_before");
@@ -648,8 +655,29 @@ class RunExecution {
     return masker.Feed(out) + masker.Flush();
   }
 
+  // The plan's cost estimate in the log, the run's summary and so its events.
+  void RecordCost(const domain::CostOutcome& cost) {
+    if (!cost.estimated) {
+      if (!cost.error.empty()) LogLine("cost estimate: none (" + cost.error + ")");
+      return;
+    }
+    summary_["cost_estimate"] = cost.ToJson();
+    summary_["cost_breakdown_id"] = cost.breakdown_id;
+    summary_["cost_diff_id"] = cost.diff_id;
+    std::string line = "cost estimate: " + cost.total_monthly + " " + cost.currency + " a month (" +
+                       cost.diff_total_monthly + " against " + cost.past_total_monthly + " before)";
+    if (!cost.monthly_budget.empty())
+      line += cost.over_budget ? "; over the workspace budget of " + cost.monthly_budget
+                               : "; within the workspace budget of " + cost.monthly_budget;
+    LogLine(line);
+    if (cost.decision.evaluated)
+      LogLine(std::string("cost policies: ") + cost.decision.StatusName() +
+              (cost.decision.Message().empty() ? "" : "\n" + cost.decision.Message()));
+  }
+
   storage::DataRecord StoreData(const std::string& type, const std::string& bytes,
-                                domain::PolicyDecision* decision) {
+                                domain::PolicyDecision* decision,
+                                domain::CostOutcome* cost = nullptr) {
     std::string file = r_.options_.data_dir + "/tmp/run-" + run_.id + "-" + type;
     {
       std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -663,7 +691,7 @@ class RunExecution {
     meta.provisioner_type = "tf";
     storage::DataRecord stored =
         r_.states_.CreateData(principal_, {run_.org, run_.project}, run_.workspace, upload, meta,
-                              "afterTerraformPlan", decision);
+                              "afterTerraformPlan", decision, cost);
     std::error_code ec;
     fs::remove(file, ec);
     return stored;

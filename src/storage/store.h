@@ -109,6 +109,10 @@ class WorkspaceStore {
   // Sets only the status (runs move it), keeping the per-status counts right; bumps the
   // version. False when the workspace does not exist.
   virtual bool SetWorkspaceStatus(const WorkspaceKey& key, std::string_view status) = 0;
+  // Sets server-owned fields (fields_json: a JSON object, e.g. the cost estimate's data ids) in
+  // the workspace's server_json, keeping the others, in one transaction; bumps the version.
+  // False when the workspace does not exist.
+  virtual bool SetWorkspaceServerFields(const WorkspaceKey& key, std::string_view fields_json) = 0;
   // kLocked when the workspace's state is locked; kPreconditionFailed on a stale version.
   virtual void DeleteWorkspace(std::string_view account, std::string_view org,
                                std::string_view project, std::string_view identifier,

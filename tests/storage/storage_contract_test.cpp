@@ -1276,6 +1276,28 @@ TEST_P(RunContract, DeletingTheWorkspaceTakesItsRunsAlong) {
   EXPECT_EQ(st.ListEvents(ws2_, {}).total, 1);
 }
 
+// Server-owned workspace fields (the cost estimate's data ids): merged, never written by a save.
+TEST_P(RunContract, ServerFieldsMergeAndSurviveClientSaves) {
+  auto& ws = db_->Workspaces();
+  int64_t version = ws.GetWorkspace("acct", "o1", "p1", "ws")->version;
+  EXPECT_TRUE(
+      ws.SetWorkspaceServerFields(ws_, R"({"cost_breakdown_json":"b1","cost_diff_json":"d1"})"));
+  EXPECT_TRUE(ws.SetWorkspaceServerFields(ws_, R"({"cost_breakdown_json":"b2"})"));
+  WorkspaceRecord w = *ws.GetWorkspace("acct", "o1", "p1", "ws");
+  EXPECT_EQ(w.server_json, R"({"cost_breakdown_json":"b2","cost_diff_json":"d1"})");
+  EXPECT_EQ(w.version, version + 2);
+  // A client save carries an old server_json: the stored one stands.
+  WorkspaceRecord stale = w;
+  stale.server_json = "{}";
+  stale.name = "renamed";
+  ws.UpdateWorkspace(stale, std::nullopt, nullptr);
+  WorkspaceRecord saved = *ws.GetWorkspace("acct", "o1", "p1", "ws");
+  EXPECT_EQ(saved.name, "renamed");
+  EXPECT_EQ(saved.server_json, R"({"cost_breakdown_json":"b2","cost_diff_json":"d1"})");
+  EXPECT_EQ(ws.GetWorkspace("other", "o1", "p1", "ws")->server_json, "{}");
+  EXPECT_FALSE(ws.SetWorkspaceServerFields({"acct", "o1", "p1", "nope"}, R"({"x":"y"})"));
+}
+
 // ---- what clients wrote about a workspace's resources ----
 
 class ResourceContract : public StateContract {

@@ -1,3 +1,6 @@
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "common/error.h"
 #include "common/util.h"
 #include "storage/sql/sql_common.h"
@@ -56,13 +59,15 @@ class SqlWorkspaceStore final : public WorkspaceStore {
       CheckVersion(expected, current->version, "workspace '" + w.identifier + "'");
       Statement s = c.Prepare(
           "UPDATE workspaces SET name = ?, status = ?, provisioner = ?, template_id = ?, "
-          "template_version = ?, tags = ?, variable_sets = ?, config = ?, server = ?, updated = ?, "
+          "template_version = ?, tags = ?, variable_sets = ?, config = ?, updated = ?, "
           "version = version + 1 WHERE account = ? AND org = ? AND project = ? AND identifier = ?");
+      // Server-owned fields (server) are not the client's to write: a save racing a cost
+      // estimate must not put back the ids it replaced.
       s.Bind(1, w.name).Bind(2, w.status).Bind(3, w.provisioner).Bind(4, w.template_id);
       s.Bind(5, w.template_version).Bind(6, TagsToText(w.tags));
-      s.Bind(7, StringsToText(w.variable_sets)).Bind(8, w.config_json).Bind(9, w.server_json);
-      s.Bind(10, w.updated).Bind(11, w.account).Bind(12, w.org).Bind(13, w.project);
-      s.Bind(14, w.identifier).Run();
+      s.Bind(7, StringsToText(w.variable_sets)).Bind(8, w.config_json);
+      s.Bind(9, w.updated).Bind(10, w.account).Bind(11, w.org).Bind(12, w.project);
+      s.Bind(13, w.identifier).Run();
       DeleteChildren(c, w.account, w.org, w.project, w.identifier);
       WriteChildren(c, w);
       if (current->status != w.status) {
@@ -86,6 +91,26 @@ class SqlWorkspaceStore final : public WorkspaceStore {
       s.Bind(5, key.project).Bind(6, key.workspace).Run();
       AddStatusCount(c, key.account, key.org, key.project, current->status, -1);
       AddStatusCount(c, key.account, key.org, key.project, std::string(status), 1);
+      return true;
+    });
+  }
+
+  bool SetWorkspaceServerFields(const WorkspaceKey& key, std::string_view fields_json) override {
+    boost::json::error_code ec;
+    boost::json::value fields = boost::json::parse(fields_json, ec);
+    if (ec || !fields.is_object())
+      Fail(ErrorCode::kInternal, "SetWorkspaceServerFields: fields must be a JSON object");
+    return pool_.WriteTransaction([&](Connection& c) {
+      auto current = Find(c, key.account, key.org, key.project, key.workspace, true);
+      if (!current) return false;
+      boost::json::value merged = boost::json::parse(current->server_json, ec);
+      if (ec || !merged.is_object()) merged = boost::json::object();
+      for (const auto& kv : fields.get_object()) merged.get_object()[kv.key()] = kv.value();
+      Statement s = c.Prepare(
+          "UPDATE workspaces SET server = ?, updated = ?, version = version + 1 WHERE "
+          "account = ? AND org = ? AND project = ? AND identifier = ?");
+      s.Bind(1, boost::json::serialize(merged)).Bind(2, NowMillis()).Bind(3, key.account);
+      s.Bind(4, key.org).Bind(5, key.project).Bind(6, key.workspace).Run();
       return true;
     });
   }
