@@ -215,6 +215,10 @@ int Serve(const Config& config) {
     }
     // Spooled uploads live beside the data so a rename into the blob store stays on one disk.
     options.spool_dir = config.data_dir + "/tmp";
+    if (config.tls_cert.empty() != config.tls_key.empty())
+      Fail(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+    options.tls_cert_file = config.tls_cert;
+    options.tls_key_file = config.tls_key;
     std::filesystem::remove_all(options.spool_dir);  // leftovers of a crash mid-upload
     std::filesystem::create_directories(options.spool_dir);
     http::Server server(options, dispatcher);
@@ -235,7 +239,9 @@ int Serve(const Config& config) {
     if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
     if (host == "::") host = "::1";
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    runner_options.backend_url = "http://" + host + ":" + std::to_string(port);
+    runner_options.backend_url =
+        (options.Tls() ? "https://" : "http://") + host + ":" + std::to_string(port);
+    runner_options.backend_skip_cert_verification = options.Tls();
     runs::Runner runner(*db, services.workspaces, services.states, services.runs.Signals(),
                         runner_options);
     services.runs.SetDataDir(config.data_dir);
@@ -244,6 +250,7 @@ int Serve(const Config& config) {
     runner.Start();
     log::Info("listening", {{"host", listen.host},
                             {"port", port},
+                            {"tls", options.Tls()},
                             {"database", db->BackendName()},
                             {"data_dir", config.data_dir}});
     server.Run();

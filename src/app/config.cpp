@@ -116,6 +116,10 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.runner_id = kv.second.as<std::string>();
       else if (key == "pricing-dir" || key == "pricing_dir")
         config.pricing_dir = kv.second.as<std::string>();
+      else if (key == "tls-cert" || key == "tls_cert")
+        config.tls_cert = kv.second.as<std::string>();
+      else if (key == "tls-key" || key == "tls_key")
+        config.tls_key = kv.second.as<std::string>();
       else
         Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {

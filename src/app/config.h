@@ -29,6 +29,9 @@ struct Config {
   std::string runner_id;           // empty: the host name
   // Cost estimation: catalog documents (`statehouse pricing import`) over the shipped prices.
   std::string pricing_dir;  // empty: <data_dir>/pricing
+  // HTTPS on the listener (PEM files; both or neither). SIGHUP reloads them.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct ListenAddress {

@@ -100,6 +100,13 @@ int main(int argc, char** argv) {
                    "Names this server's runs for restart recovery (default: the host name)")
       ->envname("STATEHOUSE_RUNNER_ID");
   serve
+  serve
+      ->add_option("--tls-cert", config.tls_cert,
+                   "PEM certificate chain: serve HTTPS (TLS 1.2/1.3) instead of HTTP; SIGHUP "
+                   "reloads it")
+      ->envname("STATEHOUSE_TLS_CERT");
+  serve->add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
+      ->envname("STATEHOUSE_TLS_KEY");
       ->add_option("--pricing-dir", config.pricing_dir,
                    "Price catalog files over the shipped prices (default: <data-dir>/pricing)")
       ->envname("STATEHOUSE_PRICING_DIR");

@@ -14,12 +14,14 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "common/error.h"
@@ -70,6 +72,24 @@ awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
         });
       },
       asio::use_awaitable);
+}
+
+// A server context for TLS 1.2 and 1.3 only, with the PEM certificate chain and key.
+std::shared_ptr<asio::ssl::context> MakeTlsContext(const std::string& cert_file,
+                                                   const std::string& key_file) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  context->use_certificate_chain_file(cert_file, ec);
+  if (ec) Fail(ErrorCode::kInvalidArgument, "--tls-cert " + cert_file + ": " + ec.message());
+  context->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+  if (ec) Fail(ErrorCode::kInvalidArgument, "--tls-key " + key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1)
+    Fail(ErrorCode::kInvalidArgument, "--tls-key does not match the certificate of --tls-cert");
+  return context;
 }
 
 // How often a stream's source is polled when it had nothing to give.
@@ -190,6 +210,10 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point last_accept_warning{};
   std::mutex stop_mutex;
   std::condition_variable stop_requested;
+  // TLS: the context new connections take; SIGHUP replaces it (connections keep the one they
+  // started with, so none is dropped).
+  std::mutex tls_mutex;
+  std::shared_ptr<asio::ssl::context> tls_context;
 
   Impl(ServerOptions opts, const Dispatcher& d)
       : options(std::move(opts)),
@@ -202,6 +226,27 @@ struct Server::Impl {
                                                 : options.write_threads)),
         acceptor(ioc) {
     for (auto& c : contexts) keep_running.push_back(asio::make_work_guard(*c));
+    if (options.Tls()) tls_context = MakeTlsContext(options.tls_cert_file, options.tls_key_file);
+  }
+
+  std::shared_ptr<asio::ssl::context> CurrentTlsContext() {
+    std::lock_guard lock(tls_mutex);
+    return tls_context;
+  }
+
+  bool ReloadTls() {
+    if (!options.Tls()) return false;
+    try {
+      auto fresh = MakeTlsContext(options.tls_cert_file, options.tls_key_file);
+      std::lock_guard lock(tls_mutex);
+      tls_context = std::move(fresh);
+    } catch (const std::exception& e) {
+      log::Error("TLS certificate reload failed; the previous certificate stays in use",
+                 {{"detail", e.what()}});
+      return false;
+    }
+    log::Info("TLS certificate reloaded", {{"cert", options.tls_cert_file}});
+    return true;
   }
 
   uint16_t Bind() {
@@ -244,7 +289,9 @@ struct Server::Impl {
         it = connections.insert(connections.end(), conn);
       }
       ++open_connections;
-      asio::co_spawn(strand, Session(std::move(socket), conn), [this, it](std::exception_ptr e) {
+      auto session = options.Tls() ? TlsSession(std::move(socket), conn)
+                                   : PlainSession(std::move(socket), conn);
+      asio::co_spawn(strand, std::move(session), [this, it](std::exception_ptr e) {
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -271,16 +318,18 @@ struct Server::Impl {
   // Writes an error decided before a handler ran (framing, limits) and asks to close.
   // The client may still be sending: half-close and drain for a moment, so it can read the
   // answer instead of hitting a reset.
-  awaitable<void> WriteEarlyError(beast::tcp_stream& stream, const Request& req, ErrorCode code,
+  template <typename Stream>
+  awaitable<void> WriteEarlyError(Stream& stream, const Request& req, ErrorCode code,
                                   std::string_view message) {
     Response res = dispatcher.ErrorFor(req, code, message);
     auto out = ToBeast(std::move(res), 11, false, req.request_id);
-    stream.expires_after(std::chrono::seconds(10));
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(std::chrono::seconds(10));
     auto [wec, wn] = co_await bhttp::async_write(stream, out, kTuple);
     if (wec) co_return;
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.expires_after(std::chrono::seconds(2));
     std::array<char, 16384> sink;
     size_t drained = 0;
     while (drained < (64u << 20)) {
@@ -293,22 +342,19 @@ struct Server::Impl {
   }
 
   // Sends a file as the body with sendfile(2): the kernel copies from the page cache to the
-  // socket, nothing passes through user space.
-  awaitable<boost::system::error_code> WriteFile(beast::tcp_stream& stream, Response&& res,
-                                                 unsigned version, bool keep_alive,
-                                                 const std::string& request_id) {
+  // socket, nothing passes through user space. Over TLS the bytes must be encrypted, so they
+  // are read and written in pieces instead.
+  template <typename Stream>
+  awaitable<boost::system::error_code> WriteFile(Stream& stream, Response&& res, unsigned version,
+                                                 bool keep_alive, const Request& req) {
+    const std::string& request_id = req.request_id;
     int fd = ::open(res.body_file.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     if (fd < 0 || ::fstat(fd, &st) != 0) {
       if (fd >= 0) ::close(fd);
       log::Error("cannot open a stored blob", {{"request_id", request_id}});
-      auto err = ToBeast(Response{500,
-                                  {},
-                                  "application/json",
-                                  SerializeJson(ErrorBody(ErrorCode::kInternal, "", request_id)),
-                                  "",
-                                  nullptr},
-                         version, false, request_id);
+      auto err =
+          ToBeast(dispatcher.ErrorFor(req, ErrorCode::kInternal, ""), version, false, request_id);
       co_await bhttp::async_write(stream, err, kTuple);
       co_return asio::error::not_found;
     }
@@ -321,12 +367,32 @@ struct Server::Impl {
     for (auto& [k, v] : res.headers) head.insert(k, v);
     head.keep_alive(keep_alive);
     head.content_length(static_cast<uint64_t>(st.st_size));
-    stream.expires_after(options.body_timeout + std::chrono::seconds(st.st_size >> 20));
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_after(options.body_timeout + std::chrono::seconds(st.st_size >> 20));
     bhttp::response_serializer<bhttp::empty_body> sr{head};
     auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kTuple);
     boost::system::error_code ec = hec;
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      std::vector<char> piece(256 * 1024);
+      off_t at = 0;
+      while (!ec && at < st.st_size) {
+        ssize_t n = ::pread(fd, piece.data(), piece.size(), at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          ec = n == 0 ? asio::error::eof
+                      : boost::system::error_code(errno, boost::system::system_category());
+          break;
+        }
+        auto [wec, wn] =
+            co_await asio::async_write(stream, asio::buffer(piece.data(), size_t(n)), kTuple);
+        ec = wec;
+        at += n;
+      }
+      ::close(fd);
+      co_return ec;
+    }
     off_t offset = 0;
-    auto& sock = stream.socket();
+    auto& sock = lowest.socket();
     sock.native_non_blocking(true, ec);
     // The same deadline as any other write: a client that stops reading is dropped.
     auto deadline = std::chrono::steady_clock::now() + options.body_timeout +
@@ -361,7 +427,8 @@ struct Server::Impl {
   // kStreamPoll or until the client closes its end, whichever comes first. Ends early, closing
   // the connection, when the client goes away, the stream outlives stream_max_seconds or the
   // server shuts down.
-  awaitable<StreamResult> WriteStream(beast::tcp_stream& stream, Response&& res, unsigned version,
+  template <typename Stream>
+  awaitable<StreamResult> WriteStream(Stream& stream, Response&& res, unsigned version,
                                       bool& keep_alive, const Request& req) {
     StreamResult result;
     std::shared_ptr<ChunkSource> source = std::move(res.stream);
@@ -377,15 +444,16 @@ struct Server::Impl {
     head.erase(bhttp::field::content_length);
     head.keep_alive(keep_alive);
     if (chunked) head.chunked(true);
-    auto& sock = stream.socket();
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    auto& sock = lowest.socket();
     boost::system::error_code ignored;
     // Pieces are small and must not wait for the previous one's acknowledgement (Nagle).
     sock.set_option(tcp::no_delay(true), ignored);
     bhttp::response_serializer<bhttp::empty_body> sr{head};
-    stream.expires_after(options.body_timeout);
+    lowest.expires_after(options.body_timeout);
     auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kTuple);
     // Waiting for the source is not idleness: only writes have a deadline.
-    stream.expires_never();
+    lowest.expires_never();
     if (hec) {
       result.ec = hec;
       result.end = "client_gone";
@@ -408,7 +476,7 @@ struct Server::Impl {
         break;
       }
       if (!piece.empty()) {
-        stream.expires_after(options.body_timeout + std::chrono::seconds(piece.size() >> 20));
+        lowest.expires_after(options.body_timeout + std::chrono::seconds(piece.size() >> 20));
         boost::system::error_code wec;
         if (chunked) {
           auto [ec, n] =
@@ -418,7 +486,7 @@ struct Server::Impl {
           auto [ec, n] = co_await asio::async_write(stream, asio::buffer(piece), kTuple);
           wec = ec;
         }
-        stream.expires_never();
+        lowest.expires_never();
         if (wec) {
           result.ec = wec;
           result.end = "client_gone";
@@ -428,9 +496,9 @@ struct Server::Impl {
       }
       if (!more) {
         if (chunked) {
-          stream.expires_after(options.body_timeout);
+          lowest.expires_after(options.body_timeout);
           auto [ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
-          stream.expires_never();
+          lowest.expires_never();
           if (ec) {
             result.ec = ec;
             result.end = "client_gone";
@@ -482,14 +550,62 @@ struct Server::Impl {
     co_return result;
   }
 
-  awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn) {
+  awaitable<void> PlainSession(tcp::socket socket, std::shared_ptr<Connection> conn) {
     beast::tcp_stream stream(std::move(socket));
     conn->stream = &stream;
+    co_await Serve(stream, conn, beast::flat_buffer());
+  }
+
+  // A TLS connection: a client speaking plain HTTP to the TLS port gets a 400 saying so (as
+  // nginx and Go's net/http answer) in clear, then the handshake must complete within the
+  // header timeout.
+  awaitable<void> TlsSession(tcp::socket socket, std::shared_ptr<Connection> conn) {
+    beast::tcp_stream plain(std::move(socket));
+    conn->stream = &plain;
     beast::flat_buffer buffer;
+    plain.expires_after(options.header_timeout);
+    auto [dec, is_tls] = co_await beast::async_detect_ssl(plain, buffer, kTuple);
+    boost::system::error_code ignored;
+    if (dec) {
+      conn->stream = nullptr;
+      plain.socket().close(ignored);
+      co_return;
+    }
+    if (!is_tls) {
+      Request req;
+      req.request_id = RandomHex(8);
+      co_await WriteEarlyError(plain, req, ErrorCode::kInvalidArgument,
+                               "this port speaks HTTPS only: a plain HTTP request was sent to it "
+                               "(use https://)");
+      conn->stream = nullptr;
+      plain.socket().close(ignored);
+      co_return;
+    }
+    std::shared_ptr<asio::ssl::context> context = CurrentTlsContext();
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *context);
+    conn->stream = &beast::get_lowest_layer(stream);
+    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+    auto [hec, used] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(), kTuple);
+    if (hec) {
+      log::Write(log::Level::kDebug, "TLS handshake failed", {{"detail", hec.message()}});
+      conn->stream = nullptr;
+      beast::get_lowest_layer(stream).socket().close(ignored);
+      co_return;
+    }
+    buffer.consume(used);
+    co_await Serve(stream, conn, std::move(buffer));
+  }
+
+  // The request loop of one connection, plain or TLS.
+  template <typename Stream>
+  awaitable<void> Serve(Stream& stream, std::shared_ptr<Connection> conn,
+                        beast::flat_buffer buffer) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     std::string remote;
     {
       boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = lowest.socket().remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string();
     }
     for (;;) {
@@ -502,13 +618,13 @@ struct Server::Impl {
       parser.body_limit(boost::none);
       if (buffer.size() == 0) {
         // Idle until the next request's first byte arrives ...
-        stream.expires_after(options.idle_timeout);
+        lowest.expires_after(options.idle_timeout);
         auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
         if (iec) break;
         buffer.commit(in);
       }
       // ... then the whole header must follow within the header timeout (slowloris).
-      stream.expires_after(options.header_timeout);
+      lowest.expires_after(options.header_timeout);
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       conn->idle = false;
       auto start = std::chrono::steady_clock::now();
@@ -564,7 +680,7 @@ struct Server::Impl {
                                 {"status", refusal->status},
                                 {"remote", remote}});
           auto out = ToBeast(std::move(*refusal), version, false, req.request_id);
-          stream.expires_after(std::chrono::seconds(10));
+          lowest.expires_after(std::chrono::seconds(10));
           co_await bhttp::async_write(stream, out, kTuple);
           break;
         }
@@ -579,7 +695,7 @@ struct Server::Impl {
           co_await bhttp::async_write(stream, cont, kTuple);
         }
         size_t mib = declared ? static_cast<size_t>(*declared >> 20) : limit >> 20;
-        stream.expires_after(options.body_timeout + std::chrono::seconds(mib));
+        lowest.expires_after(options.body_timeout + std::chrono::seconds(mib));
         boost::system::error_code bec;
         if (policy.spool) {
           // Stream to disk in fixed-size pieces: memory stays flat whatever the body's size.
@@ -672,10 +788,10 @@ struct Server::Impl {
         streamed = co_await WriteStream(stream, std::move(res), version, keep_alive, req);
         wec = streamed->ec;
       } else if (!res.body_file.empty()) {
-        wec = co_await WriteFile(stream, std::move(res), version, keep_alive, req.request_id);
+        wec = co_await WriteFile(stream, std::move(res), version, keep_alive, req);
       } else {
         auto out = ToBeast(std::move(res), version, keep_alive, req.request_id);
-        stream.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
+        lowest.expires_after(options.body_timeout + std::chrono::seconds(out.body().size() >> 20));
         auto [ec, wn] = co_await bhttp::async_write(stream, out, kTuple);
         wec = ec;
       }
@@ -704,8 +820,8 @@ struct Server::Impl {
     conn->idle = false;
     conn->stream = nullptr;
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest.socket().close(ignored);
   }
 
   void BeginShutdown() {
@@ -740,6 +856,8 @@ uint16_t Server::Bind() { return impl_->Bind(); }
 
 void Server::Stop() { impl_->BeginShutdown(); }
 
+bool Server::ReloadCertificates() { return impl_->ReloadTls(); }
+
 void Server::Run() {
   Impl& s = *impl_;
   asio::signal_set signals(s.ioc, SIGINT, SIGTERM);
@@ -748,16 +866,28 @@ void Server::Run() {
     log::Info("signal received", {{"signal", signo}});
     s.BeginShutdown();
   });
+  // SIGHUP reloads the TLS certificate and key (without TLS there is nothing to reload).
+  asio::signal_set reload(s.ioc, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_reload =
+      [&s, &reload, &on_reload](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (!s.ReloadTls()) log::Info("SIGHUP: no TLS certificate to reload");
+        reload.async_wait(on_reload);
+      };
+  reload.async_wait(on_reload);
   asio::co_spawn(s.ioc, s.Accept(), asio::detached);
   // Once stopping, a watchdog ends the loop when the last connection closes or the grace
   // period runs out.
   std::atomic<bool> done{false};
-  std::thread watchdog([&s, &done, &signals] {
+  std::thread watchdog([&s, &done, &signals, &reload] {
     {
       std::unique_lock lock(s.stop_mutex);
       s.stop_requested.wait(lock, [&] { return s.stopping.load() || done.load(); });
     }
-    asio::post(s.ioc, [&signals] { signals.cancel(); });
+    asio::post(s.ioc, [&signals, &reload] {
+      signals.cancel();
+      reload.cancel();
+    });
     auto deadline = std::chrono::steady_clock::now() + s.options.shutdown_grace;
     while (!done && std::chrono::steady_clock::now() < deadline) {
       if (s.open_connections.load() == 0) break;

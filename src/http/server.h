@@ -37,6 +37,11 @@ struct ServerOptions {
   std::chrono::seconds stream_max_seconds{3600};
   size_t max_connections = 20000;
   std::string spool_dir;  // where spooled request bodies (state uploads) are written
+  // HTTPS: PEM certificate chain and private key (both or neither). TLS 1.2 and 1.3 only;
+  // SIGHUP reloads them.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool Tls() const { return !tls_cert_file.empty(); }
 };
 
 class Server {
@@ -50,6 +55,9 @@ class Server {
   // finish, closes idle connections and returns.
   void Run();
   void Stop();
+  // Reads the TLS certificate and key again (what SIGHUP does); false without TLS or when the
+  // new files are bad (the old ones stay in use).
+  bool ReloadCertificates();
 
  private:
   struct Impl;

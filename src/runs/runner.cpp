@@ -487,7 +487,13 @@ class RunExecution {
     secret_values_.push_back(token);
     std::ofstream(module_dir_ + "/zz_statehouse_backend_override.tf")
         << "# Written by Statehouse for run " << run_.id
-        << ": state lives in the workspace's backend.\nterraform {\n  backend \"http\" {}\n}\n";
+        << ": state lives in the workspace's backend.\nterraform {\n  backend \"http\" {"
+        << (r_.options_.backend_skip_cert_verification
+                ? "\n    # This server's own loopback address, which its certificate rarely "
+                  "names.\n"
+                  "    skip_cert_verification = true\n  "
+                : "")
+        << "}\n}\n";
     if (tfvars_ != "{}")
       std::ofstream(module_dir_ + "/zz_statehouse.auto.tfvars.json") << tfvars_ << "\n";
   }

@@ -34,6 +34,10 @@ struct RunnerOptions {
   std::string terraform_bin = "terraform";
   std::string tofu_bin = "tofu";
   std::string backend_url;  // how the provisioner reaches this server, e.g. http://127.0.0.1:8080
+  // With TLS the provisioner connects to this server's own loopback address, which its
+  // certificate rarely names: the backend override then sets skip_cert_verification (the http
+  // backend has no environment variable for it).
+  bool backend_skip_cert_verification = false;
   std::string
       runner_id;  // names this server's runs (recovery after a restart touches only its own)
   std::chrono::seconds run_timeout{3600};  // per provisioner step

@@ -20,6 +20,7 @@ import time
 import types
 import urllib.parse
 import uuid
+import warnings
 
 import pytest
 import requests
@@ -245,8 +246,12 @@ class ServerProcess:
         self.stderr_path = self.log_dir / "stderr.log"
 
     @property
+    def tls(self) -> bool:
+        return "--tls-cert" in self.extra_args
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self):
         require_binary()
@@ -280,7 +285,10 @@ class ServerProcess:
                 raise AssertionError(f"statehouse exited with {self.proc.returncode} before ready\n"
                                      f"{self.output()}")
             try:
-                r = requests.get(self.base_url + "/healthz", timeout=1)
+                # Readiness only: TLS tests check the certificate themselves.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = requests.get(self.base_url + "/healthz", timeout=1, verify=False)
                 if r.status_code == 200:
                     return
             except requests.RequestException:
