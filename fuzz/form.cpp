@@ -1,8 +1,9 @@
 // Form bodies: http::ParseFormUrlEncoded and http::ParseMultipart with a fuzzed Content-Type
 // (boundary parameter). Input layout: <content-type line>\n<body>; without a newline the whole
 // input is the body and the content type is a fixed multipart one.
-// Properties: accepted forms are objects whose leaves are strings or lists of strings, nested at
-// most kMaxNestingDepth deep, and they serialize to JSON and YAML (the reply formats).
+// Properties: accepted forms are objects whose leaves are strings or lists of strings, at most
+// kMaxNestingDepth objects/lists deep, and they serialize to JSON and YAML (the reply formats)
+// that the server's own readers (ParseJson, ParseYaml) read back.
 #include "fuzz_common.h"
 #include "http/codec.h"
 
@@ -11,9 +12,10 @@ namespace json = boost::json;
 
 namespace {
 
+// depth: the containers around v.
 void CheckFormValue(const json::value& v, int depth, const std::string& doc) {
-  FUZZ_CHECK(depth <= http::kMaxNestingDepth + 1, doc);
   if (v.is_string()) return;
+  FUZZ_CHECK(depth + 1 <= http::kMaxNestingDepth, doc);
   if (v.is_array()) {
     FUZZ_CHECK(v.get_array().size() >= 2, doc);
     for (const auto& e : v.get_array()) FUZZ_CHECK(e.is_string(), doc);
@@ -32,8 +34,13 @@ void CheckForm(const json::value& v) {
   CheckFormValue(v, 0, doc);
   // The server may echo any of it back in either format.
   std::string yaml = http::SerializeYaml(v);
-  (void)http::SerializeJson(v);
+  std::string json_text = http::SerializeJson(v);
   if (!fuzz::AllUtf8(v)) return;  // F2 (see fuzz_common.h): only crashes count then
+  try {
+    FUZZ_CHECK(http::ParseJson(json_text) == v, doc);
+  } catch (const Error& e) {
+    fuzz::Die(__FILE__, __LINE__, "JSON reply of a form does not parse", doc + "\n" + e.what());
+  }
   json::value back;
   try {
     back = http::ParseYaml(yaml);

@@ -9,13 +9,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
-ALL="json yaml form query http_framing state_reader lock_info rego_parse rego_eval archive"
+ALL="json yaml form query http_framing state_reader lock_info rego_parse rego_eval archive cost_plan"
 TARGETS=${*:-$ALL}
 
 max_len() {
   case $1 in
     http_framing) echo 65536 ;;
     state_reader) echo 65536 ;;
+    cost_plan) echo 65536 ;;
     yaml | json) echo 16384 ;;
     form) echo 16384 ;;
     lock_info) echo 8192 ;;

@@ -1,6 +1,7 @@
 // Registers every endpoint. Handlers translate between HTTP documents and the domain only.
 #pragma once
 
+#include "domain/audit.h"
 #include "domain/credentials.h"
 #include "domain/organizations.h"
 #include "domain/policies.h"
@@ -23,7 +24,8 @@ struct Services {
   domain::VariableSetService variable_sets;
   domain::StateService states;
   domain::RunService runs;
-  size_t max_state_bytes;  // body limit of state uploads
+  domain::AuditTrail audit;  // the dispatcher records writes in it (api/audit.h)
+  size_t max_state_bytes;    // body limit of state uploads
 
   explicit Services(storage::Database& database, size_t state_limit = kDefaultMaxStateBytes)
       : db(database),
@@ -35,6 +37,7 @@ struct Services {
         variable_sets(database),
         states(database, workspaces, &policies),
         runs(database, workspaces),
+        audit(database.Audit()),
         max_state_bytes(state_limit) {}
 
   static constexpr size_t kDefaultMaxStateBytes = size_t{2} << 30;
@@ -53,6 +56,7 @@ void RegisterStateRoutes(http::Router& router, Services& services);
 void RegisterVariableSetRoutes(http::Router& router, Services& services);
 void RegisterPolicyRoutes(http::Router& router, Services& services);
 void RegisterRunRoutes(http::Router& router, Services& services);
+void RegisterAuditRoutes(http::Router& router, Services& services);
 
 inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterHealthRoutes(router, services);
@@ -63,6 +67,7 @@ inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterVariableSetRoutes(router, services);
   RegisterPolicyRoutes(router, services);
   RegisterRunRoutes(router, services);
+  RegisterAuditRoutes(router, services);
 }
 
 }  // namespace statehouse::api

@@ -17,9 +17,12 @@
 #include <sstream>
 #include <thread>
 
+#include "api/audit.h"
 #include "api/routes.h"
+#include "app/process_metrics.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "cost/catalog.h"
 #include "domain/credentials.h"
 #include "http/router.h"
@@ -129,6 +132,16 @@ cost::PriceCatalog LoadPriceCatalog(const Config& config) {
   return catalog;
 }
 
+// GET /metrics in Prometheus' text format: server-wide figures (no account's names or ids).
+http::Route MetricsRoute(metrics::Registry& registry, http::Access access) {
+  return {"GET", "/metrics", access, [&registry](http::Context&) {
+            http::Reply reply;
+            reply.raw_body = registry.Render();
+            reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            return reply;
+          }};
+}
+
 int ReportFailure(const std::exception& e) {
   std::cerr << "statehouse: " << e.what() << "\n";
   return 1;
@@ -174,8 +187,13 @@ int Serve(const Config& config) {
     api::Services services(*db, static_cast<size_t>(config.max_state_bytes));
     cost::PriceCatalog catalog = LoadPriceCatalog(config);
     services.states.SetPriceCatalog(&catalog);
+    metrics::Registry registry;
+    services.states.SetMetrics(&registry);
+    AddProcessCollector(registry);
+    AddDatabaseMetrics(registry, *db);
     http::Router router;
     api::RegisterAllRoutes(router, services);
+    router.Add(MetricsRoute(registry, http::Access::kAdmin));
     // The runner starts once the port is known; its tokens work from then on.
     std::atomic<runs::Runner*> runner_ref{nullptr};
     http::DispatcherOptions dispatch_options;
@@ -186,7 +204,9 @@ int Serve(const Config& config) {
       runs::Runner* r = runner_ref.load();
       return r ? r->AuthenticateRunToken(token) : std::nullopt;
     };
+    dispatch_options.audit = api::AuditHook(services.audit);
     http::Dispatcher dispatcher(router, *db, dispatch_options);
+    AddCacheCollector(registry, dispatcher);
 
     http::ServerOptions options;
     options.host = listen.host;
@@ -221,8 +241,30 @@ int Serve(const Config& config) {
     options.tls_key_file = config.tls_key;
     std::filesystem::remove_all(options.spool_dir);  // leftovers of a crash mid-upload
     std::filesystem::create_directories(options.spool_dir);
+    options.metrics = &registry;
     http::Server server(options, dispatcher);
     uint16_t port = server.Bind();
+    // --metrics-listen: /metrics without a token on a port of its own (for a scraper on a
+    // private network), served by its own small listener.
+    http::Router metrics_router;
+    metrics_router.Add(MetricsRoute(registry, http::Access::kPublic));
+    http::Dispatcher metrics_dispatcher(metrics_router, *db, http::DispatcherOptions{});
+    std::unique_ptr<http::Server> metrics_server;
+    std::thread metrics_thread;
+    if (!config.metrics_listen.empty()) {
+      ListenAddress where = ParseListen(config.metrics_listen);
+      http::ServerOptions mo;
+      mo.host = where.host;
+      mo.port = where.port;
+      mo.io_threads = 1;
+      mo.read_threads = 1;
+      mo.write_threads = 1;
+      mo.spool_dir = options.spool_dir;
+      metrics_server = std::make_unique<http::Server>(mo, metrics_dispatcher);
+      uint16_t metrics_port = metrics_server->Bind();
+      log::Info("metrics listening", {{"host", where.host}, {"port", metrics_port}});
+      metrics_thread = std::thread([&metrics_server] { metrics_server->Run(); });
+    }
     if (config.runner_slots < 1 || config.run_timeout_seconds < 1)
       Fail(ErrorCode::kInvalidArgument,
            "--runner-slots and --run-timeout-seconds must be positive");
@@ -254,9 +296,14 @@ int Serve(const Config& config) {
                             {"database", db->BackendName()},
                             {"data_dir", config.data_dir}});
     server.Run();
+    if (metrics_server) {
+      metrics_server->Stop();
+      metrics_thread.join();
+    }
     runner.Stop();
     runner_ref.store(nullptr);
     services.runs.SetExecutor(nullptr);
+    services.audit.Stop();  // stores the records still queued
     return 0;
   } catch (const std::exception& e) {
     log::Error("startup failed", {{"detail", e.what()}});

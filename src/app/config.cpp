@@ -120,6 +120,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.tls_cert = kv.second.as<std::string>();
       else if (key == "tls-key" || key == "tls_key")
         config.tls_key = kv.second.as<std::string>();
+      else if (key == "metrics-listen" || key == "metrics_listen")
+        config.metrics_listen = kv.second.as<std::string>();
       else
         Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {

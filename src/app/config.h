@@ -32,6 +32,8 @@ struct Config {
   // HTTPS on the listener (PEM files; both or neither). SIGHUP reloads them.
   std::string tls_cert;
   std::string tls_key;
+  // GET /metrics without a token on this HOST:PORT too (empty: only on the API port, admins).
+  std::string metrics_listen;
 };
 
 struct ListenAddress {

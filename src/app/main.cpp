@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "app/backup.h"
 #include "app/config.h"
 #include "cli/policy_cli.h"
 #include "cli/pricing_cli.h"
@@ -100,13 +101,18 @@ int main(int argc, char** argv) {
                    "Names this server's runs for restart recovery (default: the host name)")
       ->envname("STATEHOUSE_RUNNER_ID");
   serve
-  serve
       ->add_option("--tls-cert", config.tls_cert,
                    "PEM certificate chain: serve HTTPS (TLS 1.2/1.3) instead of HTTP; SIGHUP "
                    "reloads it")
       ->envname("STATEHOUSE_TLS_CERT");
   serve->add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
       ->envname("STATEHOUSE_TLS_KEY");
+  serve
+      ->add_option("--metrics-listen", config.metrics_listen,
+                   "HOST:PORT serving GET /metrics without a token (default: only on the API "
+                   "port, for admin tokens)")
+      ->envname("STATEHOUSE_METRICS_LISTEN");
+  serve
       ->add_option("--pricing-dir", config.pricing_dir,
                    "Price catalog files over the shipped prices (default: <data-dir>/pricing)")
       ->envname("STATEHOUSE_PRICING_DIR");
@@ -122,6 +128,13 @@ int main(int argc, char** argv) {
   create_token->add_option("--role", role, "viewer|editor|admin")->required();
   create_token->add_option("--org", org, "Limit the token to one organization");
   create_token->add_option("--project", project, "Limit the token to one project (needs --org)");
+  std::string backup_dir, restore_dir;
+  CLI::App* admin_backup = admin->add_subcommand(
+      "backup", "Back up a running server's data (a consistent snapshot) into an empty directory");
+  admin_backup->add_option("--to", backup_dir, "Backup directory (new or empty)")->required();
+  CLI::App* admin_restore = admin->add_subcommand(
+      "restore", "Restore a backup into an empty data directory or an empty PostgreSQL database");
+  admin_restore->add_option("--from", restore_dir, "Backup directory")->required();
 
   CLI::App* policy = cli.add_subcommand("policy", "Evaluate and test Rego policies offline");
   policy->require_subcommand(1);
@@ -234,5 +247,7 @@ int main(int argc, char** argv) {
   if (*create_account) return statehouse::app::AdminCreateAccount(admin_config, account);
   if (*create_token)
     return statehouse::app::AdminCreateToken(admin_config, account, role, org, project);
+  if (*admin_backup) return statehouse::app::AdminBackup(admin_config, backup_dir);
+  if (*admin_restore) return statehouse::app::AdminRestore(admin_config, restore_dir);
   return 2;
 }

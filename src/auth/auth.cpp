@@ -102,6 +102,8 @@ Principal PrincipalOf(const storage::TokenRecord& token) {
   Principal p;
   p.account = token.account;
   p.token_id = token.identifier;
+  p.name = token.name;
+  p.api_key = token.api_key_identifier;
   p.role = ParseRole(token.role).value_or(Role::kViewer);
   p.org = token.org;
   p.project = token.project;
@@ -149,6 +151,7 @@ std::optional<Principal> TokenVerifier::Remembered(std::string_view presented, i
   auto row =
       Find(parsed->account + "\n" + parsed->token_id, commits_->load(std::memory_order_acquire));
   if (!row) return std::nullopt;
+  hits_.fetch_add(1, std::memory_order_relaxed);
   return Admit(*parsed, *row, now);
 }
 
@@ -159,7 +162,11 @@ Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
   std::string key = parsed->account + "\n" + parsed->token_id;
   // Read before the row: a write committed after this load moves the counter past it.
   uint64_t before = commits_->load(std::memory_order_acquire);
-  if (auto row = Find(key, before)) return Admit(*parsed, *row, now);
+  if (auto row = Find(key, before)) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return Admit(*parsed, *row, now);
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
   auto record = tokens_.GetToken(parsed->account, parsed->token_id);
   if (!record) Fail(ErrorCode::kUnauthenticated, "invalid API token");
   Principal principal = Admit(*parsed, *record, now);

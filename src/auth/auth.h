@@ -30,6 +30,8 @@ struct Principal {
   std::string project;  // empty: the whole org (or account)
   // A run token's principal works on this workspace's terraform-backend only (empty: any).
   std::string workspace;
+  std::string name = {};     // the token's name (audit trail); a run token's: "run <number>"
+  std::string api_key = {};  // the API key the token belongs to (audit trail)
 
   bool HasRole(Role needed) const { return static_cast<int>(role) >= static_cast<int>(needed); }
   // True when the principal's scope covers the given org/project ("" = account or org level).
@@ -83,6 +85,9 @@ class TokenVerifier {
   // stale), without reading the database. Throws as Authenticate does for a remembered row
   // that refuses the caller.
   std::optional<Principal> Remembered(std::string_view presented, int64_t now);
+  // Tokens admitted from a remembered row, and verifications that read the database (metrics).
+  uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t Misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
   struct RememberedRow {
@@ -96,6 +101,8 @@ class TokenVerifier {
 
   storage::TokenStore& tokens_;
   const std::atomic<uint64_t>* commits_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
   std::mutex mutex_;
   std::unordered_map<std::string, RememberedRow> remembered_;  // "<account>\n<token id>"
 };

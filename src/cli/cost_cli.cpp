@@ -4,13 +4,12 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <map>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -119,7 +118,7 @@ std::string SignedMoney(const Decimal& d) {
 }
 
 // A unit price as published: at least 2 decimals, all of them when there are more.
-std::string Price(const Decimal& d) {
+std::string UnitPrice(const Decimal& d) {
   std::string text = "$" + GroupThousands(WithMinPlaces(Abs(d).ToString(), 2));
   return d.IsNegative() ? "-" + text : text;
 }
@@ -157,6 +156,14 @@ std::string PadRight(const std::string& s, std::size_t width) {
 std::string PadLeft(const std::string& s, std::size_t width) {
   std::size_t w = Width(s);
   return w >= width ? s : std::string(width - w, ' ') + s;
+}
+
+// Control characters of plan strings (names, reasons) would move the terminal's cursor or
+// colour it: each is shown as '?'.
+std::string Printable(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
 }
 
 std::string TrimRight(std::string s) {
@@ -198,10 +205,10 @@ class Table {
       for (std::size_t i = 0; i < widths.size(); ++i) {
         if (i > 0) text += "  ";
         if (line.span && i == 1) {
-          text += *line.span;
+          text += Printable(*line.span);
           break;
         }
-        const std::string cell = i < line.cells.size() ? line.cells[i] : std::string();
+        const std::string cell = Printable(i < line.cells.size() ? line.cells[i] : std::string());
         text += right_[i] ? PadLeft(cell, widths[i]) : PadRight(cell, widths[i]);
       }
       out << TrimRight(text) << "\n";
@@ -252,7 +259,7 @@ std::string TypeCounts(const json::object* counts) {
   if (!counts) return text;
   for (const auto& [type, n] : *counts) {
     if (!text.empty()) text += ", ";
-    text += std::string(type);
+    text += Printable(std::string(type));
     if (n.is_int64() && n.get_int64() != 1) text += " ×" + std::to_string(n.get_int64());
   }
   return text;
@@ -291,7 +298,8 @@ void PrintSummary(const json::object& document, std::ostream& out) {
               if (const json::array* no_price = ArrayAt(*metadata, "noPrice"))
                 for (const json::value& why : *no_price)
                   if (why.is_string())
-                    reasons.push_back(StringAt(*r, "name") + ": " + std::string(why.get_string()));
+                    reasons.push_back(
+                        Printable(StringAt(*r, "name") + ": " + std::string(why.get_string())));
   if (long long n = IntAt(*summary, "totalNoPriceResources")) {
     out << "∙ " << n << (n == 1 ? " has" : " have") << " no price";
     if (reasons.size() == 1) {
@@ -335,9 +343,9 @@ void AddChildren(Table& table, const json::object& resource, const std::string& 
     } else if (!price) {
       table.Add({name, quantity ? Quantity(*quantity) : "", quantity ? unit : "", "no price"});
     } else {
-      table.AddSpan(name,
-                    "Monthly cost depends on usage: " +
-                        (price->IsZero() ? std::string("free") : Price(*price) + " per " + unit));
+      table.AddSpan(
+          name, "Monthly cost depends on usage: " +
+                    (price->IsZero() ? std::string("free") : UnitPrice(*price) + " per " + unit));
     }
   }
   for (const json::object* s : subresources) {
@@ -349,22 +357,48 @@ void AddChildren(Table& table, const json::object& resource, const std::string& 
 
 // ---- diff --------------------------------------------------------------------------------------
 
-const json::object* FindByName(const json::object* parent, std::string_view key,
-                               const std::string& name) {
-  if (!parent) return nullptr;
-  for (const json::object* o : Objects(*parent, key))
-    if (StringAt(*o, "name") == name) return o;
-  return nullptr;
+std::string_view NameOf(const json::object& o) {
+  const json::value* v = o.if_contains("name");
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
+
+// The objects of parent[key] by name (the first of each name). Hashed: a resource may have
+// thousands of subresources (ebs_block_device entries) and a plan thousands of resources.
+class ByName {
+ public:
+  ByName(const json::object* parent, std::string_view key) {
+    if (!parent) return;
+    if (const json::array* a = ArrayAt(*parent, key))
+      for (const json::value& v : *a)
+        if (v.is_object()) index_.emplace(NameOf(v.get_object()), &v.get_object());
+  }
+  const json::object* Find(std::string_view name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::unordered_map<std::string_view, const json::object*> index_;
+};
 
 const char* Marker(const void* now, const void* past) {
   if (now && past) return "~";
   return now ? "+" : "-";
 }
 
+// Whether a component at or below this diff resource changes the monthly cost by a cent or more.
+bool ChangesCost(const json::object& diff) {
+  for (const json::object* c : Objects(diff, "costComponents")) {
+    std::optional<Decimal> change = DecimalAt(*c, "monthlyCost");
+    if (change && !change->Round(2).IsZero()) return true;
+  }
+  for (const json::object* s : Objects(diff, "subresources"))
+    if (ChangesCost(*s)) return true;
+  return false;
+}
+
 // Lines of the components (and subresources) of one resource whose monthly cost changed.
-// Returns false when nothing below `diff` changed cost.
-bool AddDiffChildren(Table& table, const json::object& diff, const json::object* now,
+void AddDiffChildren(Table& table, const json::object& diff, const json::object* now,
                      const json::object* past, const std::string& prefix) {
   struct Child {
     std::vector<std::string> cells;
@@ -373,26 +407,26 @@ bool AddDiffChildren(Table& table, const json::object& diff, const json::object*
     const json::object* sub_past = nullptr;
   };
   std::vector<Child> children;
+  ByName now_components(now, "costComponents"), past_components(past, "costComponents");
   for (const json::object* c : Objects(diff, "costComponents")) {
     std::optional<Decimal> change = DecimalAt(*c, "monthlyCost");
     if (!change || change->Round(2).IsZero()) continue;
-    std::string name = StringAt(*c, "name");
-    const char* marker =
-        Marker(FindByName(now, "costComponents", name), FindByName(past, "costComponents", name));
-    children.push_back({{std::string(marker) + " " + name, SignedMoney(*change)}});
+    std::string_view name = NameOf(*c);
+    const char* marker = Marker(now_components.Find(name), past_components.Find(name));
+    children.push_back({{std::string(marker) + " " + std::string(name), SignedMoney(*change)}});
   }
+  ByName now_subresources(now, "subresources"), past_subresources(past, "subresources");
   for (const json::object* s : Objects(diff, "subresources")) {
-    std::string name = StringAt(*s, "name");
-    const json::object* sub_now = FindByName(now, "subresources", name);
-    const json::object* sub_past = FindByName(past, "subresources", name);
-    Table probe({false, true, false});
-    if (!AddDiffChildren(probe, *s, sub_now, sub_past, "")) continue;
+    if (!ChangesCost(*s)) continue;
+    std::string_view name = NameOf(*s);
+    const json::object* sub_now = now_subresources.Find(name);
+    const json::object* sub_past = past_subresources.Find(name);
     std::optional<Decimal> change = DecimalAt(*s, "monthlyCost");
-    children.push_back(
-        {{std::string(Marker(sub_now, sub_past)) + " " + name, change ? SignedMoney(*change) : ""},
-         s,
-         sub_now,
-         sub_past});
+    children.push_back({{std::string(Marker(sub_now, sub_past)) + " " + std::string(name),
+                         change ? SignedMoney(*change) : ""},
+                        s,
+                        sub_now,
+                        sub_past});
   }
   for (std::size_t i = 0; i < children.size(); ++i) {
     bool last = i + 1 == children.size();
@@ -403,7 +437,6 @@ bool AddDiffChildren(Table& table, const json::object& diff, const json::object*
       AddDiffChildren(table, *child.sub, child.sub_now, child.sub_past,
                       prefix + (last ? "   " : "│  "));
   }
-  return !children.empty();
 }
 
 bool HasUsageBasedWithoutCost(const json::object& resource) {
@@ -427,7 +460,7 @@ std::string CostOf(const json::object* resource) {
 }
 
 std::string ProjectName(const json::object& project) {
-  std::string name = StringAt(project, "name");
+  std::string name = Printable(StringAt(project, "name"));
   return name.empty() ? "main" : name;
 }
 
@@ -479,8 +512,8 @@ std::string DiffTable(const json::object& document) {
   std::vector<const json::object*> projects = Objects(document, "projects");
   for (const json::object* project : projects) {
     out << "Project: " << ProjectName(*project) << "\n\n";
-    const json::object* now = ObjectAt(*project, "breakdown");
-    const json::object* past = ObjectAt(*project, "pastBreakdown");
+    ByName now(ObjectAt(*project, "breakdown"), "resources");
+    ByName past(ObjectAt(*project, "pastBreakdown"), "resources");
     const json::object* diff = ObjectAt(*project, "diff");
     std::vector<const json::object*> changed =
         diff ? Objects(*diff, "resources") : std::vector<const json::object*>{};
@@ -491,8 +524,8 @@ std::string DiffTable(const json::object& document) {
     Table t({false, true, false});
     for (const json::object* r : changed) {
       std::string name = StringAt(*r, "name");
-      const json::object* in_now = FindByName(now, "resources", name);
-      const json::object* in_past = FindByName(past, "resources", name);
+      const json::object* in_now = now.Find(name);
+      const json::object* in_past = past.Find(name);
       std::optional<Decimal> change = DecimalAt(*r, "monthlyCost");
       std::string detail;
       if (in_now && in_past) {

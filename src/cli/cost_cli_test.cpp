@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -409,6 +410,27 @@ TEST_F(CostCliTest, NumbersAndBudget) {
             std::string::npos);
 }
 
+TEST_F(CostCliTest, ControlCharactersOfPlanStringsAreNotPrinted) {
+  json::object document = json::parse(R"({
+    "projects": [{"name": "p\u001b]0;x\u0007", "breakdown": {"resources": [
+      {"name": "aws_instance.a[\"\u001b[2J\"]", "metadata": {"noPrice": ["no price for \u001b[31mX"]},
+       "costComponents": [{"name": "C\r", "unit": "h\n", "monthlyQuantity": "1", "price": "1", "monthlyCost": "1"}],
+       "subresources": []}]}}],
+    "totalMonthlyCost": "1",
+    "summary": {"totalDetectedResources": 1, "totalSupportedResources": 1, "totalNoPriceResources": 1}
+  })")
+                              .as_object();
+  std::string table = BreakdownTable(document);
+  for (char c : table) EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << table;
+  EXPECT_NE(table.find("Project: p?]0;x?\n"), std::string::npos) << table;
+  EXPECT_NE(table.find(" aws_instance.a[\"?[2J\"]\n"), std::string::npos) << table;
+  EXPECT_NE(table.find(" └─ C?                             1  h?           $1.00\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find(": aws_instance.a[\"?[2J\"]: no price for ?[31mX\n"), std::string::npos)
+      << table;
+}
+
 TEST_F(CostCliTest, PlanWithoutChanges) {
   std::string plan = Write("plan.json", R"({"format_version": "1.2", "resource_changes": [
     {"address": "aws_vpc.main", "mode": "managed", "type": "aws_vpc", "name": "main",
@@ -462,6 +484,77 @@ TEST_F(CostCliTest, BadInputExitsOneWithAClearMessage) {
   CostOptions format = Breakdown();
   format.format = "xml";
   expect_error(format, "--format must be table or json");
+}
+
+// Found by fuzz/cost_plan: a few hundred bytes of nested YAML aliases (a "billion laughs") made
+// UsageFile::Parse expand 10^8 values (minutes, gigabytes). Refused now, at once.
+TEST_F(CostCliTest, UsageFileAliasBombIsRefused) {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  std::string previous = "a";
+  for (std::string name : {"b", "c", "d", "e", "f", "g", "h"}) {
+    bomb += name + ": &" + name + " [";
+    for (int i = 0; i < 10; ++i) bomb += (i ? ", *" : "*") + previous;
+    bomb += "]\n";
+    previous = name;
+  }
+  bomb += "resource_usage:\n  aws_lambda_function.api: {monthly_requests: 5, x: *h}\n";
+  CostOptions o = Breakdown();
+  o.usage_path = Write("bomb.yml", bomb);
+  auto started = std::chrono::steady_clock::now();
+  Result r = RunCost(o);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("statehouse cost: usage file: more than 100000 values"), std::string::npos)
+      << r.err;
+  // Aliases within the budget still work.
+  o.usage_path = Write("aliases.yml",
+                       R"(defaults: &lambda {monthly_requests: 1000000, request_duration_ms: 200}
+resource_usage:
+  aws_lambda_function.api: *lambda
+)");
+  r = RunCost(o);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("100,000  GB-seconds"), std::string::npos) << r.out;
+}
+
+// A resource with thousands of subresources (ebs_block_device entries) and its diff: the tables
+// look names up by hash, not by scanning (the diff table of 20,000 devices took 84 s before).
+TEST_F(CostCliTest, ManySubresourcesStayFast) {
+  json::array devices;
+  for (int i = 0; i < 12000; ++i)
+    devices.push_back(json::object{{"volume_type", "gp2"}, {"volume_size", 10 + i % 5}});
+  json::object after{{"instance_type", "m5.large"},
+                     {"availability_zone", "us-east-1a"},
+                     {"ebs_block_device", devices}};
+  json::object before = after;
+  before["instance_type"] = "t3.micro";
+  before["ebs_block_device"].as_array().pop_back();
+  json::object plan{
+      {"format_version", "1.2"},
+      {"resource_changes",
+       json::array{json::object{{"address", "aws_instance.big"},
+                                {"mode", "managed"},
+                                {"type", "aws_instance"},
+                                {"name", "big"},
+                                {"provider_name", "registry.terraform.io/hashicorp/aws"},
+                                {"change", json::object{{"actions", json::array{"update"}},
+                                                        {"before", before},
+                                                        {"after", after}}}}}}};
+  std::string path = Write("big.json", json::serialize(plan));
+  auto started = std::chrono::steady_clock::now();
+  Result r = RunCost(Diff(path));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(15));
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The instance type changed and one device was added (11999: 14 GB gp2).
+  EXPECT_NE(r.out.find(" ~ aws_instance.big "), std::string::npos);
+  EXPECT_NE(r.out.find("   ├─ + Instance usage (Linux/UNIX, on-demand, m5.large) "),
+            std::string::npos);
+  EXPECT_NE(r.out.find("   └─ + ebs_block_device[11999] "), std::string::npos)
+      << r.out.substr(0, 2000);
+  EXPECT_EQ(r.out.find("ebs_block_device[11998]"), std::string::npos) << "unchanged: not listed";
+  r = RunCost(Breakdown(path));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(" └─ ebs_block_device[11999]\n"), std::string::npos);
 }
 
 TEST_F(CostCliTest, PricingDirectoryOverTheShippedCatalog) {

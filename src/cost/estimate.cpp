@@ -27,21 +27,26 @@ namespace {
 // ---- usage files ---------------------------------------------------------------------------
 
 constexpr int kMaxUsageDepth = 16;
+// Values a usage file may hold once its aliases are expanded: an alias repeats its anchor's
+// whole value, so a few hundred bytes of nested aliases would otherwise expand to billions.
+constexpr std::size_t kMaxUsageValues = 100000;
 
-json::value YamlToJson(const YAML::Node& node, int depth) {
+json::value YamlToJson(const YAML::Node& node, int depth, std::size_t& budget) {
   if (depth > kMaxUsageDepth) BadInput("usage file: nested deeper than 16 levels");
+  if (budget == 0) BadInput("usage file: more than 100000 values (aliases expand to too much)");
+  --budget;
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       json::object object;
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) BadInput("usage file: keys must be plain names");
-        object[entry.first.Scalar()] = YamlToJson(entry.second, depth + 1);
+        object[entry.first.Scalar()] = YamlToJson(entry.second, depth + 1, budget);
       }
       return object;
     }
     case YAML::NodeType::Sequence: {
       json::array array;
-      for (const auto& item : node) array.push_back(YamlToJson(item, depth + 1));
+      for (const auto& item : node) array.push_back(YamlToJson(item, depth + 1, budget));
       return array;
     }
     case YAML::NodeType::Scalar:
@@ -324,6 +329,7 @@ json::value Dec(const std::optional<Decimal>& d) {
 Totals ResourceToJson(const CostResource& resource, json::object& out, bool top_level) {
   Totals totals;
   json::array components;
+  components.reserve(resource.components.size());
   for (const Component& c : resource.components) {
     std::optional<Decimal> hq = c.hourly_quantity, mq = c.monthly_quantity;
     if (hq && !mq)
@@ -339,17 +345,19 @@ Totals ResourceToJson(const CostResource& resource, json::object& out, bool top_
       totals.any = true;
     }
     json::object o;
-    o["name"] = c.name;
-    o["unit"] = c.unit;
-    o["hourlyQuantity"] = Dec(hq);
-    o["monthlyQuantity"] = Dec(mq);
-    o["price"] = Dec(c.price);
-    o["hourlyCost"] = Dec(hc);
-    o["monthlyCost"] = Dec(mc);
-    if (c.usage_based) o["usageBased"] = true;
+    o.reserve(8);  // sized once: no rehash while the fields go in
+    o.emplace("name", c.name);
+    o.emplace("unit", c.unit);
+    o.emplace("hourlyQuantity", Dec(hq));
+    o.emplace("monthlyQuantity", Dec(mq));
+    o.emplace("price", Dec(c.price));
+    o.emplace("hourlyCost", Dec(hc));
+    o.emplace("monthlyCost", Dec(mc));
+    if (c.usage_based) o.emplace("usageBased", true);
     components.push_back(std::move(o));
   }
   json::array subresources;
+  subresources.reserve(resource.subresources.size());
   for (const CostResource& sub : resource.subresources) {
     json::object s;
     Totals t = ResourceToJson(sub, s, false);
@@ -360,19 +368,22 @@ Totals ResourceToJson(const CostResource& resource, json::object& out, bool top_
     }
     subresources.push_back(std::move(s));
   }
-  out["name"] = resource.name;
-  if (top_level) out["resourceType"] = resource.resource_type;
+  out.reserve(8);
+  out.emplace("name", resource.name);
+  if (top_level) out.emplace("resourceType", resource.resource_type);
   json::object metadata;
   if (!resource.no_price.empty()) {
     json::array reasons;
     for (const std::string& r : resource.no_price) reasons.push_back(json::string(r));
-    metadata["noPrice"] = std::move(reasons);
+    metadata.emplace("noPrice", std::move(reasons));
   }
-  out["metadata"] = std::move(metadata);
-  out["hourlyCost"] = totals.any ? json::value(json::string(totals.hourly.ToString())) : nullptr;
-  out["monthlyCost"] = totals.any ? json::value(json::string(totals.monthly.ToString())) : nullptr;
-  out["costComponents"] = std::move(components);
-  out["subresources"] = std::move(subresources);
+  out.emplace("metadata", std::move(metadata));
+  out.emplace("hourlyCost",
+              totals.any ? json::value(json::string(totals.hourly.ToString())) : nullptr);
+  out.emplace("monthlyCost",
+              totals.any ? json::value(json::string(totals.monthly.ToString())) : nullptr);
+  out.emplace("costComponents", std::move(components));
+  out.emplace("subresources", std::move(subresources));
   return totals;
 }
 
@@ -385,6 +396,7 @@ struct Side {
 
 json::object BreakdownJson(const Side& side, Totals& totals) {
   json::array resources;
+  resources.reserve(side.resources.size());
   for (const CostResource& r : side.resources) {
     json::object o;
     Totals t = ResourceToJson(r, o, true);
@@ -433,15 +445,72 @@ json::object SummaryJson(const Side& side) {
 
 // ---- the diff --------------------------------------------------------------------------------
 
-std::optional<Decimal> ParseDec(const json::value* v) {
-  if (!v || !v->is_string()) return std::nullopt;
-  return Decimal::Parse(v->get_string());
+// now minus past of two decimal strings of the breakdowns (either may be missing or null). They
+// are Decimal::ToString's canonical text, so a missing side or equal sides need no arithmetic:
+// most resources of a plan are created (no past) or unchanged.
+json::value Sub(const json::value* now, const json::value* past) {
+  const json::string* a = now && now->is_string() ? &now->get_string() : nullptr;
+  const json::string* b = past && past->is_string() ? &past->get_string() : nullptr;
+  if (!b) return json::string(a ? std::string_view(*a) : std::string_view("0"));
+  if (!a) {
+    std::string_view text = *b;
+    if (text == "0") return json::string("0");
+    if (text.starts_with('-')) return json::string(text.substr(1));
+    json::string negated("-");
+    negated.append(text);
+    return negated;
+  }
+  if (*a == *b) return json::string("0");
+  std::optional<Decimal> x = Decimal::Parse(*a), y = Decimal::Parse(*b);
+  if (!x && !y) return json::string("0");
+  return json::string(((x ? *x : Decimal()) - (y ? *y : Decimal())).ToString());
 }
 
-json::value Sub(const json::value* now, const json::value* past) {
-  std::optional<Decimal> a = ParseDec(now), b = ParseDec(past);
-  if (!a && !b) return json::string("0");
-  return json::string(((a ? *a : Decimal()) - (b ? *b : Decimal())).ToString());
+// The objects of o[key] by their "name", in order; Find gives the first of a name. Lists are
+// short (a resource's components), except subresources made from plan arrays (ebs_block_device
+// entries), which may be long: those get a hash index so diffs stay linear.
+class ByName {
+ public:
+  ByName(const json::object& o, std::string_view key) {
+    const json::array* a = ArrayAt(o, key);
+    if (!a) return;
+    list_.reserve(a->size());
+    for (const json::value& v : *a) {
+      if (!v.is_object()) continue;
+      const json::value* name = v.get_object().if_contains("name");
+      list_.emplace_back(
+          name && name->is_string() ? std::string_view(name->get_string()) : std::string_view(),
+          &v.get_object());
+    }
+    if (list_.size() > kLinear)
+      for (const auto& [name, object] : list_) index_.emplace(name, object);  // keeps the first
+  }
+  const json::object* Find(std::string_view name) const {
+    if (list_.size() > kLinear) {
+      auto it = index_.find(name);
+      return it == index_.end() ? nullptr : it->second;
+    }
+    for (const auto& [n, object] : list_)
+      if (n == name) return object;
+    return nullptr;
+  }
+  const std::vector<std::pair<std::string_view, const json::object*>>& list() const {
+    return list_;
+  }
+
+ private:
+  static constexpr std::size_t kLinear = 16;
+  std::vector<std::pair<std::string_view, const json::object*>> list_;
+  std::unordered_map<std::string_view, const json::object*> index_;
+};
+
+// Calls f(name, now, past) for each name of `now` then each name only in `past`, once per name.
+template <typename F>
+void ForEachName(const ByName& now, const ByName& past, F&& f) {
+  for (const auto& [name, object] : now.list())
+    if (now.Find(name) == object) f(name, object, past.Find(name));
+  for (const auto& [name, object] : past.list())
+    if (past.Find(name) == object && !now.Find(name)) f(name, nullptr, object);
 }
 
 // now minus past for one resource (either may be null): components matched by name,
@@ -451,82 +520,67 @@ bool DiffResource(const json::object* now, const json::object* past, json::objec
   const json::object& n = now ? *now : kEmpty;
   const json::object& p = past ? *past : kEmpty;
   bool changed = (now == nullptr) != (past == nullptr);
-  out["name"] = now ? n.at("name") : p.at("name");
-  if (const json::value* t = (now ? n : p).if_contains("resourceType")) out["resourceType"] = *t;
-  out["metadata"] = json::object();
+  out.reserve(8);
+  out.emplace("name", now ? n.at("name") : p.at("name"));
+  if (const json::value* t = (now ? n : p).if_contains("resourceType"))
+    out.emplace("resourceType", *t);
+  out.emplace("metadata", json::object());
   json::value hourly = Sub(n.if_contains("hourlyCost"), p.if_contains("hourlyCost"));
   json::value monthly = Sub(n.if_contains("monthlyCost"), p.if_contains("monthlyCost"));
   if (hourly.get_string() != "0" || monthly.get_string() != "0") changed = true;
-  out["hourlyCost"] = std::move(hourly);
-  out["monthlyCost"] = std::move(monthly);
+  out.emplace("hourlyCost", std::move(hourly));
+  out.emplace("monthlyCost", std::move(monthly));
 
-  auto by_name = [](const json::object& o, std::string_view key) {
-    std::vector<std::pair<std::string, const json::object*>> list;
-    if (const json::array* a = ArrayAt(o, key))
-      for (const json::value& v : *a)
-        if (v.is_object()) list.emplace_back(StringAt(v.get_object(), "name"), &v.get_object());
-    return list;
-  };
-  auto merged_names = [](const auto& a, const auto& b) {
-    std::vector<std::string> names;
-    std::set<std::string> seen;
-    for (const auto& [name, o] : a)
-      if (seen.insert(name).second) names.push_back(name);
-    for (const auto& [name, o] : b)
-      if (seen.insert(name).second) names.push_back(name);
-    return names;
-  };
-  auto find = [](const auto& list, const std::string& name) -> const json::object* {
-    for (const auto& [n, o] : list)
-      if (n == name) return o;
-    return nullptr;
-  };
-
-  auto nc = by_name(n, "costComponents"), pc = by_name(p, "costComponents");
   json::array components;
-  for (const std::string& name : merged_names(nc, pc)) {
-    const json::object* a = find(nc, name);
-    const json::object* b = find(pc, name);
-    const json::object& base = a ? *a : *b;
-    json::object c;
-    c["name"] = name;
-    c["unit"] = base.at("unit");
-    for (std::string_view field : {"hourlyQuantity", "monthlyQuantity"})
-      c[field] = Sub(a ? a->if_contains(field) : nullptr, b ? b->if_contains(field) : nullptr);
-    c["price"] = base.at("price");
-    for (std::string_view field : {"hourlyCost", "monthlyCost"})
-      c[field] = Sub(a ? a->if_contains(field) : nullptr, b ? b->if_contains(field) : nullptr);
-    if (c["monthlyQuantity"].get_string() != "0" || c["monthlyCost"].get_string() != "0" ||
-        (a == nullptr) != (b == nullptr))
-      changed = true;
-    components.push_back(std::move(c));
-  }
-  out["costComponents"] = std::move(components);
-  auto ns = by_name(n, "subresources"), ps = by_name(p, "subresources");
+  ForEachName(ByName(n, "costComponents"), ByName(p, "costComponents"),
+              [&](std::string_view name, const json::object* a, const json::object* b) {
+                const json::object& base = a ? *a : *b;
+                json::object c;
+                c.reserve(7);
+                c.emplace("name", name);
+                c.emplace("unit", base.at("unit"));
+                for (std::string_view field : {"hourlyQuantity", "monthlyQuantity"})
+                  c.emplace(field, Sub(a ? a->if_contains(field) : nullptr,
+                                       b ? b->if_contains(field) : nullptr));
+                c.emplace("price", base.at("price"));
+                for (std::string_view field : {"hourlyCost", "monthlyCost"})
+                  c.emplace(field, Sub(a ? a->if_contains(field) : nullptr,
+                                       b ? b->if_contains(field) : nullptr));
+                if (c["monthlyQuantity"].get_string() != "0" ||
+                    c["monthlyCost"].get_string() != "0" || (a == nullptr) != (b == nullptr))
+                  changed = true;
+                components.push_back(std::move(c));
+              });
+  out.emplace("costComponents", std::move(components));
   json::array subresources;
-  for (const std::string& name : merged_names(ns, ps)) {
-    json::object s;
-    if (DiffResource(find(ns, name), find(ps, name), s)) changed = true;
-    s.erase("resourceType");
-    subresources.push_back(std::move(s));
-  }
-  out["subresources"] = std::move(subresources);
+  ForEachName(ByName(n, "subresources"), ByName(p, "subresources"),
+              [&](std::string_view, const json::object* a, const json::object* b) {
+                json::object s;
+                if (DiffResource(a, b, s)) changed = true;
+                s.erase("resourceType");
+                subresources.push_back(std::move(s));
+              });
+  out.emplace("subresources", std::move(subresources));
   return changed;
 }
 
 json::object DiffBreakdown(const json::object& now, const json::object& past) {
-  std::vector<std::string> order;
-  std::unordered_map<std::string, const json::object*> n, p;
+  std::vector<std::string_view> order;
+  std::unordered_map<std::string_view, const json::object*> n, p;
+  auto name_of = [](const json::value& v) {
+    const json::value* name = v.get_object().if_contains("name");
+    return name && name->is_string() ? std::string_view(name->get_string()) : std::string_view();
+  };
   for (const json::value& v : now.at("resources").get_array()) {
-    std::string name = StringAt(v.get_object(), "name");
+    std::string_view name = name_of(v);
     if (n.emplace(name, &v.get_object()).second) order.push_back(name);
   }
   for (const json::value& v : past.at("resources").get_array()) {
-    std::string name = StringAt(v.get_object(), "name");
+    std::string_view name = name_of(v);
     if (p.emplace(name, &v.get_object()).second && !n.count(name)) order.push_back(name);
   }
   json::array resources;
-  for (const std::string& name : order) {
+  for (std::string_view name : order) {
     auto a = n.find(name);
     auto b = p.find(name);
     json::object r;
@@ -624,9 +678,10 @@ UsageFile UsageFile::Parse(std::string_view yaml_text) {
   if (!resources || resources.IsNull()) return file;
   if (!resources.IsMap())
     BadInput("usage file: \"resource_usage\" must map resource addresses to usage");
+  std::size_t budget = kMaxUsageValues;
   for (const auto& entry : resources) {
     if (!entry.first.IsScalar()) BadInput("usage file: resource addresses must be plain strings");
-    json::value usage = YamlToJson(entry.second, 1);
+    json::value usage = YamlToJson(entry.second, 1, budget);
     if (!usage.is_object())
       BadInput("usage file: the usage of " + entry.first.Scalar() + " must be a mapping");
     file.usage_[entry.first.Scalar()] = std::move(usage);

@@ -283,9 +283,59 @@ storage::LockRecord StateService::Lock(const auth::Principal& who, const Workspa
   lock.info_json = json::serialize(info);
   lock.locked_by = who.token_id;
   lock.created = NowMillis();
-  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock))
+  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock)) {
+    if (lock_requests_) lock_requests_->With({"held_by_another"}).Inc();
     ThrowLocked(*holder, ws, ErrorCode::kLocked);
+  }
+  LockTaken(KeyOf(who, scope, ws), lock);
   return lock;
+}
+
+void StateService::SetMetrics(metrics::Registry* registry) {
+  if (!registry) return;
+  lock_requests_ = &registry->AddCounter(
+      "statehouse_state_lock_requests_total",
+      "State lock requests by result: acquired, held_by_another (the client must wait and "
+      "retry), released, forced_open",
+      {"result"});
+  lock_held_ = &registry
+                    ->AddHistogram("statehouse_state_lock_held_seconds",
+                                   "How long state locks were held, from lock to unlock", {})
+                    .With({});
+}
+
+namespace {
+std::string LockTimeKey(const storage::WorkspaceKey& key, std::string_view lock_id) {
+  std::string k;
+  k.reserve(key.account.size() + key.org.size() + key.project.size() + key.workspace.size() +
+            lock_id.size() + 4);
+  k.append(key.account).append("/").append(key.org).append("/").append(key.project);
+  k.append("/").append(key.workspace).append("/").append(lock_id);
+  return k;
+}
+}  // namespace
+
+void StateService::LockTaken(const storage::WorkspaceKey& key, const storage::LockRecord& lock) {
+  if (!lock_requests_) return;
+  lock_requests_->With({"acquired"}).Inc();
+  std::lock_guard guard(lock_times_mutex_);
+  if (lock_times_.size() >= 100000) lock_times_.clear();  // locks never released: forget
+  lock_times_[LockTimeKey(key, lock.lock_id)] = lock.created;
+}
+
+void StateService::LockEnded(const storage::WorkspaceKey& key, std::string_view lock_id,
+                             int64_t created, const char* result) {
+  if (!lock_requests_) return;
+  lock_requests_->With({result}).Inc();
+  {
+    std::lock_guard guard(lock_times_mutex_);
+    auto it = lock_times_.find(LockTimeKey(key, lock_id));
+    if (it != lock_times_.end()) {
+      if (created == 0) created = it->second;
+      lock_times_.erase(it);
+    }
+  }
+  if (created > 0) lock_held_->Observe(static_cast<double>(NowMillis() - created) / 1000.0);
 }
 
 bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scope,
@@ -297,9 +347,11 @@ bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scop
   if (info.empty() || id_only) {
     GuardForceUnlock(who, workspaces_.Get(who, scope, ws), nullptr);
     auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
-    if (removed)
+    if (removed) {
       log::Warn("state lock forced open",
                 {{"workspace", ws}, {"lock_id", removed->lock_id}, {"by", who.token_id}});
+      LockEnded(KeyOf(who, scope, ws), removed->lock_id, removed->created, "forced_open");
+    }
     return removed.has_value();
   }
   const json::value* id = info.if_contains("ID");
@@ -307,6 +359,7 @@ bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scop
   bool released = false;
   auto holder = db_.States().ReleaseLock(KeyOf(who, scope, ws), id->get_string(), released);
   if (holder) ThrowLocked(*holder, ws, ErrorCode::kConflict);
+  if (released) LockEnded(KeyOf(who, scope, ws), id->get_string(), 0, "released");
   return released;
 }
 
@@ -323,8 +376,11 @@ storage::LockRecord StateService::ManualLock(const auth::Principal& who,
   lock.reason = reason;
   lock.locked_by = who.token_id;
   lock.created = NowMillis();
-  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock))
+  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock)) {
+    if (lock_requests_) lock_requests_->With({"held_by_another"}).Inc();
     ThrowLocked(*holder, ws, ErrorCode::kLocked);
+  }
+  LockTaken(KeyOf(who, scope, ws), lock);
   return lock;
 }
 
@@ -336,9 +392,11 @@ std::optional<storage::LockRecord> StateService::ForceUnlock(const auth::Princip
   storage::WorkspaceRecord w = workspaces_.Get(who, scope, ws);
   GuardForceUnlock(who, w, decision);
   auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
-  if (removed)
+  if (removed) {
     log::Warn("state lock forced open",
               {{"workspace", ws}, {"lock_id", removed->lock_id}, {"by", who.token_id}});
+    LockEnded(KeyOf(who, scope, ws), removed->lock_id, removed->created, "forced_open");
+  }
   return removed;
 }
 

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "auth/auth.h"
 #include "common/error.h"
+#include "common/metrics.h"
 #include "cost/catalog.h"
 #include "domain/policies.h"
 #include "domain/terraform_state.h"
@@ -112,6 +115,9 @@ class StateService {
   };
   Content ContentOf(const storage::WorkspaceRecord& w, const storage::DataRecord& d,
                     bool for_backend);
+  // Lock outcomes and hold times go to this registry (none when null). Set before use.
+  void SetMetrics(metrics::Registry* registry);
+
   // The prices cost estimates use; without a catalog no estimate is made.
   void SetPriceCatalog(const cost::PriceCatalog* catalog) { catalog_ = catalog; }
 
@@ -184,6 +190,15 @@ class StateService {
   WorkspaceService& workspaces_;
   PolicyService* policies_;
   const cost::PriceCatalog* catalog_ = nullptr;
+  // Metrics: lock requests by result, and how long locks were held (measured from the lock's
+  // creation, remembered here when this process took it, or read from a forced-open lock).
+  void LockTaken(const storage::WorkspaceKey& key, const storage::LockRecord& lock);
+  void LockEnded(const storage::WorkspaceKey& key, std::string_view lock_id, int64_t created,
+                 const char* result);
+  metrics::Family<metrics::Counter>* lock_requests_ = nullptr;
+  metrics::Histogram* lock_held_ = nullptr;
+  std::mutex lock_times_mutex_;
+  std::unordered_map<std::string, int64_t> lock_times_;
 
  public:
   // ---- the resource inventory: PATCH / DELETE .../resources (the rules are in state.cpp) ----

@@ -5,9 +5,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <boost/json/value_stack.hpp>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,8 +40,21 @@ bool IsEncryptionKey(std::string_view key) {
 // ------------------------------------------------------------------------------------------
 // Scanner
 
+// The top-level keys some reader of a state looks at: the header's (StateScanner, HeaderOf)
+// and what Analyze/Redact read. Each may appear once: readers that differ on which of two
+// occurrences counts (a DOM keeps the last, a streaming reader might keep the first) would read
+// two serials or lineages out of one state and step around the serial/lineage rules, so a
+// repeated one refuses the state ("duplicate key serial in the state"). Terraform never writes
+// a key twice.
+constexpr std::string_view kWatchedKeys[] = {
+    "version",   "serial", "lineage", "terraform_version", "encrypted_data", "encryption_version",
+    "resources", "outputs"};
+
 // SAX handler: tracks the nesting depth and captures only the members of the top-level object
 // that make the header. Every callback is O(1) memory apart from the bounded capture buffers.
+// It also applies the rules every reader of a state shares (StateScanner and ParseState both
+// parse through it): numbers a double cannot hold and repeated watched keys refuse the state,
+// with `problem` saying why.
 class HeaderHandler {
  public:
   static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -47,6 +63,8 @@ class HeaderHandler {
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
   StateHeader header;
+  // Why the handler stopped the parse (empty: it did not; then the parser's error says it).
+  std::string problem;
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -75,11 +93,20 @@ class HeaderHandler {
     if (depth_ == 1) AppendBounded(key_, key_overflow_, s, kMaxKey);
     return true;
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     if (depth_ != 1) return true;
     AppendBounded(key_, key_overflow_, s, kMaxKey);
     field_ = Field::kOther;
     if (!key_overflow_) {
+      for (std::size_t i = 0; i < std::size(kWatchedKeys); ++i) {
+        if (key_ != kWatchedKeys[i]) continue;
+        if (seen_ & (1u << i)) {
+          problem = "duplicate key " + key_ + " in the state";
+          ec = json::error::syntax;
+          return false;
+        }
+        seen_ |= 1u << i;
+      }
       if (key_ == "version")
         field_ = Field::kVersion;
       else if (key_ == "serial")
@@ -136,8 +163,11 @@ class HeaderHandler {
     return true;
   }
   bool on_double(double d, json::string_view, json::error_code& ec) {
-    // The same rule as ParseState: a number no double can hold cannot come back out as JSON.
+    // A number no double can hold cannot come back out as JSON (Boost.JSON reads 1e400 as
+    // infinity and 0e400 as NaN). Refused wherever it is, even in a member that a later
+    // duplicate key replaces in a DOM.
     if (!std::isfinite(d)) {
+      problem = "state has a number out of range";
       ec = json::error::exponent_overflow;
       return false;
     }
@@ -207,6 +237,7 @@ class HeaderHandler {
 
   std::size_t depth_ = 0;
   Field field_ = Field::kOther;
+  unsigned seen_ = 0;  // bit i: kWatchedKeys[i] was a top-level key
   std::string key_;
   bool key_overflow_ = false;
   std::string str_;
@@ -222,13 +253,86 @@ json::parse_options ScannerOptions() {
   return opt;
 }
 
+// ParseState's handler: HeaderHandler's rules, and the DOM that json::parse would build (the
+// same value_stack calls as Boost.JSON's own parser handler). Sharing the rules is what makes
+// ParseState and StateScanner agree on every input.
+class DomHandler : public HeaderHandler {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  DomHandler() { st.reset(); }
+
+  json::value_stack st;
+
+  bool on_object_end(std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_object_end(n, ec)) return false;
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_end(std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_array_end(n, ec)) return false;
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_key_part(s, n, ec)) return false;
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_key(s, n, ec)) return false;
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_string_part(s, n, ec)) return false;
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t n, json::error_code& ec) {
+    if (!HeaderHandler::on_string(s, n, ec)) return false;
+    st.push_string(s);
+    return true;
+  }
+  bool on_int64(int64_t i, json::string_view s, json::error_code& ec) {
+    if (!HeaderHandler::on_int64(i, s, ec)) return false;
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view s, json::error_code& ec) {
+    if (!HeaderHandler::on_uint64(u, s, ec)) return false;
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view s, json::error_code& ec) {
+    if (!HeaderHandler::on_double(d, s, ec)) return false;
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code& ec) {
+    if (!HeaderHandler::on_bool(b, ec)) return false;
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code& ec) {
+    if (!HeaderHandler::on_null(ec)) return false;
+    st.push_null();
+    return true;
+  }
+};
+
 }  // namespace
 
 struct StateScanner::Impl {
   Impl() : parser(ScannerOptions()) {}
 
   [[noreturn]] void Invalid(std::string why) {
-    error = "state is not valid JSON: " + std::move(why);
+    // The handler's own refusal (a duplicate key, a number out of range) says what it is.
+    const std::string& problem = parser.handler().problem;
+    error = problem.empty() ? "state is not valid JSON: " + std::move(why) : problem;
     Fail(ErrorCode::kInvalidArgument, error);
   }
 
@@ -281,33 +385,22 @@ void StateScanner::Finish() {
 
 const StateHeader& StateScanner::header() const { return impl_->parser.handler().header; }
 
-namespace {
-// Numbers beyond a double's range parse to infinity or NaN, which no JSON can carry back out.
-bool AllNumbersFinite(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_:
-      return std::isfinite(v.get_double());
-    case json::kind::array:
-      for (const auto& e : v.get_array())
-        if (!AllNumbersFinite(e)) return false;
-      return true;
-    case json::kind::object:
-      for (const auto& kv : v.get_object())
-        if (!AllNumbersFinite(kv.value())) return false;
-      return true;
-    default:
-      return true;
-  }
-}
-}  // namespace
-
 json::value ParseState(std::string_view text) {
+  json::basic_parser<DomHandler> parser(ScannerOptions());
   json::error_code ec;
-  json::value v = json::parse(text, ec, json::storage_ptr(), ScannerOptions());
-  if (ec) Fail(ErrorCode::kInvalidArgument, "state is not valid JSON: " + ec.message());
-  if (!AllNumbersFinite(v))
-    Fail(ErrorCode::kInvalidArgument, "state has a number out of range for analysis");
-  return v;
+  std::size_t n = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec) {
+    const std::string& problem = parser.handler().problem;
+    Fail(ErrorCode::kInvalidArgument,
+         problem.empty() ? "state is not valid JSON: " + ec.message() : problem);
+  }
+  if (n < text.size())
+    Fail(ErrorCode::kInvalidArgument,
+         "state is not valid JSON: " + json::make_error_code(json::error::extra_data).message());
+  if (!parser.done())
+    Fail(ErrorCode::kInvalidArgument,
+         "state is not valid JSON: " + json::make_error_code(json::error::incomplete).message());
+  return parser.handler().st.release();
 }
 
 // ------------------------------------------------------------------------------------------

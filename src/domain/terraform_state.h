@@ -33,14 +33,24 @@ struct StateHeader {
   bool IsV4() const;
 };
 
-// The header of an already parsed document, by the same rules as StateScanner (when a key is
-// repeated the last occurrence wins; a field of the wrong type counts as absent).
+// The header of an already parsed document, by the same rules as StateScanner (a field of the
+// wrong type counts as absent). A document from ParseState has no repeated top-level key that
+// matters; in one built otherwise, the DOM's (Boost.JSON's: the last) occurrence counts.
 StateHeader HeaderOf(const boost::json::value& state);
 
 // Incremental, constant-memory scan of a state body as it streams in. Validates strict JSON
 // syntax (RFC 8259: no comments, no trailing commas, valid UTF-8, exactly one value) and captures
 // the top-level scalar fields only; nothing below the top level is kept. Memory is bounded by the
 // nesting depth (at most kMaxDepth) and the capture limit of the header strings.
+//
+// It accepts exactly what ParseState accepts (they parse through the same rules). Beyond JSON
+// syntax, a state is refused (kInvalidArgument) when
+//  * a number is beyond a double's range (1e400; 0e400, which Boost.JSON reads as NaN):
+//    "state has a number out of range";
+//  * a top-level key that a reader looks at (version, serial, lineage, terraform_version,
+//    encrypted_data, encryption_version, resources, outputs) appears twice:
+//    "duplicate key serial in the state". Terraform itself would take the last one; readers
+//    that took different ones would see two serials in one state.
 class StateScanner {
  public:
   // Deepest nesting accepted; deeper documents are rejected as invalid.
@@ -97,9 +107,11 @@ boost::json::value Redact(const boost::json::value& state);
 // Throws kInvalidArgument if the text is not a v4 state.
 std::string WithSerial(std::string_view state_text, int64_t serial);
 
-// Parses a whole state text into a DOM with the scanner's limits (nesting up to
+// Parses a whole state text into a DOM with the scanner's limits and rules (nesting up to
 // StateScanner::kMaxDepth; boost::json::parse's default of 32 rejects deep but valid states such
-// as Kubernetes manifests). Throws kInvalidArgument "state is not valid JSON: ..." on bad input.
+// as Kubernetes manifests; numbers out of range and repeated top-level keys as StateScanner
+// says). Throws kInvalidArgument "state is not valid JSON: ..." on bad input, or the scanner's
+// messages for the rules.
 boost::json::value ParseState(std::string_view text);
 
 // Helpers exposed for the API layer and tests.

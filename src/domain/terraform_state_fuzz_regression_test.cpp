@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "domain/terraform_state.h"
@@ -75,6 +76,59 @@ TEST(TerraformStateFuzzRegressionTest, ScannerAndParseStateAgreeOnOutOfRangeNumb
     }
     EXPECT_EQ(scanned, parsed) << text << ": scanner " << (scanned ? "accepts" : "refuses")
                                << ", ParseState " << (parsed ? "accepts" : "refuses");
+  }
+}
+
+// F10 (fuzz_state_reader, finding state_reader-duplicate-serial.bin): a state with two top-level
+// "serial" keys, the first out of range. ParseState built a DOM, where the second replaces the
+// first, and accepted it; StateScanner (the upload path) saw the first and refused it. Two
+// readers that differ on which serial a state has step around the lineage/serial rules. The
+// input, byte for byte (two bytes of fuzzer settings, then the state).
+const char kDuplicateSerial[] =
+    "\x02\x09{\"version\":4,\"serial\":3333333333333333e3333331,\"lineage\":\"a\",\"serial\":"
+    "2,\"rsion\":null}";
+
+// What both readers make of text: "" when accepted, else the message.
+std::string ScannerVerdict(std::string_view text, size_t piece) {
+  try {
+    StateScanner scanner;
+    for (size_t pos = 0; pos < text.size(); pos += piece) scanner.Feed(text.substr(pos, piece));
+    scanner.Finish();
+    return "";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+}
+
+std::string ParseStateVerdict(std::string_view text) {
+  try {
+    ParseState(text);
+    return "";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+}
+
+TEST(TerraformStateFuzzRegressionTest, DuplicateSerialFinding) {
+  const std::string input(kDuplicateSerial, sizeof kDuplicateSerial - 1);
+  ASSERT_EQ(input.size(), 87u);
+  const std::string_view state = std::string_view(input).substr(2);
+  // The first serial is out of range: refused by both, for that reason, in any pieces.
+  for (size_t piece : {state.size(), size_t{1}, size_t{2}, size_t{9}})
+    EXPECT_EQ(ScannerVerdict(state, piece), "state has a number out of range") << piece;
+  EXPECT_EQ(ParseStateVerdict(state), "state has a number out of range");
+  // With a first serial in range, the repeated key is what refuses it.
+  for (const std::string text : {
+           R"({"version":4,"serial":1,"lineage":"a","serial":2,"rsion":null})",
+           R"({"version":4,"serial":3,"lineage":"a","serial":2})",
+           R"({"version":4,"serial":2,"lineage":"a","s\u0065rial":2})",
+       }) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(ScannerVerdict(text, text.size()), "duplicate key serial in the state");
+    EXPECT_EQ(ScannerVerdict(text, 3), "duplicate key serial in the state");
+    EXPECT_EQ(ParseStateVerdict(text), "duplicate key serial in the state");
   }
 }
 

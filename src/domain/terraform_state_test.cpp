@@ -364,9 +364,6 @@ TEST(TerraformStateScannerTest, FieldTypesAndDuplicates) {
       {R"({"version":4,"serial":1,"lineage":["l"]})", false},
       {R"({"version":4,"serial":1})", false},
       {R"({"serial":1,"lineage":"l"})", false},
-      // duplicates: the last occurrence wins, as in a DOM parse and in Terraform
-      {R"({"version":4,"serial":"x","serial":2,"lineage":"l"})", true},
-      {R"({"version":4,"serial":2,"serial":"x","lineage":"l"})", false},
       // escaped key names are decoded
       {R"({"ver\u0073ion":4,"s\u0065rial":1,"lineage":"l"})", true},
   };
@@ -376,12 +373,76 @@ TEST(TerraformStateScannerTest, FieldTypesAndDuplicates) {
     EXPECT_EQ(ScanBytes(c.doc).IsV4(), c.v4);
     EXPECT_EQ(HeaderOf(Parse(c.doc)).IsV4(), c.v4);
   }
-  StateHeader h = ScanBytes(R"({"version":4,"serial":2,"serial":9,"lineage":"a","lineage":"b"})");
-  EXPECT_EQ(h.serial, 9);
-  EXPECT_EQ(h.lineage, "b");
   EXPECT_EQ(ScanWhole(R"({"serial":-3})").serial, -3);
   EXPECT_EQ(ScanWhole(R"({"serial":9223372036854775807})").serial, INT64_MAX);
   EXPECT_EQ(ScanBytes(R"({"lineage":"a\"b\u00e9"})").lineage, "a\"b\xc3\xa9");
+}
+
+// A repeated top-level key that a reader looks at refuses the state in both readers, whatever
+// the values (Terraform would take the last; a reader taking the first would see another serial
+// or lineage).
+TEST(TerraformStateScannerTest, RepeatedTopLevelKeysAreRefusedByBothReaders) {
+  struct Case {
+    const char* doc;
+    const char* key;
+  };
+  const Case cases[] = {
+      {R"({"version":4,"serial":1,"serial":2,"lineage":"l"})", "serial"},
+      {R"({"version":4,"serial":1,"serial":1,"lineage":"l"})", "serial"},  // same value
+      {R"({"version":4,"serial":"x","serial":2,"lineage":"l"})", "serial"},
+      {R"({"version":4,"serial":2,"serial":null,"lineage":"l"})", "serial"},
+      {R"({"version":4,"serial":{"a":1},"serial":2,"lineage":"l"})", "serial"},
+      {R"({"version":4,"serial":1,"lineage":"a","lineage":"b"})", "lineage"},
+      {R"({"lineage":"a","version":4,"serial":1,"lineage":"a"})", "lineage"},
+      {R"({"version":3,"version":4,"serial":1,"lineage":"l"})", "version"},
+      {R"({"version":4,"serial":1,"lineage":"l","ver\u0073ion":4})", "version"},  // escaped
+      {R"({"version":4,"serial":1,"lineage":"l","terraform_version":"1","terraform_version":"2"})",
+       "terraform_version"},
+      {R"({"encrypted_data":"a","encrypted_data":"b"})", "encrypted_data"},
+      {R"({"encryption_version":"v0","encryption_version":"v0"})", "encryption_version"},
+      {R"({"version":4,"serial":1,"lineage":"l","resources":[],"resources":[]})", "resources"},
+      {R"({"version":4,"serial":1,"lineage":"l","outputs":{},"outputs":{}})", "outputs"},
+      // not a v4 header otherwise: still refused
+      {R"({"serial":1,"serial":2})", "serial"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.doc);
+    const std::string expected = std::string("duplicate key ") + c.key + " in the state";
+    EXPECT_EQ(ExpectInvalid([&] { ScanWhole(c.doc); }), expected);
+    EXPECT_EQ(ExpectInvalid([&] { ScanBytes(c.doc); }), expected);
+    EXPECT_EQ(ExpectInvalid([&] { ScanRandomChunks(c.doc, 11, 5); }), expected);
+    EXPECT_EQ(ExpectInvalid([&] { ParseState(c.doc); }), expected);
+  }
+  // Repeats below the top level, and of top-level keys no reader looks at, are JSON as usual;
+  // both readers accept them and agree on the header.
+  for (const char* doc : {
+           R"({"version":4,"serial":1,"lineage":"l","resources":[{"serial":1,"serial":2}]})",
+           R"({"version":4,"serial":1,"lineage":"l","x":{"lineage":"a","lineage":"b"}})",
+           R"({"version":4,"serial":1,"lineage":"l","check_results":null,"check_results":[]})",
+           R"({"version":4,"serial":1,"lineage":"l","x":1,"x":2})",
+       }) {
+    SCOPED_TRACE(doc);
+    StateHeader h = ScanBytes(doc);
+    EXPECT_TRUE(h.IsV4());
+    ExpectSameHeader(HeaderOf(ParseState(doc)), h);
+  }
+}
+
+// A number out of range refuses the state in both readers, also where a DOM would drop it for a
+// later duplicate key.
+TEST(TerraformStateScannerTest, NumbersOutOfRangeAreRefusedByBothReaders) {
+  for (const char* doc : {
+           R"({"version":4,"serial":1,"lineage":"l","x":1e400})",
+           R"({"version":4,"serial":1,"lineage":"l","x":1e400,"x":1})",
+           R"({"version":4,"serial":1,"lineage":"l","resources":[{"a":-1e999,"a":0}]})",
+           "0e900700778",
+       }) {
+    SCOPED_TRACE(doc);
+    EXPECT_EQ(ExpectInvalid([&] { ScanWhole(doc); }), "state has a number out of range");
+    EXPECT_EQ(ExpectInvalid([&] { ScanRandomChunks(doc, 5, 3); }),
+              "state has a number out of range");
+    EXPECT_EQ(ExpectInvalid([&] { ParseState(doc); }), "state has a number out of range");
+  }
 }
 
 TEST(TerraformStateScannerTest, OversizedHeaderStringIsNotCaptured) {
@@ -1007,16 +1068,12 @@ TEST(TerraformStateWithSerialTest, SerialPositionsAndSpellings) {
       // escaped key
       {R"({"version":4,"lineage":"l","s\u0065rial":5})", 6,
        R"({"version":4,"lineage":"l","s\u0065rial":6})"},
-      // duplicates: every numeric top-level serial is replaced
-      {R"({"version":4,"lineage":"l","serial":1,"serial":2})", 3,
-       R"({"version":4,"lineage":"l","serial":3,"serial":3})"},
       // keys with escaped quotes and braces inside strings do not confuse the walk
       {R"({"version":4,"x\"{[":"}]\\","lineage":"l","serial":-1})", 0,
        R"({"version":4,"x\"{[":"}]\\","lineage":"l","serial":0})"},
       // arrays of objects at top level members
-      {R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":9e0,"serial":8,"lineage":"l"})",
-       4,
-       R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":4,"serial":4,"lineage":"l"})"},
+      {R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":8,"lineage":"l"})", 4,
+       R"({"resources":[{"serial":1},[{"serial":2}]],"version":4,"serial":4,"lineage":"l"})"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.in);
@@ -1024,6 +1081,15 @@ TEST(TerraformStateWithSerialTest, SerialPositionsAndSpellings) {
     EXPECT_EQ(out, c.out);
     EXPECT_EQ(WithoutSerial(Parse(out)), WithoutSerial(Parse(c.in)));
     EXPECT_EQ(Parse(out).at("serial"), c.serial);
+  }
+}
+
+// A state with two serials is no state to roll back to: refused, not rewritten.
+TEST(TerraformStateWithSerialTest, RefusesRepeatedSerial) {
+  for (const char* doc : {R"({"version":4,"lineage":"l","serial":1,"serial":2})",
+                          R"({"version":4,"serial":9e0,"serial":8,"lineage":"l"})"}) {
+    SCOPED_TRACE(doc);
+    EXPECT_EQ(ExpectInvalid([&] { WithSerial(doc, 3); }), "duplicate key serial in the state");
   }
 }
 

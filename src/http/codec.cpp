@@ -2,11 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <vector>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -51,6 +53,71 @@ bool IsJsonMedia(std::string_view m) {
          IEquals(m.substr(0, 12), "application/");
 }
 
+// Splits text at sep, except inside quoted strings (a parameter value may hold ',' or ';').
+std::vector<std::string_view> SplitOutsideQuotes(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted && c == '\\') {
+      ++i;  // quoted-pair
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == sep && !quoted) {
+      out.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
+// RFC 9110 qvalue ("0", "0.5", "1.000") in thousandths; -1 when malformed.
+int ParseQValue(std::string_view v) {
+  if (v.empty() || (v[0] != '0' && v[0] != '1')) return -1;
+  int whole = v[0] - '0';
+  if (v.size() == 1) return whole * 1000;
+  if (v[1] != '.' || v.size() > 5) return -1;
+  int frac = 0, digits = 0;
+  for (char c : v.substr(2)) {
+    if (c < '0' || c > '9') return -1;
+    frac = frac * 10 + (c - '0');
+    ++digits;
+  }
+  for (; digits < 3; ++digits) frac *= 10;
+  if (whole == 1 && frac != 0) return -1;
+  return whole * 1000 + frac;
+}
+
+struct MediaRange {
+  std::string_view type;  // "application/json", "*/*", ... (parameters dropped)
+  int q = 1000;           // thousandths
+};
+
+// The media ranges of an Accept header, in order. An element with a malformed q-value is left
+// out (it asks for nothing); other parameters are ignored.
+std::vector<MediaRange> ParseAccept(std::string_view accept) {
+  std::vector<MediaRange> out;
+  for (std::string_view element : SplitOutsideQuotes(accept, ',')) {
+    std::vector<std::string_view> parts = SplitOutsideQuotes(element, ';');
+    MediaRange r;
+    r.type = Trim(parts[0]);
+    if (r.type.empty()) continue;
+    bool ok = true;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      std::string_view param = Trim(parts[i]);
+      size_t eq = param.find('=');
+      if (eq == std::string_view::npos || !IEquals(Trim(param.substr(0, eq)), "q")) continue;
+      r.q = ParseQValue(Trim(param.substr(eq + 1)));
+      ok = r.q >= 0;
+      break;  // parameters after the weight are accept extensions
+    }
+    if (ok) out.push_back(r);
+  }
+  return out;
+}
+
 // Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
@@ -76,9 +143,17 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
-// Every document, whatever format it came in, must be representable in a JSON reply: finite
-// numbers and valid UTF-8 text.
-void CheckDocument(const json::value& v) {
+// The one refusal of a body nested deeper than kMaxNestingDepth, whatever its format.
+[[noreturn]] void TooDeep() {
+  Fail(ErrorCode::kInvalidArgument, "the body is nested deeper than the nesting limit of " +
+                                        std::to_string(kMaxNestingDepth) +
+                                        " levels of objects and arrays");
+}
+
+// Every document, whatever format it came in, must be representable in a JSON reply that the
+// server's own JSON readers read back: finite numbers, valid UTF-8 text, and at most
+// kMaxNestingDepth containers deep. `enclosing` counts the containers around v.
+void CheckDocument(const json::value& v, int enclosing = 0) {
   switch (v.kind()) {
     case json::kind::double_:
       if (!std::isfinite(v.get_double()))
@@ -89,13 +164,15 @@ void CheckDocument(const json::value& v) {
         Fail(ErrorCode::kInvalidArgument, "the body contains text that is not valid UTF-8");
       break;
     case json::kind::array:
-      for (const auto& e : v.get_array()) CheckDocument(e);
+      if (enclosing + 1 > kMaxNestingDepth) TooDeep();
+      for (const auto& e : v.get_array()) CheckDocument(e, enclosing + 1);
       break;
     case json::kind::object:
+      if (enclosing + 1 > kMaxNestingDepth) TooDeep();
       for (const auto& kv : v.get_object()) {
         if (!ValidUtf8(kv.key()))
           Fail(ErrorCode::kInvalidArgument, "the body contains a key that is not valid UTF-8");
-        CheckDocument(kv.value());
+        CheckDocument(kv.value(), enclosing + 1);
       }
       break;
     default:
@@ -153,9 +230,10 @@ json::value PlainScalar(const std::string& s) {
   return json::value(s);
 }
 
-// budget caps the expanded size, so alias bombs ("billion laughs") fail instead of exploding.
-json::value YamlToJson(const YAML::Node& node, int depth, size_t& budget) {
-  if (depth > kMaxNestingDepth) Fail(ErrorCode::kInvalidArgument, "document nested too deeply");
+// budget caps the expanded size, so alias bombs ("billion laughs") fail instead of exploding;
+// `enclosing` counts the containers around node, so recursive aliases stop at the nesting limit.
+json::value YamlToJson(const YAML::Node& node, int enclosing, size_t& budget) {
+  if ((node.IsSequence() || node.IsMap()) && enclosing + 1 > kMaxNestingDepth) TooDeep();
   if (budget == 0) Fail(ErrorCode::kInvalidArgument, "YAML document expands too large");
   --budget;
   switch (node.Type()) {
@@ -170,7 +248,7 @@ json::value YamlToJson(const YAML::Node& node, int depth, size_t& budget) {
     }
     case YAML::NodeType::Sequence: {
       json::array arr;
-      for (const auto& child : node) arr.push_back(YamlToJson(child, depth + 1, budget));
+      for (const auto& child : node) arr.push_back(YamlToJson(child, enclosing + 1, budget));
       return arr;
     }
     case YAML::NodeType::Map: {
@@ -179,7 +257,7 @@ json::value YamlToJson(const YAML::Node& node, int depth, size_t& budget) {
         if (!kv.first.IsScalar()) Fail(ErrorCode::kInvalidArgument, "YAML keys must be scalars");
         const std::string& key = kv.first.Scalar();
         if (obj.contains(key)) Fail(ErrorCode::kInvalidArgument, "duplicate key '" + key + "'");
-        obj[key] = YamlToJson(kv.second, depth + 1, budget);
+        obj[key] = YamlToJson(kv.second, enclosing + 1, budget);
       }
       return obj;
     }
@@ -209,13 +287,16 @@ bool SplitFieldPath(std::string_view name, std::vector<std::string>& parts) {
     }
   }
   if (!cur.empty()) parts.push_back(std::move(cur));
-  return !parts.empty() && static_cast<int>(parts.size()) <= kMaxNestingDepth;
+  return !parts.empty();
 }
 
 void InsertField(json::object& root, std::string_view name, std::string value) {
   std::vector<std::string> parts;
   if (!SplitFieldPath(name, parts))
     Fail(ErrorCode::kInvalidArgument, "malformed form field name '" + std::string(name) + "'");
+  // A name of n parts puts its value inside n objects (the body's own and n - 1 below it); a
+  // repeated field adds a list, which CheckDocument counts.
+  if (static_cast<int>(parts.size()) > kMaxNestingDepth) TooDeep();
   json::object* obj = &root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     json::value& slot = (*obj)[parts[i]];
@@ -352,15 +433,28 @@ BodyFormat FormatOfContentType(std::string_view content_type, bool allow_text) {
 
 ReplyFormat ChooseReplyFormat(bool has_body, BodyFormat body_format, std::string_view accept) {
   if (has_body) return body_format == BodyFormat::kYaml ? ReplyFormat::kYaml : ReplyFormat::kJson;
-  // First acceptable listed type wins; q-values are rare enough in API clients to ignore.
-  while (!accept.empty()) {
-    size_t comma = accept.find(',');
-    std::string_view m = MediaType(accept.substr(0, comma));
-    if (IsYamlMedia(m)) return ReplyFormat::kYaml;
-    if (IsJsonMedia(m)) return ReplyFormat::kJson;
-    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+  ReplyFormat best = ReplyFormat::kJson;
+  int best_q = 0;
+  for (const MediaRange& r : ParseAccept(accept)) {
+    bool yaml = IsYamlMedia(r.type);
+    if ((yaml || IsJsonMedia(r.type)) && r.q > best_q) {  // on a tie the first listed stays
+      best = yaml ? ReplyFormat::kYaml : ReplyFormat::kJson;
+      best_q = r.q;
+    }
   }
-  return ReplyFormat::kJson;
+  return best;
+}
+
+bool AcceptsGoaError(std::string_view accept) {
+  int goa_q = 0, other_q = 0;
+  for (const MediaRange& r : ParseAccept(accept)) {
+    if (IEquals(r.type, kGoaErrorContentType))
+      goa_q = std::max(goa_q, r.q);
+    else if (IsJsonMedia(r.type) || IsYamlMedia(r.type))
+      other_q = std::max(other_q, r.q);
+  }
+  // A tie goes to the spec's own media type for errors.
+  return goa_q > 0 && goa_q >= other_q;
 }
 
 json::value ParseJson(std::string_view text) {
@@ -368,6 +462,7 @@ json::value ParseJson(std::string_view text) {
   opts.max_depth = kMaxNestingDepth;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec, {}, opts);
+  if (ec == json::error::too_deep) TooDeep();
   if (ec) Fail(ErrorCode::kInvalidArgument, "malformed JSON body: " + ec.message());
   CheckDocument(v);
   return v;

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "http/codec.h"
@@ -115,6 +117,139 @@ TEST(CodecFuzzRegressionTest, YamlReplyWithLongKeyParses) {
     }
     EXPECT_EQ(back, json::value(doc));
   }
+}
+
+// fuzz_http_framing, finding http_framing-form-depth-34.bin: a urlencoded body whose one field
+// name has 32 dots was accepted and nested 33 objects deep (the old limit was 64), so the JSON
+// reply that echoed it was deeper than Boost.JSON's default max_depth of 32, with which the
+// server reads its stored JSON back. Every decoder now refuses bodies nested deeper than
+// kMaxNestingDepth (32), so whatever one accepts reads back. The input, byte for byte: two bytes
+// of fuzzer settings, then a POST whose first 722 body bytes are the form (the rest is noise).
+const char kFormDepth34[] =
+    "\x00JPOST /v1/orgs/o1/projects HTTP/1.1\r\nTransfer-Encoding:creP/1.1\r\nHost: x\r\nx-ap"
+    "i-key: pat.default.tok1.s3cret\r\nContent-Type: application/x-www-form-urlencoded\r\nCon"
+    "tent-Length: 722\r\n\r\norg.n FALSEhcoding:creP/1.1\r\nHost: x\r\nx-api-key: pat.default"
+    ".tok1.s3cret\r\nCansfer-Encoding:creP/1.1\r\nHost: x\r\nx-api-key: pat.default.tok1.s3cr"
+    "et\r\nContent-Type: \r\nx-api-key: pat.default.tok1.s3cret\r\nCansfer-Encoding:creP/1.1"
+    "\r\nHost: x\r\nx-api-key: pat.default.tok1.s3cret\r\nContent-Type: application/x-www-for"
+    "m-urlencoded\r\nContent-Length: 722\r\n\r\norg.n FALSEhcoding:creP/1.1\r\nHost: x\r\nx-a"
+    "pi-key: pat.default.tok1.s3creey: pat.default.tok1.s3cret\r\nContent-Type: application/x"
+    "-www-form-urlencoded\r\nContent-Length: 722\r\n\r\norg.n FALSEhcoding:creP/1.1\r\nHost: "
+    "x\r\nx-api-key: pat.default.tok1.s3cret\r\nContent-Type: application/x-www-form-urlencod"
+    "ed\r\nContent-Length: 722\r\n\r\norg.n FALSEh:zzzzzzzzzz HTTP/1.1\r.\nHnt-Length: zzzzzz"
+    "zzzz HTTP/1.1\r.\nHnt-Lengorontent-Type: application/x-wen&-T&ype: text/pgt: attent-Leng"
+    "th: 394\r\n\r\norg.n/1.1\r.\nHnt-Length: 394\r\n\r\norg.name\xcf\x8b\x9a\xbbme1ten&-Type"
+    ": text/HosTTP/1t: .1\rx\r\n\r\n\xf6\xf0\n\r\n1\r\nTr\n";
+
+// The body of the input's first request (after its header, Content-Length bytes).
+std::string FirstRequestBody(std::string_view connection) {
+  size_t header_end = connection.find("\r\n\r\n");
+  std::string_view header = connection.substr(0, header_end);
+  size_t cl = header.find("Content-Length: ");
+  size_t length = std::stoul(std::string(header.substr(cl + 16)));
+  return std::string(connection.substr(header_end + 4, length));
+}
+
+void ExpectNestingLimit(const std::function<void()>& parse, const std::string& what) {
+  try {
+    parse();
+    ADD_FAILURE() << what << " is accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << what;
+    EXPECT_NE(std::string(e.what()).find("nesting limit of 32"), std::string::npos)
+        << what << ": " << e.what();
+  }
+}
+
+TEST(CodecFuzzRegressionTest, FormNestedDeeperThanTheJsonReaderIsRefused) {
+  const std::string input(kFormDepth34, sizeof kFormDepth34 - 1);
+  ASSERT_EQ(input.size(), 1085u);
+  const std::string body = FirstRequestBody(std::string_view(input).substr(2));
+  ASSERT_EQ(body.size(), 722u);
+  ExpectNestingLimit([&] { ParseFormUrlEncoded(body); }, "the finding's form");
+  ExpectNestingLimit(
+      [&] {
+        ParseBody(FormatOfContentType("application/x-www-form-urlencoded", false), body,
+                  "application/x-www-form-urlencoded");
+      },
+      "the finding's form through ParseBody");
+}
+
+// One limit for every decoder: a body kMaxNestingDepth deep is accepted and its JSON reply reads
+// back with Boost.JSON's defaults (as stored columns are read) and with ParseJson; one level
+// more is refused with the same message.
+TEST(CodecFuzzRegressionTest, EveryDecoderHasTheSameNestingLimit) {
+  ASSERT_EQ(kMaxNestingDepth, 32);
+  auto nested_json = [](int depth) {  // `depth` objects, innermost {"a":"v"}
+    std::string s;
+    for (int i = 1; i < depth; ++i) s += "{\"a\":";
+    s += "{\"a\":\"v\"}";
+    s += std::string(static_cast<size_t>(depth - 1), '}');
+    return s;
+  };
+  auto nested_yaml = [](int depth) {  // block mappings, `depth` deep
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += std::string(static_cast<size_t>(2 * i), ' ') + "a:\n";
+    s.pop_back();
+    return s + " v\n";
+  };
+  auto nested_yaml_flow = [](int depth) {  // flow sequences
+    return std::string(static_cast<size_t>(depth), '[') + "1" +
+           std::string(static_cast<size_t>(depth), ']');
+  };
+  auto field = [](int depth) {  // a name of `depth` parts: `depth` objects
+    std::string name = "a";
+    for (int i = 1; i < depth; ++i) name += (i % 2 ? ".a" : "[a]");
+    return name;
+  };
+  auto nested_form = [&](int depth) { return field(depth) + "=v"; };
+  auto repeated_form = [&](int depth) {  // a repeated field becomes a list: one level more
+    return field(depth - 1) + "=v&" + field(depth - 1) + "=w";
+  };
+  auto nested_multipart = [&](int depth) {
+    return "--XyZ\r\nContent-Disposition: form-data; name=\"" + field(depth) +
+           "\"\r\n\r\nv\r\n--XyZ--";
+  };
+  const std::string mp = "multipart/form-data; boundary=XyZ";
+  struct Decoder {
+    const char* name;
+    std::function<json::value(int)> parse;
+  };
+  const Decoder decoders[] = {
+      {"json", [&](int d) { return ParseJson(nested_json(d)); }},
+      {"json array",
+       [&](int d) {
+         return ParseJson(std::string(static_cast<size_t>(d), '[') +
+                          std::string(static_cast<size_t>(d), ']'));
+       }},
+      {"yaml block", [&](int d) { return ParseYaml(nested_yaml(d)); }},
+      {"yaml flow", [&](int d) { return ParseYaml(nested_yaml_flow(d)); }},
+      {"form", [&](int d) { return ParseFormUrlEncoded(nested_form(d)); }},
+      {"form list", [&](int d) { return ParseFormUrlEncoded(repeated_form(d)); }},
+      {"multipart", [&](int d) { return ParseMultipart(nested_multipart(d), mp); }},
+  };
+  for (const Decoder& dec : decoders) {
+    SCOPED_TRACE(dec.name);
+    json::value v = dec.parse(kMaxNestingDepth);
+    const std::string reply = SerializeJson(v);
+    boost::system::error_code ec;
+    json::parse(reply, ec);  // Boost.JSON's default max_depth
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(ParseJson(reply), v);
+    EXPECT_EQ(ParseYaml(SerializeYaml(v)), v);
+    ExpectNestingLimit([&] { dec.parse(kMaxNestingDepth + 1); }, dec.name);
+  }
+  // YAML aliases count as deep as they expand: an anchored 20-deep map used under 20 more.
+  std::string anchored = "x: &deep\n";
+  for (int i = 0; i < 19; ++i)
+    anchored += std::string(static_cast<size_t>(2 * i + 2), ' ') + "a:\n";
+  anchored.pop_back();
+  anchored += " v\ny:\n";
+  std::string under;
+  for (int i = 0; i < 20; ++i) under += std::string(static_cast<size_t>(2 * i + 2), ' ') + "b:\n";
+  under.pop_back();
+  anchored += under + " *deep\n";
+  ExpectNestingLimit([&] { ParseYaml(anchored); }, "aliased YAML");
 }
 
 }  // namespace

@@ -43,6 +43,51 @@ TEST(CodecTest, ReplyFormatFollowsBodyThenAccept) {
   EXPECT_EQ(ChooseReplyFormat(false, BodyFormat::kJson, "*/*"), ReplyFormat::kJson);
 }
 
+TEST(CodecTest, ReplyFormatFollowsAcceptQValues) {
+  auto f = [](const char* accept) { return ChooseReplyFormat(false, BodyFormat::kJson, accept); };
+  EXPECT_EQ(f("application/json;q=0.5, application/yaml"), ReplyFormat::kYaml);
+  EXPECT_EQ(f("application/yaml;q=0.9, application/json"), ReplyFormat::kJson);
+  EXPECT_EQ(f("application/yaml;q=0.8, application/json;q=0.8"), ReplyFormat::kYaml);  // tie
+  EXPECT_EQ(f("application/json, application/yaml"), ReplyFormat::kJson);
+  EXPECT_EQ(f("application/yaml;q=0, */*"), ReplyFormat::kJson);  // refused
+  EXPECT_EQ(f("application/yaml;q=2"), ReplyFormat::kJson);       // malformed: asks nothing
+  EXPECT_EQ(f("application/yaml ; Q=0.001"), ReplyFormat::kYaml);
+  EXPECT_EQ(f("text/html;x=\"a,application/yaml\", application/json"), ReplyFormat::kJson);
+  EXPECT_EQ(f("application/yaml;level=1;q=0.7;ext=\"q=0\""), ReplyFormat::kYaml);
+  EXPECT_EQ(f(""), ReplyFormat::kJson);
+}
+
+// Harness's Go SDK sends Accept: application/vnd.goa.error on DELETE; the specs type error
+// replies with it.
+TEST(CodecTest, GoaErrorMediaTypeWhenAcceptAsksForIt) {
+  for (const char* accept : {
+           "application/vnd.goa.error",
+           "Application/VND.Goa.Error",
+           "application/vnd.goa.error; charset=utf-8",
+           "application/vnd.goa.error, application/json",
+           "application/json, application/vnd.goa.error",  // a tie: the spec's error type
+           "application/json;q=0.5, application/vnd.goa.error;q=0.9",
+           "application/vnd.goa.error;q=0.1, */*",
+           "text/html, application/vnd.goa.error;q=0.2",
+       })
+    EXPECT_TRUE(AcceptsGoaError(accept)) << accept;
+  for (const char* accept : {
+           "",
+           "*/*",
+           "application/*",
+           "application/json",
+           "application/yaml",
+           "application/vnd.goa.error;q=0",
+           "application/vnd.goa.error;q=0, */*",
+           "application/json, application/vnd.goa.error;q=0.5",
+           "application/yaml, application/vnd.goa.error;q=0.9",
+           "application/vnd.goa.error;q=high",
+           "application/vnd.goa.errors",
+           "text/plain;x=\"application/vnd.goa.error\"",
+       })
+    EXPECT_FALSE(AcceptsGoaError(accept)) << accept;
+}
+
 TEST(CodecTest, YamlScalarsResolveLikeJson) {
   json::value v = ParseYaml("a: 5\nb: true\nc: \"5\"\nd: hello\ne: ~\nf: 1.5\ng: [x, 2]\n");
   const auto& o = v.as_object();

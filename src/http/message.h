@@ -56,6 +56,9 @@ struct Response {
   // When set, the body is pulled from it while it is sent (HTTP/1.1: chunked; HTTP/1.0: until
   // the connection closes); body and body_file are unused.
   std::shared_ptr<ChunkSource> stream;
+  // The pattern of the route that answered ("/v1/orgs/{org}"), for metrics; empty when no
+  // route matched. Points into the router, which outlives every response.
+  std::string_view route;
 
   void SetHeader(std::string name, std::string value);
 };

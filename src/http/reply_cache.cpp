@@ -12,14 +12,19 @@ std::optional<Response> ReplyCache::Find(const std::string& key) {
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
-    if (it == entries_.end()) return std::nullopt;
+    if (it == entries_.end()) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
     if (it->second.commits != now) {
       bytes_ -= it->second.bytes;
       entries_.erase(it);
+      misses_.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
     }
     hit = it->second.response;
   }
+  hits_.fetch_add(1, std::memory_order_relaxed);
   return *hit;  // copied outside the lock
 }
 

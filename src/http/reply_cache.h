@@ -28,6 +28,9 @@ class ReplyCache {
   uint64_t Snapshot() const { return commits_->load(std::memory_order_acquire); }
   std::optional<Response> Find(const std::string& key);
   void Store(const std::string& key, const Response& response, uint64_t snapshot);
+  // Lookups answered from memory, and lookups that were not (metrics).
+  uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t Misses() const { return misses_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -37,6 +40,8 @@ class ReplyCache {
   };
 
   const std::atomic<uint64_t>* commits_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
   size_t max_bytes_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;

@@ -72,6 +72,18 @@ auth::Role RoleFor(Access a) {
 }
 }  // namespace
 
+bool IsWriteRoute(const Route& route) {
+  return route.method != "GET" && route.method != "HEAD" &&
+         (route.access == Access::kWrite || route.access == Access::kAdmin);
+}
+
+std::vector<const Route*> Router::Routes() const {
+  std::vector<const Route*> out;
+  out.reserve(routes_.size());
+  for (const Compiled& c : routes_) out.push_back(&c.route);
+  return out;
+}
+
 void Router::Add(Route route) {
   Compiled c;
   c.segments = SplitPath(route.pattern);
@@ -135,6 +147,20 @@ static Response Serialize(int status, const boost::json::value& body, ReplyForma
   return res;
 }
 
+// Every error reply is made here: the spec's IaCMError body in the reply format, or, when the
+// client's Accept asks for it, as the specs' error media type (application/vnd.goa.error, the
+// same JSON).
+static Response SerializeError(const Request& request, ReplyFormat format, ErrorCode code,
+                               std::string_view message, std::string_view details_json = {}) {
+  boost::json::value body = ErrorBody(code, message, request.request_id, details_json);
+  if (AcceptsGoaError(request.Header("accept").value_or(""))) {
+    Response res = Serialize(StatusOf(code), body, ReplyFormat::kJson);
+    res.content_type = kGoaErrorContentType;
+    return res;
+  }
+  return Serialize(StatusOf(code), body, format);
+}
+
 Response Dispatcher::ErrorFor(const Request& request, ErrorCode code,
                               std::string_view message) const {
   bool has_body = request.HasBody();
@@ -147,31 +173,46 @@ Response Dispatcher::ErrorFor(const Request& request, ErrorCode code,
   }
   ReplyFormat format = ChooseReplyFormat(has_body || request.Header("content-type").has_value(), bf,
                                          request.Header("accept").value_or(""));
-  return Serialize(StatusOf(code), ErrorBody(code, message, request.request_id), format);
+  return SerializeError(request, format, code, message);
 }
 
 Response Dispatcher::Handle(const Request& request) const {
   ReplyFormat format = ReplyFormat::kJson;
+  std::string_view route;
+  AuditNote note;
+  Response res;
   try {
-    return Run(request, format);
+    res = Run(request, format, route, note);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) {
       log::Error("request failed", {{"request_id", request.request_id},
                                     {"status", StatusOf(e.code())},
                                     {"detail", e.what()}});
     }
-    return Serialize(StatusOf(e.code()),
-                     ErrorBody(e.code(), e.what(), request.request_id, e.details_json()), format);
+    res = SerializeError(request, format, e.code(), e.what(), e.details_json());
   } catch (const std::exception& e) {
     log::Error("unhandled exception", {{"request_id", request.request_id}, {"detail", e.what()}});
-    return Serialize(500, ErrorBody(ErrorCode::kInternal, "", request.request_id), format);
+    res = SerializeError(request, format, ErrorCode::kInternal, "");
   } catch (...) {
     log::Error("unhandled exception", {{"request_id", request.request_id}});
-    return Serialize(500, ErrorBody(ErrorCode::kInternal, "", request.request_id), format);
+    res = SerializeError(request, format, ErrorCode::kInternal, "");
+  }
+  res.route = route;
+  if (note.route) Audit(request, note, res.status);
+  return res;
+}
+
+void Dispatcher::Audit(const Request& request, const AuditNote& note, int status) const {
+  try {
+    options_.audit(AuditedRequest{request, *note.route, note.params, note.principal,
+                                  note.has_body ? &note.body : nullptr, status});
+  } catch (const std::exception& e) {
+    log::Error("audit record failed", {{"request_id", request.request_id}, {"detail", e.what()}});
   }
 }
 
-auth::Principal Dispatcher::Authorize(const Route& route, const Request& request) const {
+auth::Principal Dispatcher::Authorize(const Route& route, const Request& request,
+                                      AuditNote* note) const {
   auto token = PresentedToken(request);
   if (!token || token->empty())
     Fail(ErrorCode::kUnauthenticated,
@@ -179,6 +220,10 @@ auth::Principal Dispatcher::Authorize(const Route& route, const Request& request
   std::optional<auth::Principal> run;
   if (options_.run_tokens) run = options_.run_tokens(*token);
   auth::Principal principal = run ? *run : tokens_->Authenticate(*token, NowMillis());
+  if (note) {
+    note->principal = principal;
+    note->route = &route;
+  }
   if (!principal.workspace.empty()) CheckRunTokenRoute(route, request, principal);
   CheckAccess(route, request, principal);
   return principal;
@@ -239,10 +284,16 @@ std::optional<Response> Dispatcher::FromMemory(const Request& request) const {
     CheckAccess(*route, request, *principal);
     ReplyFormat format =
         ChooseReplyFormat(false, BodyFormat::kJson, request.Header("accept").value_or(""));
-    return replies_->Find(CacheKey(request, *principal, format));
+    std::optional<Response> kept = replies_->Find(CacheKey(request, *principal, format));
+    if (kept) kept->route = route->pattern;
+    return kept;
   } catch (const std::exception&) {
     return std::nullopt;  // Handle gives the error its proper answer
   }
+}
+
+Dispatcher::CacheCounts Dispatcher::Caches() const {
+  return {replies_->Hits(), replies_->Misses(), tokens_->Hits(), tokens_->Misses()};
 }
 
 std::optional<Response> Dispatcher::Preflight(const Request& request) const {
@@ -250,10 +301,15 @@ std::optional<Response> Dispatcher::Preflight(const Request& request) const {
   bool known = false;
   const Route* route = router_.Match(request.method, request.path, params, known);
   if (!route || route->access == Access::kPublic) return std::nullopt;
+  // A refusal here is the request's answer: the audit trail records it (Handle never runs).
+  AuditNote note;
+  bool audited = options_.audit && IsWriteRoute(*route);
+  if (audited) note.params = params;
   try {
-    Authorize(*route, request);
+    Authorize(*route, request, audited ? &note : nullptr);
     return std::nullopt;
   } catch (const Error& e) {
+    if (note.route) Audit(request, note, StatusOf(e.code()));
     // Answer from the error itself: running the handler without the body could turn an
     // outage into a misleading 4xx.
     if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable)
@@ -264,7 +320,8 @@ std::optional<Response> Dispatcher::Preflight(const Request& request) const {
   }
 }
 
-Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
+Response Dispatcher::Run(const Request& request, ReplyFormat& format,
+                         std::string_view& route_pattern, AuditNote& note) const {
   // 1. Format first, so even early errors answer in the caller's format.
   std::optional<std::string_view> content_type = request.Header("content-type");
   bool has_body = request.HasBody();
@@ -272,6 +329,7 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   NameValues params;
   bool path_known = false;
   const Route* route = router_.Match(request.method, request.path, params, path_known);
+  if (route) route_pattern = route->pattern;
   if (content_type && has_body) {
     BodyFormat guess = BodyFormat::kJson;
     try {
@@ -291,8 +349,11 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
   }
 
   // 2. Authentication and account.
+  bool audited = options_.audit && IsWriteRoute(*route);
+  if (audited) note.params = params;
   Context ctx{request, std::move(params), {}, false, BodyFormat::kJson, nullptr};
-  if (route->access != Access::kPublic) ctx.principal = Authorize(*route, request);
+  if (route->access != Access::kPublic)
+    ctx.principal = Authorize(*route, request, audited ? &note : nullptr);
 
   // A cacheable read answered since the last write is answered again.
   std::string cache_key;
@@ -313,7 +374,16 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format) const {
     ctx.body = ParseBody(body_format, request.body, content_type.value_or(""));
   }
 
-  // 4. The handler.
+  // 4. The handler. Its parsed body goes to the audit note afterwards, however it ends.
+  struct BodyToNote {
+    Context& ctx;
+    AuditNote& note;
+    ~BodyToNote() {
+      if (!note.route || ctx.body.is_null()) return;
+      note.body = std::move(ctx.body);
+      note.has_body = true;
+    }
+  } body_to_note{ctx, note};
   Reply reply = route->handler(ctx);
   Response res;
   if (reply.no_body) {

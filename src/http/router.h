@@ -94,9 +94,15 @@ struct BodyPolicy {
   bool spool = false;
 };
 
+// A route that changes something, which the audit trail records: any method but GET and HEAD,
+// editor or admin access.
+bool IsWriteRoute(const Route& route);
+
 class Router {
  public:
   void Add(Route route);
+  // Every route, in the order added.
+  std::vector<const Route*> Routes() const;
   // nullptr if no route matches; path_known tells whether another method would have.
   const Route* Match(std::string_view method, std::string_view path, NameValues& params,
                      bool& path_known) const;
@@ -109,6 +115,18 @@ class Router {
   std::vector<Compiled> routes_;
 };
 
+// A request to a write route as the dispatcher tells the audit trail: once its answer is made,
+// before it is sent; for refusals (403) and failures too, but only once the caller is
+// identified (a 401, or a request no route matches, is not told).
+struct AuditedRequest {
+  const Request& request;
+  const Route& route;
+  const NameValues& params;          // path parameters
+  const auth::Principal& principal;  // who called (a run token's principal for runs)
+  const boost::json::value* body;    // the parsed body; nullptr when none or spooled
+  int status;                        // of the answer
+};
+
 struct DispatcherOptions {
   size_t default_body_limit = 1 << 20;
   // The database's commit counter (storage::Database::CommitCounter); when set, verified
@@ -117,6 +135,9 @@ struct DispatcherOptions {
   // Run tokens (the runner's): the principal of a run token, nullopt for text that is not
   // one. Such a principal may use its own workspace's terraform-backend routes only.
   std::function<std::optional<auth::Principal>(std::string_view token)> run_tokens;
+  // The audit trail (see AuditedRequest). Must not block on a database: it runs on the
+  // request's worker before the answer is sent.
+  std::function<void(const AuditedRequest&)> audit;
 };
 
 class Dispatcher {
@@ -140,12 +161,32 @@ class Dispatcher {
   // their body is read. nullopt: go ahead.
   std::optional<Response> Preflight(const Request& request) const;
 
+  // Reply cache and token cache lookups answered from memory or not (metrics).
+  struct CacheCounts {
+    uint64_t reply_hits = 0, reply_misses = 0, token_hits = 0, token_misses = 0;
+  };
+  CacheCounts Caches() const;
+
   // Error response for failures outside a handler (framing errors, oversized bodies).
   Response ErrorFor(const Request& request, ErrorCode code, std::string_view message) const;
 
  private:
-  Response Run(const Request& request, ReplyFormat& format) const;
-  auth::Principal Authorize(const Route& route, const Request& request) const;
+  // What a request to a write route leaves for the audit trail; route is set once the caller
+  // is identified.
+  struct AuditNote {
+    const Route* route = nullptr;
+    NameValues params;
+    auth::Principal principal;
+    boost::json::value body;
+    bool has_body = false;
+  };
+  Response Run(const Request& request, ReplyFormat& format, std::string_view& route,
+               AuditNote& note) const;
+  // note (may be null): filled with the caller as soon as the token is verified, so a refusal
+  // that follows can be recorded.
+  auth::Principal Authorize(const Route& route, const Request& request,
+                            AuditNote* note = nullptr) const;
+  void Audit(const Request& request, const AuditNote& note, int status) const;
   // Throws unless the principal may use the route as the request names it (account, role).
   static void CheckAccess(const Route& route, const Request& request,
                           const auth::Principal& principal);

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -201,6 +202,13 @@ class DispatcherTest : public ::testing::Test {
                    return r;
                  }};
     router_.Add(nobody);
+    router_.Add({"DELETE", "/v1/gone/{id}", Access::kWrite, [](Context& ctx) -> Reply {
+                   Fail(ErrorCode::kNotFound,
+                        "workspace '" + std::string(ctx.Param("id")) + "' not found");
+                 }});
+    router_.Add({"POST", "/v1/held", Access::kWrite, [](Context&) -> Reply {
+                   throw Error(ErrorCode::kLocked, "locked", R"({"ID":"lock-1","Who":"ci"})");
+                 }});
     // Counts its runs, so tests can tell a kept answer from a fresh one.
     router_.Add(Cacheable({"GET", "/v1/kept/{id}", Access::kRead, [this](Context& ctx) {
                              ++kept_runs_;
@@ -613,6 +621,123 @@ TEST_F(DispatcherTest, BodyLimitForDefault) {
   EXPECT_EQ(dispatcher_->PolicyFor("GET", "/state").limit, kDefaultLimit);  // other method
   EXPECT_EQ(dispatcher_->PolicyFor("POST", "/nowhere").limit, kDefaultLimit);
   EXPECT_EQ(dispatcher_->PolicyFor("POST", "not-origin-form").limit, kDefaultLimit);
+}
+
+// The specs type error replies as application/vnd.goa.error (Harness's Go SDK asks for it on
+// DELETE): the same IaCMError JSON under that media type when Accept asks for it.
+TEST_F(DispatcherTest, GoaErrorMediaTypeWhenAccepted) {
+  auto goa_body = [](const Response& res) {
+    EXPECT_EQ(res.content_type, "application/vnd.goa.error") << res.body;
+    return json::parse(res.body).as_object();
+  };
+  Request del = Req("DELETE", "/v1/gone/ws1", admin_);
+  del.headers.emplace_back("accept", "application/vnd.goa.error");
+  Response res = dispatcher_->Handle(del);
+  EXPECT_EQ(res.status, 404);
+  json::object o = goa_body(res);
+  EXPECT_EQ(o["name"], "not_found");
+  EXPECT_EQ(o["id"], "req-1234");
+  EXPECT_EQ(o["message"], "workspace 'ws1' not found");
+  for (const char* k : {"temporary", "timeout", "fault"}) EXPECT_TRUE(o[k].is_bool()) << k;
+
+  // Among other types, and for errors before the handler (401, unknown route) and 500s.
+  Request listed = Req("DELETE", "/v1/gone/ws1", admin_);
+  listed.headers.emplace_back("accept", "application/json, application/vnd.goa.error");
+  EXPECT_EQ(goa_body(dispatcher_->Handle(listed))["name"], "not_found");
+  Request anonymous = Req("DELETE", "/v1/gone/ws1", "");
+  anonymous.headers.emplace_back("accept", "application/vnd.goa.error");
+  EXPECT_EQ(goa_body(dispatcher_->Handle(anonymous))["name"], "unauthorized");
+  Request nowhere = Req("DELETE", "/v1/nowhere", admin_);
+  nowhere.headers.emplace_back("accept", "application/vnd.goa.error");
+  EXPECT_EQ(goa_body(dispatcher_->Handle(nowhere))["name"], "not_found");
+  Request boom = Req("GET", "/boom", admin_);
+  boom.headers.emplace_back("accept", "application/vnd.goa.error");
+  json::object internal = goa_body(dispatcher_->Handle(boom));
+  EXPECT_EQ(internal["name"], "internal_error");
+  EXPECT_EQ(std::string(internal["message"].as_string()).find("xyzzy"), std::string::npos);
+  // A YAML request that asks for it gets it too (the body is JSON); details stay beside.
+  Request held = WithBody(Req("POST", "/v1/held", admin_), "application/yaml", "x: 1\n");
+  held.headers.emplace_back("accept", "application/vnd.goa.error");
+  json::object lock = goa_body(dispatcher_->Handle(held));
+  EXPECT_EQ(lock["name"], "locked");
+  EXPECT_EQ(lock["ID"], "lock-1");
+  // ErrorFor (framing errors, 413 before the body) follows the same rule.
+  Request big = WithBody(Req("POST", "/v1/orgs", admin_), "application/json", "{}");
+  big.headers.emplace_back("accept", "application/vnd.goa.error");
+  Response too_big = dispatcher_->ErrorFor(big, ErrorCode::kPayloadTooLarge, "too big");
+  EXPECT_EQ(too_big.status, 413);
+  EXPECT_EQ(goa_body(too_big)["name"], "payload_too_large");
+}
+
+TEST_F(DispatcherTest, GoaErrorMediaTypeOnlyWhenAsked) {
+  for (const char* accept :
+       {"", "*/*", "application/json", "application/json, application/vnd.goa.error;q=0.5",
+        "application/vnd.goa.error;q=0"}) {
+    SCOPED_TRACE(accept);
+    Request del = Req("DELETE", "/v1/gone/ws1", admin_);
+    if (*accept) del.headers.emplace_back("accept", accept);
+    ExpectError(dispatcher_->Handle(del), 404, "not_found");
+  }
+  // YAML when the request was YAML, as before.
+  Request yaml = WithBody(Req("POST", "/v1/held", admin_), "application/yaml", "x: 1\n");
+  Response res = dispatcher_->Handle(yaml);
+  EXPECT_EQ(res.status, 423);
+  EXPECT_EQ(res.content_type, "application/yaml");
+  // Success replies keep their format: the media type is for errors.
+  Request ok = Req("GET", "/v1/orgs/platform", admin_);
+  ok.headers.emplace_back("accept", "application/vnd.goa.error");
+  Response fine = dispatcher_->Handle(ok);
+  EXPECT_EQ(fine.status, 200);
+  EXPECT_EQ(fine.content_type, "application/json");
+}
+
+// One nesting limit for every body format, answered as a 400 IaCMError naming the limit.
+TEST_F(DispatcherTest, BodiesNestedBeyondTheLimitAre400) {
+  auto deep_json = [](int depth) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += "{\"a\":";
+    return s + "1" + std::string(static_cast<size_t>(depth), '}');
+  };
+  auto deep_yaml = [](int depth) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += std::string(static_cast<size_t>(2 * i), ' ') + "a:\n";
+    s.pop_back();
+    return s + " 1\n";
+  };
+  auto deep_name = [](int depth) {
+    std::string name = "org";
+    for (int i = 1; i < depth; ++i) name += ".a";
+    return name;
+  };
+  struct Case {
+    const char* content_type;
+    std::function<std::string(int)> body;
+  };
+  const Case cases[] = {
+      {"application/json", deep_json},
+      {"application/yaml", deep_yaml},
+      {"application/x-www-form-urlencoded", [&](int d) { return deep_name(d) + "=x"; }},
+      {"multipart/form-data; boundary=XyZ",
+       [&](int d) {
+         return "--XyZ\r\nContent-Disposition: form-data; name=\"" + deep_name(d) +
+                "\"\r\n\r\nx\r\n--XyZ--";
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.content_type);
+    Response ok = dispatcher_->Handle(
+        WithBody(Req("POST", "/v1/orgs", admin_), c.content_type, c.body(kMaxNestingDepth)));
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    Response res = dispatcher_->Handle(
+        WithBody(Req("POST", "/v1/orgs", admin_), c.content_type, c.body(kMaxNestingDepth + 1)));
+    EXPECT_EQ(res.status, 400) << res.body;
+    json::value v =
+        res.content_type == "application/yaml" ? ParseYaml(res.body) : json::parse(res.body);
+    EXPECT_EQ(v.at("name"), "bad_request");
+    EXPECT_NE(std::string(v.at("message").as_string()).find("nesting limit of 32"),
+              std::string::npos)
+        << res.body;
+  }
 }
 
 TEST_F(DispatcherTest, ErrorForUsesRequestFormat) {

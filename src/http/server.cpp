@@ -15,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -214,6 +215,11 @@ struct Server::Impl {
   // started with, so none is dropped).
   std::mutex tls_mutex;
   std::shared_ptr<asio::ssl::context> tls_context;
+  // Metrics (null without a registry).
+  metrics::Family<metrics::Histogram>* request_seconds = nullptr;
+  metrics::Gauge* in_flight = nullptr;
+  metrics::Gauge* read_queue = nullptr;
+  metrics::Gauge* write_queue = nullptr;
 
   Impl(ServerOptions opts, const Dispatcher& d)
       : options(std::move(opts)),
@@ -227,6 +233,44 @@ struct Server::Impl {
         acceptor(ioc) {
     for (auto& c : contexts) keep_running.push_back(asio::make_work_guard(*c));
     if (options.Tls()) tls_context = MakeTlsContext(options.tls_cert_file, options.tls_key_file);
+    if (options.metrics) {
+      metrics::Registry& m = *options.metrics;
+      request_seconds = &m.AddHistogram("statehouse_http_request_duration_seconds",
+                                        "Time from a request's header to the end of its reply",
+                                        {"route", "method", "status"});
+      in_flight = &m.AddGauge("statehouse_http_requests_in_flight",
+                              "Requests read and not yet answered", {})
+                       .With({});
+      auto& queues = m.AddGauge("statehouse_handler_queue_depth",
+                                "Requests waiting for a handler thread, by pool", {"pool"});
+      read_queue = &queues.With({"read"});
+      write_queue = &queues.With({"write"});
+      m.AddCollector([this](std::string& out) {
+        metrics::WriteHeader(out, "statehouse_http_connections_open", "Open client connections",
+                             metrics::Type::kGauge);
+        metrics::WriteSample(out, "statehouse_http_connections_open", "",
+                             static_cast<double>(open_connections.load()));
+      });
+    }
+  }
+
+  // Methods outside this list are counted as "other": the label must not take any value a
+  // client sends.
+  static std::string_view MethodLabel(std::string_view method) {
+    for (std::string_view known :
+         {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "LOCK", "UNLOCK", "OPTIONS"})
+      if (method == known) return known;
+    return "other";
+  }
+
+  void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds) {
+    if (!request_seconds) return;
+    char code[8];
+    auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+    request_seconds
+        ->With({route.empty() ? std::string_view("unmatched") : route, MethodLabel(method),
+                std::string_view(code, static_cast<size_t>(end - code))})
+        .Observe(seconds);
   }
 
   std::shared_ptr<asio::ssl::context> CurrentTlsContext() {
@@ -309,9 +353,16 @@ struct Server::Impl {
   // Reads that compute go to read_workers; everything else to waiting_workers.
   template <typename Result, typename Fn>
   awaitable<Result> RunHandler(bool read_only, Fn& fn) {
-    if (read_only && !options.reads_wait) co_return co_await RunOn<Result>(read_workers, fn);
+    bool on_readers = read_only && !options.reads_wait;
+    metrics::Gauge* queue = on_readers ? read_queue : write_queue;
+    if (queue) queue->Add(1);
+    auto counted = [&fn, queue]() -> Result {
+      if (queue) queue->Add(-1);  // started: no longer waiting
+      return fn();
+    };
+    if (on_readers) co_return co_await RunOn<Result>(read_workers, counted);
     co_return co_await asio::co_spawn(
-        waiting_workers.get_executor(), [&fn]() -> awaitable<Result> { co_return fn(); },
+        waiting_workers.get_executor(), [&counted]() -> awaitable<Result> { co_return counted(); },
         use_awaitable);
   }
 
@@ -764,6 +815,7 @@ struct Server::Impl {
           break;
         }
       }
+      if (in_flight) in_flight->Add(1);
       Response res;
       if (!ParseTarget(req.target, req.path, req.query)) {
         res = dispatcher.ErrorFor(req, ErrorCode::kInvalidArgument, "malformed request target");
@@ -781,6 +833,7 @@ struct Server::Impl {
         }
       }
       int status = res.status;
+      std::string_view route = res.route;
       keep_alive = keep_alive && !stopping;
       boost::system::error_code wec;
       std::optional<StreamResult> streamed;
@@ -798,6 +851,8 @@ struct Server::Impl {
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
+      if (in_flight) in_flight->Add(-1);
+      ObserveRequest(route, req.method, status, static_cast<double>(micros) / 1e6);
       if (streamed && log::Enabled(log::Level::kInfo)) {
         log::Info("request", {{"request_id", req.request_id},
                               {"method", req.method},

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "common/metrics.h"
 #include "http/router.h"
 
 namespace statehouse::http {
@@ -42,6 +43,9 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   bool Tls() const { return !tls_cert_file.empty(); }
+  // Request latency by route, method and status; in-flight requests, open connections and
+  // handler queue depths (none when null).
+  metrics::Registry* metrics = nullptr;
 };
 
 class Server {

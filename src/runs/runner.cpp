@@ -856,6 +856,7 @@ std::optional<auth::Principal> Runner::AuthenticateRunToken(std::string_view tok
   p.project = run.project;
   p.role = auth::Role::kEditor;
   p.token_id = "run:" + run.id;
+  p.name = "run " + std::to_string(run.number);
   p.workspace = run.workspace;
   return p;
 }

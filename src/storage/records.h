@@ -428,4 +428,36 @@ struct DriftConfigRecord {
   int64_t updated = 0;
 };
 
+// ---- audit trail ----
+
+// One request to a write route, as the audit trail keeps it. Never a secret: no token value,
+// no body, no variable value.
+struct AuditRecord {
+  int64_t id = 0;    // given by the store, increasing
+  int64_t time = 0;  // unix ms, when the answer was made
+  std::string account;
+  std::string principal;       // the token id; "run:<id>" for a run's token
+  std::string principal_name;  // the token's name, when known
+  std::string api_key;         // the API key the token belongs to, when known
+  std::string action;          // "workspace.update", "state.lock", "token.rotate", ...
+  std::string target;          // the resource path: "org/project/workspace/...", "tokens/<id>"
+  std::string request_id;
+  std::string outcome;  // success | denied | failed
+  int64_t status = 0;   // the HTTP status of the answer
+  std::string remote_address;
+};
+
+struct AuditListQuery {
+  int64_t offset = 0;
+  int64_t limit = 30;
+  std::string target_prefix;  // targets starting with it
+  std::string principal;      // exactly this principal
+  // Any of these; an entry without a dot names a family ("token": every "token.*" action).
+  std::vector<std::string> actions;
+  std::string outcome;
+  std::optional<int64_t> from;  // time >= from
+  std::optional<int64_t> to;    // time <= to
+  bool oldest_first = false;    // newest first by default
+};
+
 }  // namespace statehouse::storage

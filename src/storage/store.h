@@ -9,9 +9,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "storage/records.h"
 
@@ -365,6 +368,18 @@ class RunStore {
   virtual std::vector<DriftConfigRecord> DueDriftConfigs(int64_t now, int64_t limit) = 0;
 };
 
+// The audit trail: one row per request to a write route (domain/audit.h). Append-only.
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  // Stores the records (their ids are ignored) in one transaction; ids increase in their
+  // order.
+  virtual void Append(const std::vector<AuditRecord>& records) = 0;
+  // One account's records, and only its own, newest first (time, then id); total counts the
+  // filtered records (from a counter when unfiltered).
+  virtual Page<AuditRecord> List(std::string_view account, const AuditListQuery& query) = 0;
+};
+
 // One database: all stores, plus health.
 class Database : public AccountStore,
                  public OrgStore,
@@ -378,6 +393,7 @@ class Database : public AccountStore,
   virtual PolicyStore& Policies() = 0;
   virtual RunStore& Runs() = 0;
   virtual BlobStore& Blobs() = 0;
+  virtual AuditStore& Audit() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
   // Counts the write transactions this process has committed; it moves after each commit is
@@ -385,6 +401,18 @@ class Database : public AccountStore,
   // other processes write the same data (PostgreSQL replicas): then nothing may be cached.
   virtual const std::atomic<uint64_t>* CommitCounter() const = 0;
   virtual std::string BackendName() const = 0;
+
+  // Totals for metrics, read at scrape time.
+  struct Totals {
+    int64_t state_versions = 0;
+    int64_t state_bytes = 0;  // every stored state version
+    int64_t blobs = 0;        // distinct stored blobs (states and other data)
+    int64_t blob_bytes = 0;
+    std::vector<std::pair<std::string, int64_t>> runs_by_status;
+  };
+  virtual Totals ReadTotals() = 0;
+  // Told how long each transaction (write) and each read took, for metrics.
+  virtual void SetTransactionObserver(std::function<void(bool write, double seconds)> observer) = 0;
 };
 
 }  // namespace statehouse::storage

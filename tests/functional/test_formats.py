@@ -4,7 +4,8 @@ import json
 import pytest
 import yaml
 
-from spec_schema import ORG_SPEC, PROJECT_SPEC, assert_error, body_of, expect, is_json, is_yaml, validate
+from spec_schema import (ORG_SPEC, PROJECT_SPEC, WORKSPACES_SPEC, assert_error, body_of, describe, expect,
+                         is_json, is_yaml, load_spec, validate)
 
 
 def yaml_post(api, path, doc, ctype="application/yaml", **kw):
@@ -212,3 +213,157 @@ def test_yaml_put_on_unknown_org_gets_yaml_404(api, uid):
 def test_accept_yaml_without_body_gets_yaml_error(api, uid):
     r = api.get(f"/v1/orgs/{uid('org')}", headers={"Accept": "application/yaml"})
     assert_error(r, 404, yaml_body=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Error media type: the specs type error replies as application/vnd.goa.error (Harness's Go SDK
+# sends it as Accept on DELETE). Same IaCMError JSON; only when Accept asks for it.
+
+GOA_ERROR = "application/vnd.goa.error"
+SPEC_WORKSPACE = "/iacm/api/orgs/{org}/projects/{project}/workspaces/{identifier}"
+
+
+def missing_workspace_path(api, uid):
+    org, project = uid("org"), uid("prj")
+    api.create_org(org)
+    api.create_project(org, project)
+    return f"/iacm/api/orgs/{org}/projects/{project}/workspaces/{uid('ws')}"
+
+
+def assert_goa_error(resp, status):
+    assert resp.status_code == status, describe(resp)
+    assert resp.headers.get("Content-Type") == GOA_ERROR, describe(resp)
+    body = json.loads(resp.content)
+    validate(WORKSPACES_SPEC, "IaCMError", body)
+    assert body["fault"] is False and body["message"], describe(resp)
+    return body
+
+
+def test_delete_of_missing_workspace_with_accept_goa_error(api, uid):
+    path = missing_workspace_path(api, uid)
+    # The type served is the one the spec declares for this answer.
+    declared = load_spec(WORKSPACES_SPEC)["paths"][SPEC_WORKSPACE]["delete"]["responses"]["404"]["content"]
+    assert GOA_ERROR in declared, list(declared)
+    r = api.delete(path, headers={"Accept": GOA_ERROR})
+    body = assert_goa_error(r, 404)
+    assert body["name"] == "not_found" and path.rsplit("/", 1)[1] in body["message"], body
+    assert body["id"] == r.headers.get("X-Request-Id"), describe(r)
+
+
+@pytest.mark.parametrize("accept", [
+    "application/json, application/vnd.goa.error",
+    "application/vnd.goa.error; charset=utf-8",
+    "application/json;q=0.5, application/vnd.goa.error;q=0.8, */*;q=0.1",
+    "text/html, application/vnd.goa.error;q=0.3",
+])
+def test_goa_error_among_other_accepted_types(api, uid, accept):
+    assert_goa_error(api.delete(missing_workspace_path(api, uid), headers={"Accept": accept}), 404)
+
+
+@pytest.mark.parametrize("accept", [
+    "*/*", "application/json", "application/json, application/vnd.goa.error;q=0.5",
+    "application/vnd.goa.error;q=0", "application/*",
+])
+def test_goa_error_only_when_asked(api, uid, accept):
+    assert_error(api.delete(missing_workspace_path(api, uid), headers={"Accept": accept}), 404)
+
+
+def test_goa_error_for_auth_failures_and_yaml_requests(api, anon, uid):
+    path = missing_workspace_path(api, uid)
+    assert_goa_error(anon.delete(path, headers={"Accept": GOA_ERROR}), 401)
+    # A YAML request that asks for it gets it; without asking, its error stays YAML.
+    r = api.put(path, data=b"name: x\n", headers={"Content-Type": "application/yaml", "Accept": GOA_ERROR})
+    assert_goa_error(r, 404)
+    r = api.put(path, data=b"name: x\n", headers={"Content-Type": "application/yaml"})
+    assert_error(r, 404, yaml_body=True)
+    # Successful answers keep their own format.
+    r = api.get(path.rsplit("/workspaces/", 1)[0] + "/workspaces", headers={"Accept": GOA_ERROR})
+    assert r.status_code == 200 and is_json(r), describe(r)
+
+
+# ---------------------------------------------------------------------------------------
+# Nesting: one limit (32 objects/arrays, Boost.JSON's default depth, which the server's own
+# JSON reader has) for JSON, YAML, urlencoded and multipart bodies; deeper is a 400 naming it.
+# POST /pm/api/v1/evaluate takes any input document, and the policy reads its deepest value.
+
+PM_EVALUATE = "/pm/api/v1/evaluate"
+
+
+def deep_rego(levels: int) -> str:
+    return ("package deep\n\ndeny[msg] {\n  input" + ".a" * levels + ' == "bottom"\n'
+            '  msg := "reached the bottom"\n}\n')
+
+
+def deep_input(levels: int):
+    doc = "bottom"
+    for _ in range(levels):
+        doc = {"a": doc}
+    return doc
+
+
+def deep_bodies(depth: int):
+    """(name, kwargs) posting an evaluate body nested `depth` objects deep in each format."""
+    levels = depth - 1  # the body's own object holds the input
+    rego = deep_rego(levels)
+    doc = {"rego": rego, "input": deep_input(levels)}
+    field = "input" + ".a" * levels  # `depth` parts: `depth` objects
+    boundary = "XyZdeep"
+    multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"rego\"\r\n\r\n{rego}\r\n"
+                 f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\nbottom\r\n"
+                 f"--{boundary}--\r\n").encode()
+    return [
+        ("json", {"data": json.dumps(doc).encode(), "headers": {"Content-Type": "application/json"}}),
+        ("yaml", {"data": yaml.safe_dump(doc).encode(), "headers": {"Content-Type": "application/yaml"}}),
+        ("form", {"data": {"rego": rego, field: "bottom"}}),
+        ("multipart", {"data": multipart,
+                       "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"}}),
+    ]
+
+
+def body_depth(v) -> int:
+    if isinstance(v, dict):
+        return 1 + max((body_depth(x) for x in v.values()), default=0)
+    if isinstance(v, list):
+        return 1 + max((body_depth(x) for x in v), default=0)
+    return 0
+
+
+def test_bodies_nested_20_deep_are_accepted(api):
+    assert body_depth({"rego": "", "input": deep_input(19)}) == 20
+    for name, kw in deep_bodies(20):
+        r = api.post(PM_EVALUATE, **kw)
+        assert r.status_code == 200, f"{name}: " + describe(r)
+        body = body_of(r)
+        assert body["deny_messages"] == ["reached the bottom"], f"{name}: {body}"
+
+
+@pytest.mark.parametrize("depth", [33, 40])
+def test_bodies_nested_past_the_limit_are_400(api, depth):
+    for name, kw in deep_bodies(depth):
+        r = api.post(PM_EVALUATE, **kw)
+        body = assert_error(r, 400, yaml_body=(name == "yaml"), mentions="nesting limit")
+        assert "32" in body["message"], f"{name}: {body}"
+
+
+def test_body_exactly_at_the_limit_is_accepted(api):
+    for name, kw in deep_bodies(32):
+        r = api.post(PM_EVALUATE, **kw)
+        assert r.status_code == 200, f"{name}: " + describe(r)
+
+
+def test_deep_free_form_field_on_workspace_create(api, uid):
+    """Unknown fields of a workspace body are ignored, but they count for the nesting limit."""
+    org, project = uid("org"), uid("prj")
+    api.create_org(org)
+    api.create_project(org, project)
+    base = f"/iacm/api/orgs/{org}/projects/{project}/workspaces"
+
+    def ws(extra_depth):
+        return {"identifier": uid("ws"), "name": "Deep", "provisioner": "terraform",
+                "provider_connector": "", "terraform_variables": {}, "environment_variables": {},
+                "x_extra": deep_input(extra_depth)}
+
+    r = api.post(base, json=ws(19))  # 20 deep
+    assert r.status_code == 200, describe(r)
+    r = api.post(base, json=ws(39))  # 40 deep
+    assert_error(r, 400, mentions="nesting limit")

@@ -264,11 +264,15 @@ def test_upsert_replaces_attributes_and_adds_resources(ws):
     ws.update({"resources": [upd(path_id="aws_instance.web[0]", attributes={"id": "i-0", "v": 1}),
                              upd(path_id="aws_instance.web[0]", attributes={"id": "i-0", "v": 2})]})
     assert by_path(ws.resources(), "aws_instance.web[0]")["attributes"] == {"id": "i-0", "v": 2}
-    # attributes as deep as a request body may be come back whole
+    # attributes as deep as a request body may be (32 objects/arrays: the body, "resources",
+    # the item, "attributes", then 28 for "deep") come back whole; one level more is refused
     deep = {"leaf": 1}
-    for _ in range(50):
+    for _ in range(27):
         deep = {"d": deep}
     ws.update({"resources": [upd(path_id="aws_instance.web[1]", attributes={"id": "i-1", "deep": deep})]})
+    assert by_path(ws.resources(), "aws_instance.web[1]")["attributes"]["deep"] == deep
+    r = ws.patch({"resources": [upd(path_id="aws_instance.web[1]", attributes={"id": "i-1", "deep": {"d": deep}})]})
+    assert_error(r, 400, mentions="nesting limit")
     assert by_path(ws.resources(), "aws_instance.web[1]")["attributes"]["deep"] == deep
 
 

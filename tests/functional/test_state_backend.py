@@ -1239,3 +1239,49 @@ def test_malformed_v4_state_is_not_stored_as_opaque(ws, bad):
     assert_error(r, (400, 409, 422))
     assert tf.get() == good
     assert len(ws.all_data()) == 1
+
+
+def duplicate_key_state(key: str, first, second, lineage: str, serial: int) -> bytes:
+    """A v4 state whose top-level `key` appears twice (json.dumps cannot write that)."""
+    doc = json.loads(tfstate(serial, lineage, [pet("dup")]))
+    doc.pop(key, None)
+    text = json.dumps(doc, indent=2)
+    return (text[:-1].rstrip() + f',\n  "{key}": {json.dumps(first)},\n  "{key}": {json.dumps(second)}\n}}\n').encode()
+
+
+SAME_LINEAGE = object()
+
+
+@pytest.mark.parametrize("key, values", [
+    ("serial", (6, 5)), ("serial", (6, 6)), ("serial", (7, 1)),
+    ("lineage", (SAME_LINEAGE, "other")), ("lineage", ("other", SAME_LINEAGE)),
+    ("version", (4, 4)), ("terraform_version", ("1.9.8", "1.5.0")), ("resources", ([], [])),
+], ids=["serial-higher-first", "serial-same", "serial-lower-last", "lineage-other-last",
+        "lineage-other-first", "version", "terraform_version", "resources"])
+def test_state_with_a_repeated_top_level_key_is_refused(ws, key, values):
+    """Terraform's reader takes the last of two serials; a reader taking the first would read
+    another serial or lineage out of the same state. Refused, and nothing stored."""
+    tf = ws.tf()
+    lineage = str(uuid.uuid4())
+    good = tfstate(5, lineage, [pet(5)])
+    put_ok(tf, good)
+    first, second = (lineage if v is SAME_LINEAGE else v for v in values)
+    body = duplicate_key_state(key, first, second, lineage, 6)
+    put_fails(tf, body, 400, mentions=f"duplicate key {key} in the state")
+    assert tf.get() == good
+    assert len(ws.all_data()) == 1
+
+
+def test_fuzz_finding_duplicate_serial_is_refused(ws):
+    """state_reader-duplicate-serial.bin (without its two fuzzer bytes): the first serial is out
+    of range, the second is 2. ParseState used to keep the second; the upload scanner refused."""
+    finding = (b'{"version":4,"serial":3333333333333333e3333331,"lineage":"a","serial":2,'
+               b'"rsion":null}')
+    tf = ws.tf()
+    put_fails(tf, finding, 400)
+    assert tf.get() is None
+    assert ws.all_data() == []
+    put_fails(tf, b'{"version":4,"serial":1,"lineage":"a","serial":2}', 400,
+              mentions="duplicate key serial")
+    assert tf.get() is None
+    assert ws.all_data() == []

@@ -1459,6 +1459,165 @@ TEST_P(ResourceContract, RowsBelongToTheirWorkspaceAndGoWithIt) {
   EXPECT_TRUE(st.ListResourceOverrides(key_).empty()) << "a new workspace starts clean";
 }
 
+// ---- audit trail ----
+
+AuditRecord Audited(const std::string& account, int64_t time, const std::string& action,
+                    const std::string& target, const std::string& principal = "tok",
+                    const std::string& outcome = "success", int64_t status = 200) {
+  AuditRecord r;
+  r.account = account;
+  r.time = time;
+  r.principal = principal;
+  r.principal_name = "Token " + principal;
+  r.api_key = "key";
+  r.action = action;
+  r.target = target;
+  r.request_id = "req-" + std::to_string(time) + "-" + action;
+  r.outcome = outcome;
+  r.status = status;
+  r.remote_address = "10.0.0.1";
+  return r;
+}
+
+std::vector<std::string> Targets(const Page<AuditRecord>& page) {
+  std::vector<std::string> out;
+  for (const auto& r : page.items) out.push_back(r.target);
+  return out;
+}
+
+TEST_P(StorageContract, AuditKeepsEveryFieldAndListsNewestFirst) {
+  AuditStore& audit = db_->Audit();
+  EXPECT_EQ(audit.List("acct", {}).total, 0);
+  audit.Append({});
+  audit.Append({Audited("acct", 100, "org.create", "o1"), Audited("acct", 300, "org.update", "o1"),
+                Audited("acct", 200, "project.create", "o1/p1")});
+  // Same time: the later append comes first.
+  audit.Append({Audited("acct", 300, "org.delete", "o1", "other-tok", "failed", 409)});
+  Page<AuditRecord> page = audit.List("acct", {});
+  EXPECT_EQ(page.total, 4);
+  EXPECT_EQ(Targets(page), (std::vector<std::string>{"o1", "o1", "o1/p1", "o1"}));
+  ASSERT_EQ(page.items.size(), 4u);
+  const AuditRecord& r = page.items[0];
+  EXPECT_EQ(r.account, "acct");
+  EXPECT_EQ(r.time, 300);
+  EXPECT_EQ(r.principal, "other-tok");
+  EXPECT_EQ(r.principal_name, "Token other-tok");
+  EXPECT_EQ(r.api_key, "key");
+  EXPECT_EQ(r.action, "org.delete");
+  EXPECT_EQ(r.request_id, "req-300-org.delete");
+  EXPECT_EQ(r.outcome, "failed");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.remote_address, "10.0.0.1");
+  EXPECT_EQ(page.items[1].action, "org.update");
+  EXPECT_GT(page.items[0].id, page.items[1].id) << "ids increase in append order";
+  AuditListQuery oldest;
+  oldest.oldest_first = true;
+  page = audit.List("acct", oldest);
+  EXPECT_EQ(page.items.front().action, "org.create");
+  EXPECT_EQ(page.items.back().action, "org.delete");
+}
+
+TEST_P(StorageContract, AuditOfOneAccountIsNeverListedForAnother) {
+  AuditStore& audit = db_->Audit();
+  audit.Append({Audited("acct", 100, "token.create", "tokens/t1", "shared"),
+                Audited("other", 101, "token.create", "tokens/t1", "shared"),
+                Audited("acct", 102, "state.lock", "o1/p1/ws")});
+  for (const char* account : {"acct", "other"}) {
+    AuditListQuery everything;
+    everything.limit = 100;
+    for (const AuditListQuery& q : {everything, [] {
+                                      AuditListQuery q;
+                                      q.target_prefix = "tokens/";
+                                      q.principal = "shared";
+                                      q.actions = {"token"};
+                                      q.from = 0;
+                                      q.to = 1000;
+                                      return q;
+                                    }()}) {
+      Page<AuditRecord> page = audit.List(account, q);
+      ASSERT_FALSE(page.items.empty()) << account;
+      for (const auto& r : page.items) EXPECT_EQ(r.account, account);
+      EXPECT_EQ(page.total, static_cast<int64_t>(page.items.size()));
+    }
+  }
+  EXPECT_EQ(audit.List("acct", {}).total, 2);
+  EXPECT_EQ(audit.List("other", {}).total, 1);
+  EXPECT_TRUE(audit.List("nobody", {}).items.empty());
+  EXPECT_EQ(audit.List("nobody", {}).total, 0);
+}
+
+TEST_P(StorageContract, AuditFiltersAndPages) {
+  AuditStore& audit = db_->Audit();
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 25; ++i)
+    batch.push_back(Audited("acct", 1000 + i, "state.lock", "o1/p1/ws" + std::to_string(i % 3)));
+  batch.push_back(Audited("acct", 2000, "token.rotate", "tokens/t1", "admin"));
+  batch.push_back(Audited("acct", 2001, "tokens.other", "tokens/t2", "admin"));
+  batch.push_back(Audited("acct", 2002, "token.delete", "tokens/t1", "admin", "denied", 403));
+  batch.push_back(Audited("acct", 2003, "variable_set.create", "o1/variable-sets/v\xc3\xa9", "ed"));
+  batch.push_back(Audited("acct", 2004, "variable_set.create", "o1/variable-sets/v\xc3\xa8", "ed"));
+  batch.push_back(Audited("acct", 2005, "org.update", "o10", "ed"));
+  audit.Append(batch);
+
+  AuditListQuery q;
+  q.limit = 10;
+  q.actions = {"state.lock"};
+  Page<AuditRecord> first = audit.List("acct", q);
+  EXPECT_EQ(first.total, 25);
+  ASSERT_EQ(first.items.size(), 10u);
+  EXPECT_EQ(first.items.front().time, 1024);
+  q.offset = 20;
+  Page<AuditRecord> last = audit.List("acct", q);
+  ASSERT_EQ(last.items.size(), 5u);
+  EXPECT_EQ(last.items.back().time, 1000);
+
+  auto count = [&](const std::function<void(AuditListQuery&)>& set) {
+    AuditListQuery f;
+    f.limit = 100;
+    set(f);
+    Page<AuditRecord> page = audit.List("acct", f);
+    EXPECT_EQ(page.total, static_cast<int64_t>(page.items.size()));
+    return page.total;
+  };
+  // Target prefix: a range, not a pattern ("o1" also starts "o10"; "_" and "%" are literal).
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/p1/ws1"; }), 8);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/p1/"; }), 25);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1"; }), 28);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/"; }), 27);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/p1/ws_"; }), 0);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o%"; }), 0);
+  // A prefix ending in a character beyond ASCII.
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/variable-sets/v\xc3\xa9"; }), 1);
+  EXPECT_EQ(count([](auto& f) { f.target_prefix = "o1/variable-sets/v"; }), 2);
+  // Principal, outcome, actions (exact, family, several).
+  EXPECT_EQ(count([](auto& f) { f.principal = "admin"; }), 3);
+  EXPECT_EQ(count([](auto& f) { f.outcome = "denied"; }), 1);
+  EXPECT_EQ(count([](auto& f) { f.actions = {"token"}; }), 2)
+      << "the family is token.*, not tokens.*";
+  EXPECT_EQ(count([](auto& f) { f.actions = {"token.rotate", "org.update"}; }), 2);
+  EXPECT_EQ(count([](auto& f) { f.actions = {"variable_set", "state"}; }), 27);
+  EXPECT_EQ(count([](auto& f) { f.actions = {"variable"}; }), 0);
+  // Time, inclusive.
+  EXPECT_EQ(count([](auto& f) { f.from = 1020; }), 11);
+  EXPECT_EQ(count([](auto& f) { f.to = 1004; }), 5);
+  EXPECT_EQ(count([](auto& f) {
+              f.from = 1010;
+              f.to = 2000;
+              f.principal = "admin";
+            }),
+            1);
+  // Everything at once.
+  EXPECT_EQ(count([](auto& f) {
+              f.target_prefix = "tokens/t1";
+              f.principal = "admin";
+              f.actions = {"token"};
+              f.outcome = "success";
+              f.from = 2000;
+              f.to = 2000;
+            }),
+            1);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, ResourceContract, ::testing::ValuesIn(Backends()),
                          [](const auto& info) { return std::string(info.param.name); });
 

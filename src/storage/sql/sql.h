@@ -3,6 +3,7 @@
 // statehouse::Error here and nowhere above.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -127,6 +128,7 @@ class ConnectionPool {
   // since it was last used) is replaced and fn tried once more.
   template <typename Fn>
   auto With(Fn&& fn) {
+    Timed timed(*this, false);
     for (int attempt = 1;; ++attempt) {
       Lease lease(*this);
       try {
@@ -136,6 +138,10 @@ class ConnectionPool {
       }
     }
   }
+
+  // Told the duration of every transaction and every single-statement read, with whether it
+  // wrote (metrics). Set once, before the pool is used.
+  std::function<void(bool write, double seconds)> observer;
 
   // Runs fn in a write transaction; rolls back if it throws; retries a few times when the
   // database reports a serialisation failure or deadlock.
@@ -149,8 +155,27 @@ class ConnectionPool {
   }
 
  private:
+  // Reports the lifetime of a scope to the observer (from waiting for a connection to the
+  // commit: what the caller waited).
+  struct Timed {
+    Timed(ConnectionPool& p, bool w)
+        : pool(p),
+          write(w),
+          start(pool.observer ? std::chrono::steady_clock::now()
+                              : std::chrono::steady_clock::time_point()) {}
+    ~Timed() {
+      if (pool.observer)
+        pool.observer(
+            write, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    ConnectionPool& pool;
+    bool write;
+    std::chrono::steady_clock::time_point start;
+  };
+
   template <typename Fn>
   auto Transaction(Fn& fn, bool write) {
+    Timed timed(*this, write);
     for (int attempt = 1;; ++attempt) {
       Lease lease(*this);
       Connection& c = *lease.conn;

@@ -125,6 +125,7 @@ class SqlDatabase final : public Database {
     states_ = sql::MakeStateStore(pool_);
     policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ != nullptr);
     runs_ = sql::MakeRunStore(pool_);
+    audit_ = sql::MakeAuditStore(pool_);
     blobs_ = blobs(pool_);
   }
 
@@ -133,10 +134,40 @@ class SqlDatabase final : public Database {
   StateStore& States() override { return *states_; }
   PolicyStore& Policies() override { return *policies_; }
   RunStore& Runs() override { return *runs_; }
+  AuditStore& Audit() override { return *audit_; }
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
   const std::atomic<uint64_t>* CommitCounter() const override { return commits_.get(); }
+
+  Totals ReadTotals() override {
+    return pool_.ReadTransaction([](Connection& c) {
+      Totals t;
+      Statement states = c.Prepare(
+          "SELECT count(*), coalesce(sum(size), 0) FROM workspace_data WHERE data_type = "
+          "'state_raw'");
+      if (states.Step()) {
+        t.state_versions = states.Int(0);
+        t.state_bytes = states.Int(1);
+      }
+      // Blobs are content-addressed: one per distinct SHA-256.
+      Statement blobs = c.Prepare(
+          "SELECT count(*), coalesce(sum(size), 0) FROM (SELECT sha256, max(size) AS size FROM "
+          "workspace_data GROUP BY sha256) AS distinct_blobs");
+      if (blobs.Step()) {
+        t.blobs = blobs.Int(0);
+        t.blob_bytes = blobs.Int(1);
+      }
+      Statement runs =
+          c.Prepare("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status");
+      while (runs.Step()) t.runs_by_status.emplace_back(runs.Text(0), runs.Int(1));
+      return t;
+    });
+  }
+
+  void SetTransactionObserver(std::function<void(bool, double)> observer) override {
+    pool_.observer = std::move(observer);
+  }
 
   void Ping() override {
     pool_.With([](Connection& c) {
@@ -661,6 +692,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<StateStore> states_;
   std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<RunStore> runs_;
+  std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<BlobStore> blobs_;
 };
 

@@ -100,10 +100,12 @@ std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
 
 class SqliteConnection final : public sql::Connection {
  public:
-  explicit SqliteConnection(const std::string& path) : shared_(SharedFileFor(path)) {
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // read_only: an existing file opened as it is (no journal-mode change), e.g. a backup copy.
+  explicit SqliteConnection(const std::string& path, bool read_only = false)
+      : shared_(SharedFileFor(path)) {
+    int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       if (db_) sqlite3_close(db_);
@@ -111,6 +113,7 @@ class SqliteConnection final : public sql::Connection {
       Fail(ErrorCode::kUnavailable, "cannot open database " + path + ": " + msg);
     }
     sqlite3_busy_timeout(db_, 10000);
+    if (read_only) return;
     // WAL lets readers run beside the writer; synchronous=FULL makes a COMMIT durable before it
     // returns, which is what "acknowledged only once durable" requires.
     Exec("PRAGMA journal_mode=WAL");
@@ -204,6 +207,49 @@ std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& pa
 
 std::unique_ptr<sql::Connection> Connect(const std::string& path) {
   return std::make_unique<SqliteConnection>(path);
+}
+
+std::unique_ptr<sql::Connection> ConnectReadOnly(const std::string& path) {
+  return std::make_unique<SqliteConnection>(path, /*read_only=*/true);
+}
+
+void OnlineBackup(const std::string& source_path, const std::string& dest_path) {
+  struct Handle {
+    sqlite3* db = nullptr;
+    ~Handle() {
+      if (db) sqlite3_close(db);
+    }
+  } src, dst;
+  // Read-write without CREATE: a missing file is an error, and a WAL database needs its -shm.
+  int rc = sqlite3_open_v2(source_path.c_str(), &src.db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) ThrowSqlite(rc, src.db, "cannot open database " + source_path);
+  sqlite3_busy_timeout(src.db, 10000);
+  rc = sqlite3_open_v2(dest_path.c_str(), &dst.db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) ThrowSqlite(rc, dst.db, "cannot create " + dest_path);
+  sqlite3_backup* backup = sqlite3_backup_init(dst.db, "main", src.db, "main");
+  if (!backup) ThrowSqlite(sqlite3_errcode(dst.db), dst.db, "backup");
+  // All pages in one step: one read transaction on the source, hence one snapshot. Under WAL
+  // the server's writers go on meanwhile; only a rollback-journal writer mid-commit makes the
+  // step busy, and then it is tried again.
+  for (int attempt = 0;; ++attempt) {
+    rc = sqlite3_backup_step(backup, -1);
+    if (rc == SQLITE_DONE) break;
+    bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    if (!busy || attempt >= 200) {
+      sqlite3_backup_finish(backup);
+      ThrowSqlite(rc, dst.db, "backup step");
+    }
+    sqlite3_sleep(50);
+  }
+  rc = sqlite3_backup_finish(backup);
+  if (rc != SQLITE_OK) ThrowSqlite(rc, dst.db, "backup");
+  // The copy carries the source's WAL flag; make it one self-contained file.
+  char* err = nullptr;
+  rc = sqlite3_exec(dst.db, "PRAGMA journal_mode=DELETE", nullptr, nullptr, &err);
+  if (err) sqlite3_free(err);
+  if (rc != SQLITE_OK) ThrowSqlite(rc, dst.db, "journal_mode of the copy");
 }
 
 }  // namespace statehouse::storage::sqlite

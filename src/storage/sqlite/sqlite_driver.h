@@ -13,6 +13,16 @@ namespace statehouse::storage::sqlite {
 
 std::unique_ptr<sql::Connection> Connect(const std::string& path);
 
+// Opens an existing database file read-only and as it is: no journal-mode change, no writes
+// (reading a backup copy).
+std::unique_ptr<sql::Connection> ConnectReadOnly(const std::string& path);
+
+// Copies the database at source_path, while other connections and processes go on writing
+// it, into dest_path (a new file) with SQLite's online backup API in a single step: one read
+// transaction on the source, so the copy is one consistent snapshot, and under WAL the
+// writers are not held up. The copy is left in rollback-journal mode: one self-contained file.
+void OnlineBackup(const std::string& source_path, const std::string& dest_path);
+
 // The count of write transactions committed to this file by this process's connections.
 std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path);
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "storage/backup.h"
 #include "storage/file_blob_store.h"
 #include "storage/sql/sql_stores.h"
 #include "storage/sqlite/sqlite_driver.h"
@@ -11,8 +12,7 @@ namespace statehouse::storage {
 std::unique_ptr<Database> OpenSqlite(const std::string& path, size_t pool_size) {
   auto pool =
       std::make_unique<sql::ConnectionPool>([path] { return sqlite::Connect(path); }, pool_size);
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  std::string blobs = (dir.empty() ? std::string(".") : dir.string()) + "/blobs";
+  std::string blobs = SqliteBlobDirectory(path);  // the one rule, shared with backups
   return sql::MakeDatabase(
       "sqlite", std::move(pool), SqliteMigrations(),
       [blobs](sql::ConnectionPool&) { return OpenFileBlobStore(blobs); },
