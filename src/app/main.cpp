@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "app/backup.h"
 #include "app/config.h"
+#include "cli/cost_cli.h"
 #include "cli/policy_cli.h"
 #include "cli/pricing_cli.h"
 #include "cli/run_cli.h"
