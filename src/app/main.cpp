@@ -189,6 +189,32 @@ int main(int argc, char** argv) {
   apply_cmd->add_flag("--auto-approve", apply_options.auto_approve,
                       "Apply without asking for approval");
 
+  // Cost estimates on the command line, offline.
+  CLI::App* cost_cmd =
+      cli.add_subcommand("cost", "Estimate the monthly cost of a Terraform plan offline");
+  cost_cmd->require_subcommand(1);
+  statehouse::cli::CostOptions breakdown_options, cost_diff_options;
+  cost_diff_options.diff = true;
+  auto add_cost_flags = [](CLI::App* sub, statehouse::cli::CostOptions& o) {
+    sub->add_option("--plan", o.plan_path, "Plan JSON (terraform show -json PLANFILE)")->required();
+    sub->add_option("--usage", o.usage_path,
+                    "Usage file (Infracost's YAML) for usage-based components");
+    sub->add_option("--format", o.format, "table|json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    sub->add_option("--pricing-dir", o.pricing_dir,
+                    "Price catalog files over the shipped prices (default: none)");
+  };
+  CLI::App* cost_breakdown = cost_cmd->add_subcommand(
+      "breakdown", "Monthly cost of the resources after the plan (like infracost breakdown)");
+  add_cost_flags(cost_breakdown, breakdown_options);
+  CLI::App* cost_diff =
+      cost_cmd->add_subcommand("diff", "Monthly cost change of the plan (like infracost diff)");
+  add_cost_flags(cost_diff, cost_diff_options);
+  cost_diff->add_option("--prior-state", cost_diff_options.prior_state_path,
+                        "Terraform state (v4 JSON) priced as the before side instead of the "
+                        "plan's before values");
+
   // Cost estimation's price catalog.
   CLI::App* pricing = cli.add_subcommand("pricing", "Manage the price catalog of cost estimates");
   pricing->require_subcommand(1);
@@ -238,6 +264,9 @@ int main(int argc, char** argv) {
   }
   if (*plan_cmd) return statehouse::cli::RemoteRun(plan_options, std::cout, std::cerr);
   if (*apply_cmd) return statehouse::cli::RemoteRun(apply_options, std::cout, std::cerr);
+  if (*cost_breakdown)
+    return statehouse::cli::CostCommand(breakdown_options, std::cout, std::cerr);
+  if (*cost_diff) return statehouse::cli::CostCommand(cost_diff_options, std::cout, std::cerr);
   if (*pricing_import) {
     if (import_options.pricing_dir.empty())
       import_options.pricing_dir = import_data_dir + "/pricing";
