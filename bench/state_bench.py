@@ -264,7 +264,9 @@ def lock_info(i: int) -> bytes:
 
 
 # -- nginx ----------------------------------------------------------------------------------------
-def start_nginx(base: str, www: str):
+def start_nginx(base: str, www: str, listen_extra: str = "", server_extra: str = ""):
+    """nginx on a free loopback port serving www/; listen_extra (e.g. " ssl") and server_extra
+    (directives) adapt the server block."""
     port = free_port()
     conf = os.path.join(base, "nginx.conf")
     for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -289,8 +291,8 @@ http {{
   uwsgi_temp_path {base}/uwsgi;
   scgi_temp_path {base}/scgi;
   server {{
-    listen 127.0.0.1:{port};
-    root {www};
+    listen 127.0.0.1:{port}{listen_extra};
+{server_extra}    root {www};
     location / {{ }}
   }}
 }}

@@ -39,44 +39,12 @@ def make_cert(d: str) -> tuple[str, str]:
 
 
 def start_nginx_tls(base: str, www: str, cert: str, key: str):
-    port = sb.free_port()
-    conf = os.path.join(base, "nginx.conf")
-    for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(base, d), exist_ok=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    with open(conf, "w") as f:
-        f.write(f"""{user}daemon off;
-worker_processes auto;
-pid {base}/nginx.pid;
-error_log {base}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  default_type application/json;
-  client_body_temp_path {base}/client_body;
-  proxy_temp_path {base}/proxy;
-  fastcgi_temp_path {base}/fastcgi;
-  uwsgi_temp_path {base}/uwsgi;
-  scgi_temp_path {base}/scgi;
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {cert};
+    return sb.start_nginx(base, www, " ssl", f"""    ssl_certificate {cert};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache off;
     ssl_session_tickets off;
-    root {www};
-    location / {{ }}
-  }}
-}}
 """)
-    proc = subprocess.Popen([sb.which("nginx"), "-p", base, "-c", conf, "-e", f"{base}/error.log"],
-                            stdout=subprocess.DEVNULL, stderr=open(f"{base}/stderr.log", "wb"))
-    sb.wait_http(port, "/", proc, "nginx")  # plain HTTP to a TLS port: nginx answers 400
-    return proc, port
 
 
 class TlsClient:

@@ -205,7 +205,8 @@ std::string Decimal::ToString() const {
   else
     digits(m);
   if (d.mantissa_ < 0) reversed[n++] = '-';
-  return std::string(std::make_reverse_iterator(reversed + n), std::make_reverse_iterator(reversed));
+  return std::string(std::make_reverse_iterator(reversed + n),
+                     std::make_reverse_iterator(reversed));
 }
 
 double Decimal::ToDouble() const { return std::strtod(ToString().c_str(), nullptr); }

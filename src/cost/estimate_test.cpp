@@ -13,96 +13,11 @@ namespace {
 
 namespace json = boost::json;
 
-// Prices chosen for hand-checkable arithmetic; the estimators' lookups are what is tested.
-constexpr const char* kAwsCatalog = R"({
-  "catalog_version": 1, "provider": "aws", "currency": "USD", "effective_date": "test",
-  "source": "test", "prices": [
-  {"service": "ec2_instance", "region": "us-east-1", "attributes": {"instance_type": "t3.micro", "os": "linux", "tenancy": "shared"}, "unit": "hours", "price": "0.0104"},
-  {"service": "ec2_instance", "region": "us-east-1", "attributes": {"instance_type": "m5.large", "os": "linux", "tenancy": "shared"}, "unit": "hours", "price": "0.096"},
-  {"service": "ec2_instance", "region": "us-east-1", "attributes": {"instance_type": "m5.large", "os": "windows", "tenancy": "shared"}, "unit": "hours", "price": "0.188"},
-  {"service": "ec2_instance", "region": "us-east-1", "attributes": {"instance_type": "m5.large", "os": "linux", "tenancy": "dedicated"}, "unit": "hours", "price": "0.106"},
-  {"service": "ec2_instance", "region": "us-east-1", "attributes": {"instance_type": "t3.medium", "os": "linux", "tenancy": "shared"}, "unit": "hours", "price": "0.0416"},
-  {"service": "ec2_cpu_credits", "region": "us-east-1", "attributes": {"family": "t3", "os": "linux"}, "unit": "vCPU-hours", "price": "0.05"},
-  {"service": "cloudwatch_detailed_monitoring", "region": "us-east-1", "unit": "metrics-months", "price": "0.30"},
-  {"service": "ebs_storage", "region": "us-east-1", "attributes": {"volume_type": "gp2"}, "unit": "GB-months", "price": "0.10"},
-  {"service": "ebs_storage", "region": "us-east-1", "attributes": {"volume_type": "gp3"}, "unit": "GB-months", "price": "0.08"},
-  {"service": "ebs_storage", "region": "us-east-1", "attributes": {"volume_type": "io1"}, "unit": "GB-months", "price": "0.125"},
-  {"service": "ebs_storage", "region": "us-east-1", "attributes": {"volume_type": "io2"}, "unit": "GB-months", "price": "0.125"},
-  {"service": "ebs_storage", "region": "us-east-1", "attributes": {"volume_type": "standard"}, "unit": "GB-months", "price": "0.05"},
-  {"service": "ebs_iops", "region": "us-east-1", "attributes": {"volume_type": "gp3", "tier": "0"}, "unit": "IOPS-months", "price": "0.005"},
-  {"service": "ebs_iops", "region": "us-east-1", "attributes": {"volume_type": "io1", "tier": "0"}, "unit": "IOPS-months", "price": "0.065"},
-  {"service": "ebs_iops", "region": "us-east-1", "attributes": {"volume_type": "io2", "tier": "0"}, "unit": "IOPS-months", "price": "0.065"},
-  {"service": "ebs_iops", "region": "us-east-1", "attributes": {"volume_type": "io2", "tier": "32000"}, "unit": "IOPS-months", "price": "0.0455"},
-  {"service": "ebs_iops", "region": "us-east-1", "attributes": {"volume_type": "io2", "tier": "64000"}, "unit": "IOPS-months", "price": "0.032"},
-  {"service": "ebs_throughput", "region": "us-east-1", "attributes": {"volume_type": "gp3"}, "unit": "MiBps-months", "price": "0.04"},
-  {"service": "ebs_io_requests", "region": "us-east-1", "attributes": {"volume_type": "standard"}, "unit": "1M requests", "price": "0.05"},
-  {"service": "rds_instance", "region": "us-east-1", "attributes": {"instance_class": "db.t3.medium", "engine": "postgres", "deployment": "multi-az"}, "unit": "hours", "price": "0.144"},
-  {"service": "rds_storage", "region": "us-east-1", "attributes": {"volume_type": "gp2", "deployment": "multi-az"}, "unit": "GB-months", "price": "0.23"},
-  {"service": "rds_backup_storage", "region": "us-east-1", "unit": "GB-months", "price": "0.095"},
-  {"service": "nat_gateway", "region": "us-east-1", "unit": "hours", "price": "0.045"},
-  {"service": "nat_gateway_data", "region": "us-east-1", "unit": "GB", "price": "0.045"},
-  {"service": "elb", "region": "us-east-1", "attributes": {"lb_type": "application"}, "unit": "hours", "price": "0.0225"},
-  {"service": "elb_capacity_units", "region": "us-east-1", "attributes": {"lb_type": "application"}, "unit": "LCU-hours", "price": "0.008"},
-  {"service": "eip", "region": "us-east-1", "unit": "hours", "price": "0.005"},
-  {"service": "eks_cluster", "region": "us-east-1", "unit": "hours", "price": "0.10"},
-  {"service": "elasticache_node", "region": "us-east-1", "attributes": {"node_type": "cache.t3.micro", "engine": "redis"}, "unit": "hours", "price": "0.017"},
-  {"service": "elasticache_backup", "region": "us-east-1", "unit": "GB-months", "price": "0.085"},
-  {"service": "dynamodb_wcu", "region": "us-east-1", "unit": "WCU-hours", "price": "0.00065"},
-  {"service": "dynamodb_rcu", "region": "us-east-1", "unit": "RCU-hours", "price": "0.00013"},
-  {"service": "dynamodb_write_request", "region": "us-east-1", "unit": "1M requests", "price": "1.25"},
-  {"service": "dynamodb_read_request", "region": "us-east-1", "unit": "1M requests", "price": "0.25"},
-  {"service": "dynamodb_storage", "region": "us-east-1", "unit": "GB-months", "price": "0.25"},
-  {"service": "lambda_requests", "region": "us-east-1", "unit": "1M requests", "price": "0.20"},
-  {"service": "lambda_duration", "region": "us-east-1", "attributes": {"architecture": "x86_64"}, "unit": "GB-seconds", "price": "0.0000166667"},
-  {"service": "s3_storage", "region": "us-east-1", "attributes": {"storage_class": "standard"}, "unit": "GB-months", "price": "0.023"},
-  {"service": "s3_requests_tier1", "region": "us-east-1", "attributes": {"storage_class": "standard"}, "unit": "1k requests", "price": "0.005"},
-  {"service": "s3_requests_tier2", "region": "us-east-1", "attributes": {"storage_class": "standard"}, "unit": "1k requests", "price": "0.0004"},
-  {"service": "cloudwatch_logs_ingestion", "region": "us-east-1", "unit": "GB", "price": "0.50"},
-  {"service": "cloudwatch_logs_storage", "region": "us-east-1", "unit": "GB-months", "price": "0.03"},
-  {"service": "cloudwatch_logs_insights", "region": "us-east-1", "unit": "GB", "price": "0.005"}
-]})";
-
-constexpr const char* kGoogleCatalog = R"({
-  "catalog_version": 1, "provider": "google", "currency": "USD", "effective_date": "test",
-  "source": "test", "prices": [
-  {"service": "gke_cluster", "region": "us-central1", "unit": "hours", "price": "0.1"},
-  {"service": "compute_cpu", "region": "us-central1", "attributes": {"family": "e2", "purchase": "on_demand"}, "unit": "vCPU-hours", "price": "0.02181159"},
-  {"service": "compute_ram", "region": "us-central1", "attributes": {"family": "e2", "purchase": "on_demand"}, "unit": "GB-hours", "price": "0.00292353"},
-  {"service": "compute_cpu", "region": "us-central1", "attributes": {"family": "n2", "purchase": "preemptible"}, "unit": "vCPU-hours", "price": "0.0077"},
-  {"service": "compute_ram", "region": "us-central1", "attributes": {"family": "n2", "purchase": "preemptible"}, "unit": "GB-hours", "price": "0.001"},
-  {"service": "compute_instance", "region": "us-central1", "attributes": {"machine_type": "f1-micro", "purchase": "on_demand"}, "unit": "hours", "price": "0.0076"},
-  {"service": "compute_disk", "region": "us-central1", "attributes": {"disk_type": "pd-standard"}, "unit": "GB-months", "price": "0.04"},
-  {"service": "compute_disk", "region": "us-central1", "attributes": {"disk_type": "pd-balanced"}, "unit": "GB-months", "price": "0.1"},
-  {"service": "compute_disk", "region": "us-central1", "attributes": {"disk_type": "pd-ssd"}, "unit": "GB-months", "price": "0.17"},
-  {"service": "sql_instance", "region": "us-central1", "attributes": {"tier": "db-f1-micro", "availability": "zonal"}, "unit": "hours", "price": "0.0105"},
-  {"service": "sql_cpu", "region": "us-central1", "attributes": {"availability": "regional"}, "unit": "vCPU-hours", "price": "0.0826"},
-  {"service": "sql_memory", "region": "us-central1", "attributes": {"availability": "regional"}, "unit": "GB-hours", "price": "0.014"},
-  {"service": "sql_storage", "region": "us-central1", "attributes": {"disk_type": "ssd", "availability": "regional"}, "unit": "GB-months", "price": "0.34"},
-  {"service": "sql_storage", "region": "us-central1", "attributes": {"disk_type": "ssd", "availability": "zonal"}, "unit": "GB-months", "price": "0.17"}
-  ],
-  "machine_types": {"e2-standard-4": {"vcpus": "4", "memory_gb": "16"}, "e2-medium": {"vcpus": "1", "memory_gb": "4"}}
-})";
-
-constexpr const char* kAzureCatalog = R"({
-  "catalog_version": 1, "provider": "azure", "currency": "USD", "effective_date": "test",
-  "source": "test", "prices": [
-  {"service": "vm", "region": "eastus", "attributes": {"vm_size": "Standard_B2s", "os": "linux"}, "unit": "hours", "price": "0.0416"},
-  {"service": "vm", "region": "eastus", "attributes": {"vm_size": "Standard_B2s", "os": "windows"}, "unit": "hours", "price": "0.0496"},
-  {"service": "vm", "region": "westeurope", "attributes": {"vm_size": "Standard_D2s_v3", "os": "linux"}, "unit": "hours", "price": "0.115"},
-  {"service": "managed_disk", "region": "eastus", "attributes": {"tier": "P10", "redundancy": "lrs"}, "unit": "months", "price": "19.71"},
-  {"service": "managed_disk", "region": "eastus", "attributes": {"tier": "S4", "redundancy": "lrs"}, "unit": "months", "price": "1.54"},
-  {"service": "managed_disk", "region": "eastus", "attributes": {"tier": "E10", "redundancy": "lrs"}, "unit": "months", "price": "9.6"},
-  {"service": "managed_disk", "region": "westeurope", "attributes": {"tier": "P10", "redundancy": "lrs"}, "unit": "months", "price": "21.68"},
-  {"service": "managed_disk_operations", "region": "eastus", "attributes": {"disk_kind": "standard_hdd"}, "unit": "10k operations", "price": "0.0005"},
-  {"service": "managed_disk_operations", "region": "eastus", "attributes": {"disk_kind": "standard_ssd"}, "unit": "10k operations", "price": "0.002"},
-  {"service": "aks_uptime_sla", "region": "westeurope", "attributes": {"sku_tier": "standard"}, "unit": "hours", "price": "0.10"}
-]})";
-
+// testdata/catalog/: prices chosen for hand-checkable arithmetic (the estimators' lookups are
+// what is tested), shared with the cost CLI's tests.
 PriceCatalog TestCatalog() {
   PriceCatalog c;
-  c.AddDocument(kAwsCatalog, "test:aws");
-  c.AddDocument(kGoogleCatalog, "test:google");
-  c.AddDocument(kAzureCatalog, "test:azure");
+  c.AddDirectory(std::string(STATEHOUSE_COST_TESTDATA) + "/catalog");
   return c;
 }
 
