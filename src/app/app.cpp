@@ -25,6 +25,7 @@
 #include "common/metrics.h"
 #include "cost/catalog.h"
 #include "domain/credentials.h"
+#include "domain/retention.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "runs/runner.h"
@@ -61,6 +62,21 @@ void LockSqliteDatabase(const DatabaseTarget& target) {
                                       "run several)");
   }
   // Deliberately never closed.
+}
+
+// Retention and sweep settings from the configuration; kInvalidArgument on negative values.
+domain::GcOptions GcOptionsOf(const Config& config) {
+  if (config.state_versions_keep < 0 || config.state_versions_max_age_days < 0 ||
+      config.gc_interval_seconds < 0 || config.gc_grace_seconds < 1)
+    Fail(ErrorCode::kInvalidArgument,
+         "--state-versions-keep, --state-versions-max-age-days and --gc-interval-seconds must "
+         "not be negative, --gc-grace-seconds must be positive");
+  domain::GcOptions o;
+  o.defaults.keep_versions = config.state_versions_keep;
+  o.defaults.max_age_days = config.state_versions_max_age_days;
+  o.grace_seconds = config.gc_grace_seconds;
+  o.temp_dirs = {config.data_dir + "/tmp"};
+  return o;
 }
 
 void PrepareDataDir(const std::string& dir) {
@@ -290,12 +306,17 @@ int Serve(const Config& config) {
     services.runs.SetExecutor(&runner);
     runner_ref.store(&runner);
     runner.Start();
+    // Retention and blob garbage collection, every --gc-interval-seconds.
+    domain::GarbageCollector collector(*db, GcOptionsOf(config));
+    collector.SetMetrics(&registry);
+    collector.Start(std::chrono::seconds(config.gc_interval_seconds));
     log::Info("listening", {{"host", listen.host},
                             {"port", port},
                             {"tls", options.Tls()},
                             {"database", db->BackendName()},
                             {"data_dir", config.data_dir}});
     server.Run();
+    collector.Stop();
     if (metrics_server) {
       metrics_server->Stop();
       metrics_thread.join();
@@ -333,6 +354,42 @@ int AdminCreateToken(const Config& config, const std::string& account, const std
     std::string token = domain::CreateOperatorToken(*db, account, *parsed, org, project);
     std::cout << "token for account " << account << " (role " << auth::RoleName(*parsed)
               << "; shown once): " << token << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    return ReportFailure(e);
+  }
+}
+
+// On SQLite the sweep's safety against uploads rests on a lock inside the server process, so
+// `admin gc` runs only while no server holds the database (it takes the server's lock, which
+// also keeps a server from starting meanwhile). On PostgreSQL the sweep is one SQL statement
+// per batch that concurrent uploads cannot lose to, so it runs beside any number of replicas.
+int AdminGc(const Config& config) {
+  try {
+    log::SetLevel(log::Level::kWarn);
+    domain::GcOptions options = GcOptionsOf(config);
+    DatabaseTarget target = ResolveDatabase(config.database, config.data_dir);
+    if (target.kind == DatabaseKind::kSqlite) {
+      try {
+        LockSqliteDatabase(target);
+      } catch (const Error&) {
+        Fail(ErrorCode::kUnavailable,
+             "a statehouse server is running on " + target.location +
+                 "; it collects garbage itself every --gc-interval-seconds (stop it to run "
+                 "admin gc)");
+      }
+      options.temp_dirs = {};  // the server clears its spool at start
+    } else {
+      options.temp_dirs = {};  // other replicas' spools are theirs; this one sweeps nothing local
+    }
+    auto db = OpenDatabase(config, 2);
+    domain::GarbageCollector collector(*db, options);
+    domain::GcReport r = collector.RunOnce();
+    std::cout << "expired " << r.versions_expired << " state versions (" << r.version_bytes_expired
+              << " bytes) in " << r.workspaces << " workspaces; removed " << r.sweep.removed_blobs
+              << " blobs (" << r.sweep.removed_bytes << " bytes) and " << r.sweep.removed_temp_files
+              << " abandoned temporary files (" << r.sweep.removed_temp_bytes << " bytes)"
+              << std::endl;
     return 0;
   } catch (const std::exception& e) {
     return ReportFailure(e);

@@ -12,5 +12,7 @@ int Serve(const Config& config);
 int AdminCreateAccount(const Config& config, const std::string& account);
 int AdminCreateToken(const Config& config, const std::string& account, const std::string& role,
                      const std::string& org, const std::string& project);
+// statehouse admin gc: retention and one blob sweep (domain/retention.h).
+int AdminGc(const Config& config);
 
 }  // namespace statehouse::app

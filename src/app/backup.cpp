@@ -459,6 +459,10 @@ bool PrepareBackupDirectory(const std::string& dir) {
 void BackupSqlite(const std::string& db_path, const std::string& dir, Manifest& m,
                   std::ostream& progress) {
   auto started = Clock::now();
+  std::string from_dir = storage::SqliteBlobDirectory(db_path);
+  // From before the snapshot until the last blob is linked or copied, no sweep removes a blob
+  // (one that is running now is waited for).
+  storage::BlobSweepLock no_sweep = storage::BlobSweepLock::ForBackup(from_dir);
   std::string copy = dir + "/" + kSqliteFile;
   storage::sqlite::OnlineBackup(db_path, copy);
   ::chmod(copy.c_str(), 0600);
@@ -473,7 +477,6 @@ void BackupSqlite(const std::string& db_path, const std::string& dir, Manifest& 
 
   // The blobs the snapshot names: hard links where the file system allows, else copies; each
   // read back through SHA-256 either way.
-  std::string from_dir = storage::SqliteBlobDirectory(db_path);
   std::string to_dir = dir + "/blobs";
   MakeDirectory(to_dir);
   std::set<std::string> subdirs;
@@ -550,12 +553,13 @@ void BackupPostgres(const std::string& url, const std::string& dir, Manifest& m,
 
 // ---- restore ----
 
-bool HasRegularFiles(const std::string& dir) {
+// Blob files (<2 hex>/<sha256>); lock files and empty directories do not count.
+bool HasBlobs(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return false;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    if (!it->is_directory(ec)) return true;
+    if (!it->is_directory(ec) && IsSha256Hex(it->path().filename().string())) return true;
   }
   return false;
 }
@@ -569,7 +573,7 @@ void RestoreSqlite(const std::string& db_path, const std::string& from, const Ma
       Fail(ErrorCode::kConflict, "cannot restore over existing data: " + db_path + suffix +
                                      " exists (restore needs an empty data directory)");
   }
-  if (HasRegularFiles(blob_dir))
+  if (HasBlobs(blob_dir))
     Fail(ErrorCode::kConflict, "cannot restore over existing data: " + blob_dir +
                                    " holds blobs (restore needs an empty data directory)");
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -212,6 +213,27 @@ TEST_F(BackupTest, RestoreRefusesExistingDataAndDamagedBackups) {
   // The good backup still restores into the untouched target.
   Restore(DataDir(root_ / "t1"), (root_ / "bk").string(), out, progress);
   EXPECT_TRUE(fs::exists(root_ / "t1" / "statehouse.db"));
+}
+
+TEST_F(BackupTest, ABackupKeepsTheBlobSweepOut) {
+  std::string blobs = storage::SqliteBlobDirectory((root_ / "data" / "statehouse.db").string());
+  std::string sha = Sha256Hex({"orphan"});
+  db_->Blobs().PutBytes(sha, "orphan");  // named by no row: garbage once the grace is over
+  db_->Blobs().Backdate(sha, 3600);
+  auto nothing_referenced = [](std::string_view) { return false; };
+  {
+    std::optional<storage::BlobSweepLock> first, second;
+    first.emplace(storage::BlobSweepLock::ForBackup(blobs));
+    second.emplace(storage::BlobSweepLock::ForBackup(blobs));  // backups share it
+    EXPECT_FALSE(storage::BlobSweepLock::TryForSweep(blobs).has_value());
+    EXPECT_EQ(db_->Blobs().Sweep(nothing_referenced, 60, 86400).removed_blobs, 0);
+    EXPECT_TRUE(fs::exists(storage::BlobFilePath(blobs, sha)));
+    first.reset();
+    EXPECT_FALSE(storage::BlobSweepLock::TryForSweep(blobs).has_value());
+  }
+  EXPECT_TRUE(storage::BlobSweepLock::TryForSweep(blobs).has_value());
+  EXPECT_EQ(db_->Blobs().Sweep(nothing_referenced, 60, 86400).removed_blobs, 1);
+  EXPECT_FALSE(fs::exists(storage::BlobFilePath(blobs, sha)));
 }
 
 TEST(PostgresClientEnvironment, MapsEveryParameterToLibpqVariables) {

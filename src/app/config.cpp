@@ -122,6 +122,14 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.tls_key = kv.second.as<std::string>();
       else if (key == "metrics-listen" || key == "metrics_listen")
         config.metrics_listen = kv.second.as<std::string>();
+      else if (key == "state-versions-keep" || key == "state_versions_keep")
+        config.state_versions_keep = kv.second.as<int64_t>();
+      else if (key == "state-versions-max-age-days" || key == "state_versions_max_age_days")
+        config.state_versions_max_age_days = kv.second.as<int64_t>();
+      else if (key == "gc-interval-seconds" || key == "gc_interval_seconds")
+        config.gc_interval_seconds = kv.second.as<int64_t>();
+      else if (key == "gc-grace-seconds" || key == "gc_grace_seconds")
+        config.gc_grace_seconds = kv.second.as<int64_t>();
       else
         Fail(ErrorCode::kInvalidArgument, "config file " + path + ": unknown key '" + key + "'");
     } catch (const YAML::Exception& e) {

@@ -34,6 +34,11 @@ struct Config {
   std::string tls_key;
   // GET /metrics without a token on this HOST:PORT too (empty: only on the API port, admins).
   std::string metrics_listen;
+  // Retention of state versions (0: no limit) and the blob sweep (0: no sweeps).
+  int64_t state_versions_keep = 0;
+  int64_t state_versions_max_age_days = 0;
+  int64_t gc_interval_seconds = 3600;
+  int64_t gc_grace_seconds = 600;  // blobs stored more recently than this are never removed
 };
 
 struct ListenAddress {

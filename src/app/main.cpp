@@ -118,6 +118,28 @@ int main(int argc, char** argv) {
                    "Price catalog files over the shipped prices (default: <data-dir>/pricing)")
       ->envname("STATEHOUSE_PRICING_DIR");
 
+  serve
+      ->add_option("--state-versions-keep", config.state_versions_keep,
+                   "State versions kept per workspace (0: all; a workspace's state_retention "
+                   "overrides it)")
+      ->envname("STATEHOUSE_STATE_VERSIONS_KEEP")
+      ->capture_default_str();
+  serve
+      ->add_option("--state-versions-max-age-days", config.state_versions_max_age_days,
+                   "State versions older than this expire (0: never; the newest is always kept)")
+      ->envname("STATEHOUSE_STATE_VERSIONS_MAX_AGE_DAYS")
+      ->capture_default_str();
+  serve
+      ->add_option("--gc-interval-seconds", config.gc_interval_seconds,
+                   "Retention and garbage collection of unreferenced blobs this often (0: never)")
+      ->envname("STATEHOUSE_GC_INTERVAL_SECONDS")
+      ->capture_default_str();
+  serve
+      ->add_option("--gc-grace-seconds", config.gc_grace_seconds,
+                   "Blobs stored (or stored again) more recently than this are never removed")
+      ->envname("STATEHOUSE_GC_GRACE_SECONDS")
+      ->capture_default_str();
+
   CLI::App* admin = cli.add_subcommand("admin", "Offline operator commands");
   admin->require_subcommand(1);
   add_storage_flags(admin, admin_config);
@@ -136,6 +158,15 @@ int main(int argc, char** argv) {
   CLI::App* admin_restore = admin->add_subcommand(
       "restore", "Restore a backup into an empty data directory or an empty PostgreSQL database");
   admin_restore->add_option("--from", restore_dir, "Backup directory")->required();
+
+  CLI::App* admin_gc = admin->add_subcommand(
+      "gc",
+      "Expire state versions and remove unreferenced blobs now (SQLite: only while no server "
+      "runs on the database; PostgreSQL: any time)");
+  admin_gc->add_option("--state-versions-keep", admin_config.state_versions_keep,
+                       "State versions kept per workspace (0: all)");
+  admin_gc->add_option("--state-versions-max-age-days", admin_config.state_versions_max_age_days,
+                       "State versions older than this expire (0: never)");
 
   CLI::App* policy = cli.add_subcommand("policy", "Evaluate and test Rego policies offline");
   policy->require_subcommand(1);
@@ -279,5 +310,6 @@ int main(int argc, char** argv) {
     return statehouse::app::AdminCreateToken(admin_config, account, role, org, project);
   if (*admin_backup) return statehouse::app::AdminBackup(admin_config, backup_dir);
   if (*admin_restore) return statehouse::app::AdminRestore(admin_config, restore_dir);
+  if (*admin_gc) return statehouse::app::AdminGc(admin_config);
   return 2;
 }

@@ -225,6 +225,25 @@ void ApplyBody(storage::WorkspaceRecord& w, const json::object& body, bool lenie
     if (*b < 0 || !std::isfinite(*b)) Bad("budget", "must be a non-negative number");
     config["budget"] = *b;
   }
+  // Statehouse extension: this workspace's retention of state versions over the server's
+  // defaults (--state-versions-keep, --state-versions-max-age-days); 0 means no limit.
+  if (const json::object* sr = r.Obj("state_retention")) {
+    Reader rr(*sr, "state_retention", r.lenient());
+    json::object retention;
+    for (const auto& kv : *sr)
+      if (kv.key() != "keep_versions" && kv.key() != "max_age_days")
+        Bad("state_retention." + std::string(kv.key()),
+            "unknown field (expected keep_versions, max_age_days)");
+    for (const char* k : {"keep_versions", "max_age_days"}) {
+      if (rr.Get(k) && rr.Get(k)->is_double()) Bad(rr.Path(k), "must be a non-negative integer");
+      if (auto v = rr.Int(k)) {
+        if (*v < 0) Bad(rr.Path(k), "must be a non-negative integer");
+        if (*v > 1000000000) Bad(rr.Path(k), "must be at most 1000000000");
+        retention[k] = *v;
+      }
+    }
+    config["state_retention"] = std::move(retention);
+  }
   config["cost_estimation_enabled"] = r.Bool("cost_estimation_enabled").value_or(false);
   config["ccm_cost_enabled"] = r.Bool("ccm_cost_enabled").value_or(false);
   config["prune_sensitive_data"] = r.Bool("prune_sensitive_data").value_or(false);

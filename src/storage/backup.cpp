@@ -1,7 +1,12 @@
 #include "storage/backup.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -55,6 +60,47 @@ std::string SqliteBlobDirectory(const std::string& db_path) {
 
 std::string BlobFilePath(const std::string& blob_directory, std::string_view sha256) {
   return blob_directory + "/" + std::string(sha256.substr(0, 2)) + "/" + std::string(sha256);
+}
+
+namespace {
+
+int OpenSweepLock(const std::string& blob_directory) {
+  std::string path = blob_directory + "/.sweep.lock";
+  // Read-only is enough for flock, and 0644 lets a backup run as another user than the server.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) Fail(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+BlobSweepLock BlobSweepLock::ForBackup(const std::string& blob_directory) {
+  std::error_code ec;
+  std::filesystem::create_directories(blob_directory, ec);
+  int fd = OpenSweepLock(blob_directory);
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_SH);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    std::string why = std::strerror(errno);
+    ::close(fd);
+    Fail(ErrorCode::kUnavailable, "cannot lock " + blob_directory + "/.sweep.lock: " + why);
+  }
+  return BlobSweepLock(fd);
+}
+
+std::optional<BlobSweepLock> BlobSweepLock::TryForSweep(const std::string& blob_directory) {
+  int fd = OpenSweepLock(blob_directory);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  return BlobSweepLock(fd);
+}
+
+BlobSweepLock::~BlobSweepLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the lock
 }
 
 SnapshotContents ReadSqliteFileContents(const std::string& db_path) {

@@ -2,15 +2,19 @@
 // name, and counts for the manifest. The operator commands (src/app/backup.h) copy files and
 // run pg_dump / pg_restore around these.
 //
-// Blobs are content-addressed and written (durably) before the row naming them commits, and no
-// code path deletes a blob: so every blob a snapshot's rows name exists, whatever commits after
-// the snapshot. (A blob garbage collector, if one is ever added, must not delete what a
-// running backup is copying.)
+// Blobs are content-addressed and written (durably) before the row naming them commits: every
+// blob a snapshot's rows name exists when the snapshot is taken. Blobs that no row names any
+// more are removed by the sweep (BlobStore::Sweep, domain/retention.h), which could remove a
+// blob after the snapshot and before a backup copied it: on SQLite a backup therefore holds
+// BlobSweepLock (shared) from before its snapshot until its blobs are copied, and the file
+// store's sweep skips the blob directory while any backup holds it. On PostgreSQL the dump and
+// the checks read one MVCC snapshot, in which rows the sweep deletes afterwards stay visible.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +51,24 @@ SnapshotContents ReadSnapshotContents(sql::Connection& c);
 // blobs/, as OpenSqlite does), and the file of one blob there.
 std::string SqliteBlobDirectory(const std::string& db_path);
 std::string BlobFilePath(const std::string& blob_directory, std::string_view sha256);
+
+// flock(2) on <blob directory>/.sweep.lock, across processes: backups hold it shared, the
+// sweep exclusively. Released when destroyed.
+class BlobSweepLock {
+ public:
+  // Shared, for a backup: waits while a sweep runs. Creates the directory if needed.
+  static BlobSweepLock ForBackup(const std::string& blob_directory);
+  // Exclusive, for a sweep: nullopt while a backup holds the lock (never waits).
+  static std::optional<BlobSweepLock> TryForSweep(const std::string& blob_directory);
+  ~BlobSweepLock();
+  BlobSweepLock(BlobSweepLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  BlobSweepLock& operator=(BlobSweepLock&&) = delete;
+  BlobSweepLock(const BlobSweepLock&) = delete;
+
+ private:
+  explicit BlobSweepLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 // The contents of a SQLite database file, opened read-only (a backup's copy).
 SnapshotContents ReadSqliteFileContents(const std::string& db_path);

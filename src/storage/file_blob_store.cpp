@@ -4,10 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
+#include <ctime>
 #include <filesystem>
+#include <mutex>
 
 #include "common/error.h"
 #include "common/util.h"
+#include "storage/backup.h"
 
 namespace statehouse::storage {
 namespace {
@@ -30,7 +35,7 @@ class FileBlobStore final : public BlobStore {
   void Put(std::string_view sha256, const std::string& spool_path) override {
     std::string target = Target(sha256);
     SyncPath(spool_path, O_RDONLY);
-    Publish(spool_path, target);
+    Publish(sha256, spool_path, target);
   }
 
   void Stage(const std::string& spool_path) override { SyncPath(spool_path, O_RDONLY); }
@@ -58,7 +63,18 @@ class FileBlobStore final : public BlobStore {
       ::unlink(tmp.c_str());
       Fail(ErrorCode::kUnavailable, "cannot write a blob file (disk full?)");
     }
-    Publish(tmp, target);
+    Publish(sha256, tmp, target);
+  }
+
+  void Backdate(std::string_view sha256, int64_t seconds) override {
+    if (!IsSha256Hex(sha256)) return;
+    std::string path = Path(sha256);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return;
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = st.st_mtime - seconds;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
   }
 
   std::optional<std::string> LocalPath(std::string_view sha256) override {
@@ -98,14 +114,94 @@ class FileBlobStore final : public BlobStore {
   }
 
   // rename() is atomic: readers see no blob or the whole blob. Same content, same name, so a
-  // concurrent identical upload replacing it is harmless.
-  void Publish(const std::string& from, const std::string& to) {
-    if (::rename(from.c_str(), to.c_str()) != 0)
-      Fail(ErrorCode::kUnavailable, "cannot move a blob into place");
+  // concurrent identical upload replacing it is harmless. Under the blob's stripe lock, with
+  // the mtime set to now: the sweep (which checks and unlinks under the same lock, and only
+  // blobs whose mtime is older than its grace period) then cannot remove what this Put
+  // published, and the caller has the grace period to insert the row that references it.
+  void Publish(std::string_view sha256, const std::string& from, const std::string& to) {
+    {
+      std::lock_guard<std::mutex> hold(Stripe(sha256));
+      if (::rename(from.c_str(), to.c_str()) != 0)
+        Fail(ErrorCode::kUnavailable, "cannot move a blob into place");
+      ::utimensat(AT_FDCWD, to.c_str(), nullptr, 0);  // now (rename keeps the spool's mtime)
+    }
     SyncPath(to.substr(0, to.rfind('/')), O_RDONLY | O_DIRECTORY);
   }
 
+  std::mutex& Stripe(std::string_view sha256) {
+    unsigned h = 0;
+    for (size_t i = 0; i < 4 && i < sha256.size(); ++i) h = h * 16 + HexValue(sha256[i]);
+    return stripes_[h % stripes_.size()];
+  }
+  static unsigned HexValue(char c) {
+    if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+    if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+    return 0;
+  }
+
+ public:
+  SweepResult Sweep(const std::function<bool(std::string_view)>& still_referenced,
+                    int64_t grace_seconds, int64_t abandon_seconds) override {
+    SweepResult out;
+    // Not while a backup copies this directory's blobs (storage/backup.h): its snapshot may
+    // name blobs that the live rows no longer do. The next sweep catches up.
+    std::optional<BlobSweepLock> no_backup = BlobSweepLock::TryForSweep(dir_);
+    if (!no_backup) {
+      SweepTemporary(dir_ + "/.incoming", abandon_seconds, out);
+      return out;
+    }
+    namespace fs = std::filesystem;
+    const time_t now = ::time(nullptr);
+    std::error_code ec;
+    for (fs::directory_iterator sub(dir_, ec), end; !ec && sub != end; sub.increment(ec)) {
+      std::string name = sub->path().filename().string();
+      if (name.size() != 2 || !sub->is_directory(ec)) continue;
+      std::error_code ec2;
+      for (fs::directory_iterator f(sub->path(), ec2); !ec2 && f != end; f.increment(ec2)) {
+        std::string sha = f->path().filename().string();
+        if (!IsSha256Hex(sha) || sha.compare(0, 2, name) != 0) continue;
+        std::string path = f->path().string();
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (now - st.st_mtime < grace_seconds) continue;  // stored recently: keep
+        // The decision and the unlink happen under the lock Put publishes under, on facts
+        // read under it: a Put either finished before (fresh mtime, or a row already
+        // references it) or starts after (and writes the file anew).
+        std::lock_guard<std::mutex> hold(Stripe(sha));
+        if (::lstat(path.c_str(), &st) != 0 || ::time(nullptr) - st.st_mtime < grace_seconds)
+          continue;
+        if (still_referenced(sha)) continue;
+        if (::unlink(path.c_str()) == 0) {
+          ++out.removed_blobs;
+          out.removed_bytes += static_cast<int64_t>(st.st_size);
+        }
+      }
+    }
+    SweepTemporary(dir_ + "/.incoming", abandon_seconds, out);
+    return out;
+  }
+
+  // Files in dir last written more than abandon_seconds ago: writes that never finished.
+  static void SweepTemporary(const std::string& dir, int64_t abandon_seconds, SweepResult& out) {
+    namespace fs = std::filesystem;
+    const time_t now = ::time(nullptr);
+    std::error_code ec;
+    for (fs::directory_iterator f(dir, ec), end; !ec && f != end; f.increment(ec)) {
+      std::string path = f->path().string();
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (now - st.st_mtime < abandon_seconds) continue;
+      if (::unlink(path.c_str()) == 0) {
+        ++out.removed_temp_files;
+        out.removed_temp_bytes += static_cast<int64_t>(st.st_size);
+      }
+    }
+  }
+
+ private:
   std::string dir_;
+  std::array<std::mutex, 256> stripes_;
 };
 
 }  // namespace

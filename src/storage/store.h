@@ -243,6 +243,52 @@ class BlobStore {
   virtual std::optional<std::string> LocalPath(std::string_view sha256) = 0;
   // The whole blob in memory (for parsing); kNotFound when absent.
   virtual std::string Read(std::string_view sha256) = 0;
+
+  // Garbage collection (domain/retention.h). Removes the blobs that still_referenced(sha256)
+  // denies, asked at delete time, and that were not stored or re-stored (Put/PutBytes of the
+  // same content refresh a blob) in the last grace_seconds; also temporary files of abandoned
+  // writes older than abandon_seconds. A Put racing the sweep keeps its blob: the final check
+  // and the removal exclude a Put of the same blob (a striped lock in the file store, one SQL
+  // statement on PostgreSQL), and a Put refreshes the blob, so a row that the Put's caller
+  // inserts within the grace period finds its bytes. Backends without files do nothing.
+  struct SweepResult {
+    int64_t removed_blobs = 0;
+    int64_t removed_bytes = 0;
+    int64_t removed_temp_files = 0;  // abandoned writes
+    int64_t removed_temp_bytes = 0;
+  };
+  virtual SweepResult Sweep(const std::function<bool(std::string_view)>& still_referenced,
+                            int64_t grace_seconds, int64_t abandon_seconds) {
+    (void)still_referenced, (void)grace_seconds, (void)abandon_seconds;
+    return {};
+  }
+  // For tests: makes the blob look stored `seconds` earlier than it was.
+  virtual void Backdate(std::string_view sha256, int64_t seconds) { (void)sha256, (void)seconds; }
+};
+
+// Retention of state versions and what the blob sweep asks (domain/retention.h drives both).
+class MaintenanceStore {
+ public:
+  virtual ~MaintenanceStore() = default;
+  struct WorkspaceConfig {
+    WorkspaceKey key;
+    std::string config_json;
+  };
+  // Workspaces of every account after `after` in (account, org, project, identifier) order,
+  // at most limit (an empty key starts at the beginning).
+  virtual std::vector<WorkspaceConfig> WorkspacesAfter(const WorkspaceKey& after,
+                                                       int64_t limit) = 0;
+  // Deletes, in one transaction, the workspace's state versions (state_raw) that are beyond
+  // the keep_versions newest (0: no count limit) or created before created_before (unix ms;
+  // 0: no age limit), but never the newest version, the newest v4 version (Terraform's
+  // serial/lineage rules compare with it), nor a version that a remaining version's
+  // rollback_source_id names. Returns the deleted records (their blobs go with the next
+  // sweep). A workspace that does not exist (deleted meanwhile) expires nothing.
+  virtual std::vector<DataRecord> ExpireStateVersions(const WorkspaceKey& key,
+                                                      int64_t keep_versions,
+                                                      int64_t created_before) = 0;
+  // Whether any row (workspace data, remote-execution archives) references the blob.
+  virtual bool BlobReferenced(std::string_view sha256) = 0;
 };
 
 class StateStore {
@@ -394,6 +440,7 @@ class Database : public AccountStore,
   virtual RunStore& Runs() = 0;
   virtual BlobStore& Blobs() = 0;
   virtual AuditStore& Audit() = 0;
+  virtual MaintenanceStore& Maintenance() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
   // Counts the write transactions this process has committed; it moves after each commit is

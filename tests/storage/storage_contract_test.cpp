@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "common/error.h"
+#include "common/util.h"
 #include "storage/postgres/pg_driver.h"
 #include "storage/postgres/pg_store.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -415,6 +417,152 @@ TEST_P(StateContract, BlobsRoundTripInPieces) {
   local.resize(std::fread(local.data(), 1, local.size(), f));
   std::fclose(f);
   EXPECT_EQ(local, big);
+}
+
+// ---- retention of state versions and garbage collection of blobs ----
+
+// Stores content as a state version (opaque: no serial) and returns its record.
+DataRecord StoreVersion(Database& db, const WorkspaceKey& key, const std::string& content,
+                        int64_t created, const std::string& rollback_source = "",
+                        std::optional<int64_t> serial = std::nullopt) {
+  DataRecord d;
+  d.id = RandomUuid();
+  d.data_type = "state_raw";
+  d.sha256 = Sha256Hex({content});
+  d.size = static_cast<int64_t>(content.size());
+  d.serial = serial;
+  if (serial) d.lineage = "L";
+  d.rollback_source_id = rollback_source;
+  d.created = created;
+  db.Blobs().PutBytes(d.sha256, content);
+  auto r = db.States().WriteState(key, d, std::nullopt, std::nullopt);
+  EXPECT_EQ(r.kind, StateWriteResult::Kind::kStored);
+  return d;
+}
+
+std::vector<std::string> StateIds(Database& db, const WorkspaceKey& key) {
+  DataListQuery q;
+  q.data_type = "state_raw";
+  q.page.limit = 100;
+  std::vector<std::string> ids;
+  for (const auto& d : db.States().ListData(key, q).items) ids.push_back(d.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+TEST_P(StateContract, RetentionKeepsNewestRollbackSourcesAndTheLimit) {
+  auto& m = db_->Maintenance();
+  std::vector<DataRecord> v;
+  for (int i = 0; i < 8; ++i)
+    v.push_back(
+        StoreVersion(*db_, key_, "content " + std::to_string(i), 1000 + i, "", int64_t{i + 1}));
+  // A rollback to version 1 (index 1): the new version names it.
+  v.push_back(StoreVersion(*db_, key_, "content 1 again", 2000, v[1].id, int64_t{9}));
+  EXPECT_TRUE(m.ExpireStateVersions(key_, 0, 0).empty()) << "no limit: nothing expires";
+  auto expired = m.ExpireStateVersions(key_, 3, 0);
+  std::vector<std::string> gone;
+  for (const auto& d : expired) gone.push_back(d.id);
+  std::sort(gone.begin(), gone.end());
+  // Kept: the 3 newest (v8, v7, v6) and v1 (rollback source); gone: v0, v2, v3, v4, v5.
+  std::vector<std::string> want_gone = {v[0].id, v[2].id, v[3].id, v[4].id, v[5].id};
+  std::sort(want_gone.begin(), want_gone.end());
+  EXPECT_EQ(gone, want_gone);
+  std::vector<std::string> want_kept = {v[1].id, v[6].id, v[7].id, v[8].id};
+  std::sort(want_kept.begin(), want_kept.end());
+  EXPECT_EQ(StateIds(*db_, key_), want_kept);
+  EXPECT_TRUE(m.ExpireStateVersions(key_, 3, 0).empty()) << "expiry is idempotent";
+  // By age: everything created before 1007 (v6), but never the newest nor a rollback source.
+  expired = m.ExpireStateVersions(key_, 0, 1007);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].id, v[6].id);
+  // Even keep 1 with an age limit in the future keeps the newest and the rollback source.
+  m.ExpireStateVersions(key_, 1, 1000000);
+  want_kept = {v[1].id, v[8].id};
+  std::sort(want_kept.begin(), want_kept.end());
+  EXPECT_EQ(StateIds(*db_, key_), want_kept);
+  EXPECT_EQ(db_->States().NewestState(key_)->id, v[8].id);
+  EXPECT_TRUE(m.ExpireStateVersions({"acct", "o1", "p1", "nope"}, 1, 0).empty());
+}
+
+TEST_P(StateContract, RetentionKeepsTheNewestV4VersionBehindOpaqueOnes) {
+  auto v4 = StoreVersion(*db_, key_, "v4 state", 1, "", int64_t{1});
+  StoreVersion(*db_, key_, "opaque 1", 2);
+  StoreVersion(*db_, key_, "opaque 2", 3);
+  db_->Maintenance().ExpireStateVersions(key_, 1, 0);
+  auto ids = StateIds(*db_, key_);
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_TRUE(std::find(ids.begin(), ids.end(), v4.id) != ids.end());
+}
+
+TEST_P(StateContract, SweepRemovesExactlyTheUnreferencedBlobs) {
+  auto& m = db_->Maintenance();
+  auto old1 = StoreVersion(*db_, key_, "old one", 1);
+  auto old2 = StoreVersion(*db_, key_, "old two", 2);
+  auto cur = StoreVersion(*db_, key_, "current", 3);
+  std::string orphan = "never referenced";
+  std::string orphan_sha = Sha256Hex({orphan});
+  db_->Blobs().PutBytes(orphan_sha, orphan);
+  std::string recent = "stored just now";
+  std::string recent_sha = Sha256Hex({recent});
+  db_->Blobs().PutBytes(recent_sha, recent);
+  ASSERT_EQ(m.ExpireStateVersions(key_, 1, 0).size(), 2u);
+  EXPECT_FALSE(m.BlobReferenced(old1.sha256));
+  EXPECT_TRUE(m.BlobReferenced(cur.sha256));
+  for (const auto& sha : {old1.sha256, old2.sha256, cur.sha256, orphan_sha})
+    db_->Blobs().Backdate(sha, 7200);
+  auto referenced = [&m](std::string_view sha) { return m.BlobReferenced(sha); };
+  auto r = db_->Blobs().Sweep(referenced, 3600, 86400);
+  EXPECT_EQ(r.removed_blobs, 3);  // old1, old2, orphan; not current, not the recent one
+  EXPECT_EQ(r.removed_bytes, old1.size + old2.size + static_cast<int64_t>(orphan.size()));
+  EXPECT_EQ(db_->Blobs().Read(cur.sha256), "current");
+  EXPECT_EQ(db_->Blobs().Read(recent_sha), recent) << "inside the grace period";
+  EXPECT_EQ(CodeOf([&] { db_->Blobs().Read(old1.sha256); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { db_->Blobs().Read(orphan_sha); }), ErrorCode::kNotFound);
+  EXPECT_EQ(db_->Blobs().Sweep(referenced, 3600, 86400).removed_blobs, 0);
+  // A deleted workspace's blobs go too.
+  db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "ws", {});
+  db_->Blobs().Backdate(recent_sha, 7200);
+  r = db_->Blobs().Sweep(referenced, 3600, 86400);
+  EXPECT_EQ(r.removed_blobs, 2);  // current, recent
+  // Stored again after the sweep: readable (a new blob).
+  db_->Blobs().PutBytes(old1.sha256, "old one");
+  EXPECT_EQ(db_->Blobs().Read(old1.sha256), "old one");
+}
+
+// An upload of content X whose old version just expired (so X's blob is unreferenced and
+// older than the grace period) races the sweep: the new version's blob must stay readable.
+TEST_P(StateContract, SweepNeverLosesABlobToARacingUpload) {
+  auto& m = db_->Maintenance();
+  auto referenced = [&m](std::string_view sha) { return m.BlobReferenced(sha); };
+  int removed_before_upload = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string x = "racing content " + std::to_string(i);
+    auto old = StoreVersion(*db_, key_, x, 10 * i);
+    StoreVersion(*db_, key_, "filler " + std::to_string(i), 10 * i + 1);
+    ASSERT_GE(m.ExpireStateVersions(key_, 1, 0).size(), 1u);
+    db_->Blobs().Backdate(old.sha256, 7200);
+    std::atomic<bool> go{false};
+    DataRecord uploaded;
+    std::thread upload([&] {
+      while (!go.load()) {
+      }
+      uploaded = StoreVersion(*db_, key_, x, 10 * i + 2);
+    });
+    std::thread sweep([&] {
+      while (!go.load()) {
+      }
+      removed_before_upload += db_->Blobs().Sweep(referenced, 3600, 86400).removed_blobs > 0;
+    });
+    go = true;
+    upload.join();
+    sweep.join();
+    ASSERT_EQ(uploaded.sha256, old.sha256);
+    ASSERT_EQ(db_->Blobs().Read(uploaded.sha256), x) << "iteration " << i;
+    ASSERT_TRUE(m.BlobReferenced(uploaded.sha256));
+  }
+  // Both orders happen; neither loses the blob (the count is informative only).
+  std::printf("sweeps that removed the old blob before the upload stored it: %d of 60\n",
+              removed_before_upload);
 }
 
 // ---- policies, policy sets and evaluations ----

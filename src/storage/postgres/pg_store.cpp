@@ -1,9 +1,13 @@
 #include "storage/postgres/pg_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -101,14 +105,62 @@ class PgBlobStore final : public BlobStore {
     return out;
   }
 
+  // One statement per batch: it deletes blobs untouched for the grace period that no row
+  // references, with their chunks. A Put of the same blob refreshes touched under the row
+  // lock, which the DELETE re-checks (touched is on the DELETE itself, not only in its
+  // subquery), so every replica and `admin gc` may sweep at any time.
+  SweepResult Sweep(const std::function<bool(std::string_view)>&, int64_t grace_seconds,
+                    int64_t abandon_seconds) override {
+    SweepResult out;
+    const int64_t before = NowMillis() - grace_seconds * 1000;
+    constexpr int64_t kBatch = 1000;
+    for (;;) {
+      std::vector<std::pair<std::string, int64_t>> gone =
+          pool_.WriteTransaction([&](sql::Connection& c) {
+            sql::Statement del = c.Prepare(
+                "WITH gone AS (DELETE FROM blobs b WHERE b.touched < ? AND b.sha256 IN ("
+                "SELECT x.sha256 FROM blobs x WHERE x.touched < ? AND NOT EXISTS (SELECT 1 FROM "
+                "workspace_data d WHERE d.sha256 = x.sha256) AND NOT EXISTS (SELECT 1 FROM "
+                "remote_executions r WHERE r.sha256 = x.sha256) LIMIT ?) "
+                "AND NOT EXISTS (SELECT 1 FROM workspace_data d WHERE d.sha256 = b.sha256) "
+                "AND NOT EXISTS (SELECT 1 FROM remote_executions r WHERE r.sha256 = b.sha256) "
+                "RETURNING b.sha256, b.size), "
+                "chunks AS (DELETE FROM blob_chunks k USING gone WHERE k.sha256 = gone.sha256) "
+                "SELECT sha256, size FROM gone");
+            del.Bind(1, before).Bind(2, before).Bind(3, kBatch);
+            std::vector<std::pair<std::string, int64_t>> rows;
+            while (del.Step()) rows.emplace_back(del.Text(0), del.Int(1));
+            return rows;
+          });
+      for (const auto& [sha, size] : gone) {
+        ++out.removed_blobs;
+        out.removed_bytes += size;
+        ::unlink((cache_ + "/" + sha).c_str());  // this replica's copy
+      }
+      if (static_cast<int64_t>(gone.size()) < kBatch) break;
+    }
+    SweepCache(grace_seconds, abandon_seconds, out);
+    return out;
+  }
+
+  void Backdate(std::string_view sha256, int64_t seconds) override {
+    pool_.WriteTransaction([&](sql::Connection& c) {
+      sql::Statement s = c.Prepare("UPDATE blobs SET touched = touched - ? WHERE sha256 = ?");
+      s.Bind(1, seconds * 1000).Bind(2, sha256).Run();
+    });
+  }
+
  private:
   template <typename Next>
   void Insert(std::string_view sha256, Next&& next) {
     if (!IsSha256Hex(sha256)) Fail(ErrorCode::kInternal, "blob names are SHA-256 hex digests");
     pool_.WriteTransaction([&](sql::Connection& c) {
-      sql::Statement exists = c.Prepare("SELECT 1 FROM blobs WHERE sha256 = ?");
-      exists.Bind(1, sha256);
-      if (exists.Step()) return;  // content-addressed: already stored
+      // Content-addressed: already stored, so refresh it. The UPDATE takes the row lock the
+      // sweep's DELETE takes: it waits for a sweep deleting this blob (and then finds nothing,
+      // so stores it anew) or makes the sweep wait and re-check touched (and keep it).
+      sql::Statement touch = c.Prepare("UPDATE blobs SET touched = ? WHERE sha256 = ?");
+      touch.Bind(1, NowMillis()).Bind(2, sha256).Run();
+      if (c.Changes() == 1) return;
       std::string chunk;
       int64_t n = 0, size = 0;
       while (next(chunk)) {
@@ -119,9 +171,10 @@ class PgBlobStore final : public BlobStore {
         ins.Bind(1, sha256).Bind(2, n++).BindBlob(3, chunk).Run();
         size += static_cast<int64_t>(chunk.size());
       }
-      sql::Statement meta =
-          c.Prepare("INSERT INTO blobs(sha256, size, chunks) VALUES(?,?,?) ON CONFLICT DO NOTHING");
-      meta.Bind(1, sha256).Bind(2, size).Bind(3, n).Run();
+      sql::Statement meta = c.Prepare(
+          "INSERT INTO blobs(sha256, size, chunks, touched) VALUES(?,?,?,?) ON CONFLICT (sha256) "
+          "DO UPDATE SET touched = excluded.touched");
+      meta.Bind(1, sha256).Bind(2, size).Bind(3, n).Bind(4, NowMillis()).Run();
     });
   }
 
@@ -143,6 +196,36 @@ class PgBlobStore final : public BlobStore {
         return s.Blob(0);
       });
       sink(data);
+    }
+  }
+
+  // Cached copies of blobs deleted by another replica's sweep, and abandoned cache writes.
+  void SweepCache(int64_t grace_seconds, int64_t abandon_seconds, SweepResult& out) {
+    namespace fs = std::filesystem;
+    const time_t now = ::time(nullptr);
+    std::error_code ec;
+    for (fs::directory_iterator f(cache_, ec), end; !ec && f != end; f.increment(ec)) {
+      std::string sha = f->path().filename().string();
+      if (!IsSha256Hex(sha)) continue;
+      struct stat st {};
+      if (::lstat(f->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (now - st.st_mtime < grace_seconds) continue;
+      bool exists = pool_.With([&](sql::Connection& c) {
+        sql::Statement s = c.Prepare("SELECT 1 FROM blobs WHERE sha256 = ?");
+        s.Bind(1, sha);
+        return s.Step();
+      });
+      if (!exists) ::unlink(f->path().c_str());
+    }
+    for (fs::directory_iterator f(cache_ + "/.incoming", ec), end; !ec && f != end;
+         f.increment(ec)) {
+      struct stat st {};
+      if (::lstat(f->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (now - st.st_mtime < abandon_seconds) continue;
+      if (::unlink(f->path().c_str()) == 0) {
+        ++out.removed_temp_files;
+        out.removed_temp_bytes += static_cast<int64_t>(st.st_size);
+      }
     }
   }
 

@@ -126,6 +126,7 @@ class SqlDatabase final : public Database {
     policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ != nullptr);
     runs_ = sql::MakeRunStore(pool_);
     audit_ = sql::MakeAuditStore(pool_);
+    maintenance_ = sql::MakeMaintenanceStore(pool_);
     blobs_ = blobs(pool_);
   }
 
@@ -135,6 +136,7 @@ class SqlDatabase final : public Database {
   PolicyStore& Policies() override { return *policies_; }
   RunStore& Runs() override { return *runs_; }
   AuditStore& Audit() override { return *audit_; }
+  MaintenanceStore& Maintenance() override { return *maintenance_; }
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
@@ -693,6 +695,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<RunStore> runs_;
   std::unique_ptr<AuditStore> audit_;
+  std::unique_ptr<MaintenanceStore> maintenance_;
   std::unique_ptr<BlobStore> blobs_;
 };
 

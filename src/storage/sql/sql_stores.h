@@ -32,6 +32,7 @@ std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_se
 void PolicyLevelDeleted(PolicyStore& store);
 std::unique_ptr<RunStore> MakeRunStore(ConnectionPool& pool);
 std::unique_ptr<AuditStore> MakeAuditStore(ConnectionPool& pool);
+std::unique_ptr<MaintenanceStore> MakeMaintenanceStore(ConnectionPool& pool);
 
 // Stores an evaluation inside the caller's transaction (PolicyStore::AddEvaluation in one of
 // its own); returns its id.
