@@ -156,7 +156,10 @@ std::optional<Principal> TokenVerifier::Remembered(std::string_view presented, i
 }
 
 Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
-  if (!commits_) return auth::Authenticate(tokens_, presented, now);
+  if (!commits_) {  // nothing is kept (other replicas write): every verification reads
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return auth::Authenticate(tokens_, presented, now);
+  }
   auto parsed = ParseTokenString(presented);
   if (!parsed) Fail(ErrorCode::kUnauthenticated, "malformed API token");
   std::string key = parsed->account + "\n" + parsed->token_id;
