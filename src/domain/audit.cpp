@@ -26,6 +26,7 @@ AuditTrail::~AuditTrail() {
 
 void AuditTrail::Record(storage::AuditRecord record) {
   uint64_t dropped = 0;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (queue_.size() >= options_.max_queued) {
@@ -33,8 +34,11 @@ void AuditTrail::Record(storage::AuditRecord record) {
       dropped = ++dropped_;
     }
     queue_.push_back({next_seq_++, std::move(record)});
+    // The writer waits for a first record, then for the flush interval or a full batch: waking
+    // it for anything else would cost a context switch per write.
+    wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
   if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0))
     log::Error("audit queue full: oldest records dropped (is the database refusing writes?)",
                {{"dropped", static_cast<int64_t>(dropped)}});
