@@ -438,3 +438,14 @@ def spawn_server(tmp_path):
     yield spawn
     for srv in started:
         srv.kill()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many response checks were skipped for want of the OpenAPI specs, and why."""
+    import spec_schema  # noqa: PLC0415
+    if spec_schema.SKIPPED_CHECKS:
+        kinds = sorted(set(spec_schema.SKIPPED_CHECKS))
+        terminalreporter.write_line(
+            f"spec validation SKIPPED {len(spec_schema.SKIPPED_CHECKS)} times ({len(kinds)} schemas): "
+            f"{spec_schema.SPEC_DIR} not found (a clone without ../shared); set STATEHOUSE_SPEC_DIR "
+            f"or add ../shared/spec to run them (under CI=true they fail instead)")

@@ -21,11 +21,27 @@ import os
 import pathlib
 
 import jsonschema
+import pytest
 import yaml
 
 _HERE = pathlib.Path(__file__).resolve().parent
 REPO = _HERE.parents[1]
 SPEC_DIR = pathlib.Path(os.environ.get("STATEHOUSE_SPEC_DIR", REPO.parent / "shared" / "spec"))
+
+# A clone without ../shared still passes: checks against a missing spec are skipped and counted
+# (conftest prints the count and the reason at the end). Under CI=true they must run: a missing
+# spec fails the test.
+SKIPPED_CHECKS: list[str] = []
+
+
+def _spec_path(spec_file: str) -> pathlib.Path | None:
+    path = SPEC_DIR / spec_file
+    if path.exists():
+        return path
+    reason = f"{path} not found (the OpenAPI specs live in ../shared/spec beside the clone)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true needs the OpenAPI specs: {reason}", pytrace=False)
+    return None
 
 ORG_SPEC = "harness-organization-api-openapi.yml"
 PROJECT_SPEC = "harness-org-project-api-openapi.yml"
@@ -57,7 +73,9 @@ def _openapi_to_jsonschema(node):
 
 @functools.lru_cache(maxsize=None)
 def load_spec(spec_file: str) -> dict:
-    path = SPEC_DIR / spec_file
+    path = _spec_path(spec_file)
+    if path is None:
+        pytest.skip(f"needs {spec_file}, which is not in {SPEC_DIR} (a clone without ../shared)")
     with open(path, "rb") as f:
         doc = yaml.load(f, Loader=_Loader)
     return _openapi_to_jsonschema(doc)
@@ -95,11 +113,17 @@ def _check(validator, instance, what):
 
 def validate(spec_file: str, schema_name: str, instance):
     """Assert that instance matches components/schemas/schema_name of spec_file."""
+    if _spec_path(spec_file) is None:
+        SKIPPED_CHECKS.append(f"{spec_file}#{schema_name}")
+        return instance
     return _check(_validator(spec_file, schema_name, False), instance, f"{spec_file}#{schema_name}")
 
 
 def validate_array(spec_file: str, schema_name: str, instances):
     """Assert that instances is an array whose items match schema_name."""
+    if _spec_path(spec_file) is None:
+        SKIPPED_CHECKS.append(f"{spec_file}#[{schema_name}]")
+        return instances
     return _check(_validator(spec_file, schema_name, True), instances, f"{spec_file}#[{schema_name}]")
 
 
