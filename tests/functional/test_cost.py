@@ -19,6 +19,7 @@ import pytest
 
 from conftest import BIN, REPO
 from spec_schema import describe, validate
+from test_runs import Runs
 
 WORKSPACES_SPEC = "harness-workspaces-api-openapi.yml"
 PM = "/pm/api/v1"
@@ -59,22 +60,8 @@ def one_resource_plan(type_, after, region="us-east-1", actions=("create",)):
     return json.dumps(plan).encode()
 
 
-class Costs:
-    def __init__(self, api, uid):
-        self.api, self.uid = api, uid
-        self.org, self.project = uid("org"), uid("prj")
-        api.create_org(self.org)
-        api.create_project(self.org, self.project)
-        self.base = f"/iacm/api/orgs/{self.org}/projects/{self.project}"
-
-    def workspace(self, **extra) -> str:
-        ws = self.uid("ws")
-        body = {"identifier": ws, "name": ws, "provisioner": "terraform", "provider_connector": "",
-                "terraform_variables": {}, "environment_variables": {}}
-        body.update(extra)
-        r = self.api.post(f"{self.base}/workspaces", json=body)
-        assert r.status_code == 200, describe(r)
-        return ws
+class Costs(Runs):
+    """A fresh org and project (test_runs.Runs) with cost helpers."""
 
     def upload_plan(self, ws, body: bytes):
         r = self.api.raw_post(f"{self.base}/workspaces/{ws}/data?data_type=plan_json", body)
@@ -249,7 +236,6 @@ def test_pricing_import_changes_the_prices_a_server_uses(spawn_server, tmp_path,
 
 @pytest.mark.skipif(TERRAFORM is None, reason="terraform is not on the PATH")
 def test_a_runs_plan_is_priced_and_its_events_carry_the_cost(costs):
-    from test_runs import Runs
     runs = Runs(costs.api, costs.uid)
     costs.policy_set("no_free", NO_FREE_RESOURCES)
     ws = runs.workspace(cost_estimation_enabled=True, budget=10)
