@@ -57,6 +57,9 @@ void RegisterVariableSetRoutes(http::Router& router, Services& services);
 void RegisterPolicyRoutes(http::Router& router, Services& services);
 void RegisterRunRoutes(http::Router& router, Services& services);
 void RegisterAuditRoutes(http::Router& router, Services& services);
+// The web console at /ui (and a redirect from /): the files built into the binary, or, with
+// ui_dir, those of that directory as they are on disk (for work on the console).
+void RegisterUiRoutes(http::Router& router, const std::string& ui_dir);
 
 inline void RegisterAllRoutes(http::Router& router, Services& services) {
   RegisterHealthRoutes(router, services);

@@ -21,18 +21,25 @@ constexpr const char* kBase = "/iacm/api/orgs/{org}/projects/{project}";
 const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName},
                                               {"updated", storage::SortField::kUpdated}};
 
-Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
-                domain::PolicyDecision* decision = nullptr) {
-  json::object body = WorkspaceJson(w);
-  // The on-save evaluation (warnings included) of a create, update or clone.
-  if (decision && decision->evaluated) body["policy_evaluation"] = std::move(decision->evaluation);
+// backend_locked, and the holder as `lock` when the state is locked.
+void AddLock(Services& s, const storage::WorkspaceRecord& w, json::object& body) {
   if (auto lock = s.states.CurrentLock(w)) {
     body["backend_locked"] = true;
     json::object l = domain::StateService::LockSummary(*lock);
     l["info"] =
         domain::StateService::SpecLockView(*lock, {w.account, w.org, w.project, w.identifier});
     body["lock"] = std::move(l);
+  } else {
+    body["backend_locked"] = false;
   }
+}
+
+Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
+                domain::PolicyDecision* decision = nullptr) {
+  json::object body = WorkspaceJson(w);
+  // The on-save evaluation (warnings included) of a create, update or clone.
+  if (decision && decision->evaluated) body["policy_evaluation"] = std::move(decision->evaluation);
+  AddLock(s, w, body);
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
   // What the state policies said of the newest state (an extension field).
   if (auto newest = s.states.Newest(w); newest && newest->policy_evaluation_id) {
@@ -106,7 +113,11 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                 }
                 auto page = s.workspaces.List(ctx.principal, ScopeOf(ctx), q);
                 json::array items;
-                for (const auto& w : page.items) items.push_back(WorkspaceSummaryJson(w));
+                for (const auto& w : page.items) {
+                  json::object item = WorkspaceSummaryJson(w);
+                  AddLock(s, w, item);  // one indexed lookup per row of the page
+                  items.push_back(std::move(item));
+                }
                 Reply reply = Reply::Of(200, std::move(items));
                 http::AddPageHeaders(reply, p, page.total);
                 return reply;

@@ -10,7 +10,8 @@ namespace statehouse::api {
 // WorkspacesShowWorkspaceResponseBody: header fields, the stored configuration and the
 // server-owned fields. Variables carry kind, created and updated (VariableResource).
 boost::json::object WorkspaceJson(const storage::WorkspaceRecord& w);
-// WorkspaceResourceSummary (list rows).
+// WorkspaceResourceSummary (list rows), plus provisioner_version and cost_total_monthly /
+// cost_currency when known.
 boost::json::object WorkspaceSummaryJson(const storage::WorkspaceRecord& w);
 
 }  // namespace statehouse::api

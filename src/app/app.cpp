@@ -210,6 +210,7 @@ int Serve(const Config& config) {
     http::Router router;
     api::RegisterAllRoutes(router, services);
     router.Add(MetricsRoute(registry, http::Access::kAdmin));
+    api::RegisterUiRoutes(router, config.ui_dir);
     // The runner starts once the port is known; its tokens work from then on.
     std::atomic<runs::Runner*> runner_ref{nullptr};
     http::DispatcherOptions dispatch_options;

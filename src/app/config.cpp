@@ -116,6 +116,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.runner_id = kv.second.as<std::string>();
       else if (key == "pricing-dir" || key == "pricing_dir")
         config.pricing_dir = kv.second.as<std::string>();
+      else if (key == "ui-dir" || key == "ui_dir")
+        config.ui_dir = kv.second.as<std::string>();
       else if (key == "tls-cert" || key == "tls_cert")
         config.tls_cert = kv.second.as<std::string>();
       else if (key == "tls-key" || key == "tls_key")

@@ -29,6 +29,7 @@ struct Config {
   std::string runner_id;           // empty: the host name
   // Cost estimation: catalog documents (`statehouse pricing import`) over the shipped prices.
   std::string pricing_dir;  // empty: <data_dir>/pricing
+  std::string ui_dir;       // empty: the console built into the binary
   // HTTPS on the listener (PEM files; both or neither). SIGHUP reloads them.
   std::string tls_cert;
   std::string tls_key;

@@ -117,6 +117,11 @@ int main(int argc, char** argv) {
       ->add_option("--pricing-dir", config.pricing_dir,
                    "Price catalog files over the shipped prices (default: <data-dir>/pricing)")
       ->envname("STATEHOUSE_PRICING_DIR");
+  serve
+      ->add_option("--ui-dir", config.ui_dir,
+                   "Serve the web console's files from this directory as they are on disk "
+                   "(work on ui/ without a rebuild; default: the console built in)")
+      ->envname("STATEHOUSE_UI_DIR");
 
   serve
       ->add_option("--state-versions-keep", config.state_versions_keep,
@@ -295,8 +300,7 @@ int main(int argc, char** argv) {
   }
   if (*plan_cmd) return statehouse::cli::RemoteRun(plan_options, std::cout, std::cerr);
   if (*apply_cmd) return statehouse::cli::RemoteRun(apply_options, std::cout, std::cerr);
-  if (*cost_breakdown)
-    return statehouse::cli::CostCommand(breakdown_options, std::cout, std::cerr);
+  if (*cost_breakdown) return statehouse::cli::CostCommand(breakdown_options, std::cout, std::cerr);
   if (*cost_diff) return statehouse::cli::CostCommand(cost_diff_options, std::cout, std::cerr);
   if (*pricing_import) {
     if (import_options.pricing_dir.empty())

@@ -540,8 +540,11 @@ CostOutcome StateService::EstimateCost(const auth::Principal& who, const Workspa
   storage::DataRecord diff = StoreDocument(
       who, scope, ws, "cost_diff", json::serialize(cost::DiffDocument(document)), plan, nullptr);
   db_.Workspaces().SetWorkspaceServerFields(
-      KeyOf(who, scope, ws), json::serialize(json::object{{"cost_breakdown_json", breakdown.id},
-                                                          {"cost_diff_json", diff.id}}));
+      KeyOf(who, scope, ws),
+      json::serialize(json::object{{"cost_breakdown_json", breakdown.id},
+                                   {"cost_diff_json", diff.id},
+                                   {"cost_total_monthly", totals.total_monthly},
+                                   {"cost_currency", totals.currency}}));
   outcome.estimated = true;
   outcome.breakdown_id = breakdown.id;
   outcome.diff_id = diff.id;

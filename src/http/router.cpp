@@ -43,6 +43,9 @@ bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
 
+// "{name...}" as a pattern's last segment matches one or more segments.
+bool IsRest(const std::string& seg) { return IsParam(seg) && seg.ends_with("...}"); }
+
 // The token from x-api-key, or from Authorization (Basic with the token as password, as the
 // Terraform http backend sends it; or Bearer).
 std::optional<std::string> PresentedToken(const Request& r) {
@@ -96,11 +99,16 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
   path_known = false;
   std::vector<std::string> segs = SplitPath(path);
   for (const Compiled& c : routes_) {
-    if (c.segments.size() != segs.size()) continue;
+    bool rest = !c.segments.empty() && IsRest(c.segments.back());
+    if (rest ? segs.size() < c.segments.size() : c.segments.size() != segs.size()) continue;
     NameValues found;
     bool ok = true;
-    for (size_t i = 0; i < segs.size() && ok; ++i) {
-      if (IsParam(c.segments[i])) {
+    for (size_t i = 0; i < c.segments.size() && ok; ++i) {
+      if (rest && i + 1 == c.segments.size()) {
+        std::string joined = segs[i];
+        for (size_t j = i + 1; j < segs.size(); ++j) joined += "/" + segs[j];
+        found.emplace_back(c.segments[i].substr(1, c.segments[i].size() - 5), std::move(joined));
+      } else if (IsParam(c.segments[i])) {
         if (segs[i].empty())
           ok = false;
         else

@@ -70,7 +70,7 @@ using Handler = std::function<Reply(Context&)>;
 
 struct Route {
   std::string method;
-  std::string pattern;  // "/v1/orgs/{org}/projects/{project}"
+  std::string pattern;  // "/v1/orgs/{org}/projects/{project}"; a last "{rest...}" takes the rest
   Access access = Access::kRead;
   Handler handler;
   size_t body_limit = 0;      // 0: the server's default metadata limit

@@ -84,6 +84,22 @@ TEST_F(RouterTest, ExtractsParameters) {
   EXPECT_EQ(params[1], (std::pair<std::string, std::string>{"project", "network"}));
 }
 
+TEST_F(RouterTest, RestParameterTakesTheRemainingSegments) {
+  router_.Add({"GET", "/ui/{path...}", Access::kPublic, Echo("ui")});
+  NameValues params;
+  bool known = false;
+  const Route* r = router_.Match("GET", "/ui/assets/abc/js/main.js", params, known);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->pattern, "/ui/{path...}");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0], (std::pair<std::string, std::string>{"path", "assets/abc/js/main.js"}));
+  params.clear();
+  EXPECT_NE(router_.Match("GET", "/ui/orgs", params, known), nullptr);
+  EXPECT_EQ(params[0].second, "orgs");
+  // At least one segment: "/ui" alone is another route.
+  EXPECT_EQ(router_.Match("GET", "/ui", params, known), nullptr);
+}
+
 TEST_F(RouterTest, ParameterKeepsDecodedCharacters) {
   NameValues params;
   bool known = false;
