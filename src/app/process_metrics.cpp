@@ -117,6 +117,16 @@ void AddDatabaseMetrics(metrics::Registry& registry, storage::Database& db) {
   db.SetTransactionObserver(
       [reads, writes](bool write, double seconds) { (write ? writes : reads)->Observe(seconds); });
 
+  registry.AddCollector([&db](std::string& out) {
+    auto grouped = db.GroupCommits();
+    One(out, "statehouse_db_group_commits_total",
+        "Commits of SQLite's group commit (0 on PostgreSQL)", Type::kCounter,
+        static_cast<double>(grouped.commits));
+    One(out, "statehouse_db_group_committed_writes_total",
+        "Write transactions those commits covered", Type::kCounter,
+        static_cast<double>(grouped.writes));
+  });
+
   // Totals are counted at each scrape (scrapes are rare and admin-only); one at a time.
   auto reading = std::make_shared<std::mutex>();
   registry.AddCollector([&db, reading](std::string& out) {

@@ -460,6 +460,12 @@ class Database : public AccountStore,
   virtual Totals ReadTotals() = 0;
   // Told how long each transaction (write) and each read took, for metrics.
   virtual void SetTransactionObserver(std::function<void(bool write, double seconds)> observer) = 0;
+  // Group commit (SQLite): commits made and the write transactions they covered; zeros where
+  // each write commits alone (PostgreSQL).
+  struct GroupCommitCounts {
+    uint64_t commits = 0, writes = 0;
+  };
+  virtual GroupCommitCounts GroupCommits() const = 0;
 };
 
 }  // namespace statehouse::storage

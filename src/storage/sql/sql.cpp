@@ -1,5 +1,6 @@
 #include "storage/sql/sql.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/error.h"
@@ -55,6 +56,95 @@ ConnectionPool::Lease::~Lease() {
     --pool.created_;
   }
   pool.available_.notify_one();
+}
+
+ConnectionPool::GroupCommitCounts ConnectionPool::GroupCommits() const {
+  return {group_commits_.load(std::memory_order_relaxed),
+          group_writes_.load(std::memory_order_relaxed)};
+}
+
+void ConnectionPool::RunGrouped(GroupedWrite& write) {
+  std::unique_lock lock(group_mutex_);
+  group_queue_.push_back(&write);
+  while (!write.done) {
+    if (group_leader_) {
+      group_done_.wait(lock);
+      continue;
+    }
+    // Lead until this write is done, then hand over to a writer still waiting.
+    group_leader_ = true;
+    while (!write.done) {
+      size_t n = std::min(group_queue_.size(), max_batch_);
+      std::vector<GroupedWrite*> batch(group_queue_.begin(), group_queue_.begin() + n);
+      group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
+      lock.unlock();
+      std::vector<GroupedWrite*> requeue;
+      CommitBatch(batch, requeue);
+      lock.lock();
+      for (GroupedWrite* w : batch) w->done = w->ran;
+      group_queue_.insert(group_queue_.begin(), requeue.begin(), requeue.end());
+      group_done_.notify_all();
+    }
+    group_leader_ = false;
+    group_done_.notify_all();
+  }
+  if (write.error) std::rethrow_exception(write.error);
+}
+
+void ConnectionPool::RunAlone(GroupedWrite& write) {
+  write.error = nullptr;
+  try {
+    Transaction(write.work, true);
+  } catch (...) {
+    write.error = std::current_exception();
+  }
+  write.ran = true;
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
+  group_writes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ConnectionPool::CommitBatch(std::vector<GroupedWrite*>& batch,
+                                 std::vector<GroupedWrite*>& requeue) {
+  if (batch.size() == 1) return RunAlone(*batch.front());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_batch_ms_);
+  size_t ran = 0;
+  try {
+    Lease lease(*this);
+    Connection& c = *lease.conn;
+    c.BeginWrite();
+    try {
+      for (GroupedWrite* w : batch) {
+        // The time bound: what is left waits for the next commit.
+        if (ran > 0 && max_batch_ms_ > 0 && std::chrono::steady_clock::now() > deadline) break;
+        c.Exec("SAVEPOINT grouped_write");
+        try {
+          w->work(c);
+        } catch (...) {
+          w->error = std::current_exception();
+          c.Exec("ROLLBACK TO grouped_write");  // throws if the transaction is gone
+        }
+        c.Exec("RELEASE grouped_write");
+        ++ran;
+      }
+      c.Commit();
+    } catch (...) {
+      c.Rollback();
+      throw;
+    }
+  } catch (...) {
+    // Nothing of the shared transaction was committed (its commit failed, or a write left it
+    // unusable): each write runs again alone, for an outcome of its own.
+    for (GroupedWrite* w : batch) RunAlone(*w);
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i < ran)
+      batch[i]->ran = true;
+    else
+      requeue.push_back(batch[i]);
+  }
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
+  group_writes_.fetch_add(ran, std::memory_order_relaxed);
 }
 
 }  // namespace statehouse::storage::sql

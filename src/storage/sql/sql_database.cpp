@@ -170,6 +170,10 @@ class SqlDatabase final : public Database {
   void SetTransactionObserver(std::function<void(bool, double)> observer) override {
     pool_.observer = std::move(observer);
   }
+  GroupCommitCounts GroupCommits() const override {
+    auto counts = pool_.GroupCommits();
+    return {counts.commits, counts.writes};
+  }
 
   void Ping() override {
     pool_.With([](Connection& c) {
