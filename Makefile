@@ -1,6 +1,6 @@
 # The two commands of README.md:
 #   make run   - install packages, build Release, start the server on ./data (SQLite)
-#   make test  - install packages, build, run unit (ctest) and functional (pytest) tests on
+#   make test  - install packages, build, run unit (ctest), functional (pytest) and browser tests on
 #                SQLite and on a throwaway PostgreSQL 15 cluster, then again built with
 #                AddressSanitizer + UndefinedBehaviorSanitizer
 BUILD_DIR ?= build
@@ -10,7 +10,7 @@ PYTHON ?= /usr/bin/python3
 ARGS ?=
 
 .PHONY: all deps configure build run test unit-test functional-test functional-test-postgres \
-        sanitize-test clean format
+        browser-test sanitize-test clean format
 .PHONY: fuzz
 
 all: build
@@ -42,6 +42,17 @@ functional-test-postgres: build
 	STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse \
 	  $(PYTHON) -m pytest tests/functional -q -p no:cacheprovider
 
+# The web console in a real browser: Debian's chromium driven by playwright-core, which npm
+# installs from tests/browser/package-lock.json (again only when the lockfile changes).
+BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
+$(BROWSER_MODULES): tests/browser/package-lock.json tests/browser/package.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+browser-test: build $(BROWSER_MODULES)
+	cd tests/browser && STATEHOUSE_BIN=$(abspath $(BUILD_DIR))/statehouse \
+	  node --test --test-concurrency=1 .
+
 # The unit, contract and functional suites again, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer (any report fails the run), at -O1 -g1 (line tables only):
 # reports keep file and line, and the build does less work than at -O2 -g.
@@ -57,7 +68,7 @@ sanitize-test: deps
 
 # Everything, on both backends: a throwaway PostgreSQL 15 cluster runs for the duration.
 test: build
-	scripts/with-postgres $(MAKE) --no-print-directory unit-test functional-test \
+	scripts/with-postgres $(MAKE) --no-print-directory unit-test functional-test browser-test \
 	  functional-test-postgres sanitize-test
 
 format:

@@ -94,6 +94,7 @@ json::object DataJson(const storage::WorkspaceKey& key, const storage::DataRecor
   o["pipeline_stage_id"] = d.pipeline_stage_id;
   o["provisioner_type"] = d.provisioner_type;
   o["stack_path"] = d.stack_path;
+  if (!d.created_by.empty()) o["created_by"] = d.created_by;  // the writer's token id
   if (!d.rollback_source_id.empty()) o["rollback_source_id"] = d.rollback_source_id;
   o["size"] = d.size;
   o["state_checksum"] = d.sha256;

@@ -73,14 +73,6 @@ export function setFieldError(form, name, message) {
   return true;
 }
 
-export function clearFieldErrors(form) {
-  form.querySelectorAll('.field').forEach((w) => {
-    w.classList.remove('has-error');
-    const slot = w.querySelector('.field-error');
-    if (slot) slot.textContent = '';
-  });
-}
-
 export function badge(label, kind = 'neutral', title) {
   return h('span', {class: `badge badge-${kind}`, title}, label);
 }

@@ -31,7 +31,10 @@ function layout() {
       h('a', {href: '/ui/policies'}, 'Policies'),
       h('span', {class: 'account-name', title: 'Account'}, accountOf(token) || ''),
       h('button', {type: 'button', id: 'sign-out', onclick: signOut}, 'Sign out')) : null);
-  mount(root, header, h('div', {id: 'notices', class: 'notices', 'aria-live': 'polite'}), main);
+  // Notices outlive page changes: a notice given just before navigating is still shown.
+  const notices = document.getElementById('notices') ||
+                  h('div', {id: 'notices', class: 'notices', 'aria-live': 'polite'});
+  mount(root, header, notices, main);
   return {main, crumbs};
 }
 

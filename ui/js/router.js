@@ -4,9 +4,12 @@ const routes = [];
 // route('/ui/orgs/:org', render): render(container, params, query) may be async.
 export function route(pattern, render) {
   const names = [];
+  // One pass, so names are recorded in the order they appear (optional "/:name?" or ":name").
   const source = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-                     .replace(/\/:([a-zA-Z]+)\\\?/g, (_, n) => { names.push(n); return '(?:/([^/]+))?'; })
-                     .replace(/:([a-zA-Z]+)/g, (_, n) => { names.push(n); return '([^/]+)'; });
+                     .replace(/\/:([a-zA-Z]+)\\\?|:([a-zA-Z]+)/g, (_, opt, req) => {
+                       names.push(opt || req);
+                       return opt ? '(?:/([^/]+))?' : '([^/]+)';
+                     });
   routes.push({regex: new RegExp(`^${source}/?$`), names, render});
 }
 
