@@ -12,7 +12,12 @@ writers are still mid-request.  The server is restarted on the same data dir and
 * answer /readyz;
 * accept a new write at newest serial + 1.
 
-STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials.
+A second test does the same with 16 writers of small states (256 B to 16 KiB), so that SQLite's
+group commit gathers concurrent writes into shared commits when the kill comes; it checks from
+/metrics that commits were shared.
+
+STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials of
+each test.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import time
 import pytest
 import requests
 
-from conftest import Api, ServerProcess, unique
+from conftest import PG_URL, Api, ServerProcess, unique
 
 TRIALS = int(os.environ.get("STATEHOUSE_CRASH_TRIALS", "6"))
 WORKSPACES = 3
@@ -41,9 +46,10 @@ def ws_path(org, project, ws):
     return f"/iacm/api/orgs/{org}/projects/{project}/workspaces/{ws}"
 
 
-def state_body(rng: random.Random, serial: int, lineage: str) -> bytes:
-    """A v4 state of roughly a log-uniform size in [MIN_BODY, MAX_BODY], unique per call."""
-    target = int(MIN_BODY * (MAX_BODY / MIN_BODY) ** rng.random())
+def state_body(rng: random.Random, serial: int, lineage: str, min_body=MIN_BODY,
+               max_body=MAX_BODY) -> bytes:
+    """A v4 state of roughly a log-uniform size in [min_body, max_body], unique per call."""
+    target = int(min_body * (max_body / min_body) ** rng.random())
     doc = {"version": 4, "serial": serial, "lineage": lineage, "terraform_version": "1.6.0",
            "outputs": {}, "resources": [{
                "mode": "managed", "type": "null_resource", "name": "pad", "provider":
@@ -58,8 +64,9 @@ def state_body(rng: random.Random, serial: int, lineage: str) -> bytes:
 
 
 class Trial:
-    def __init__(self, n: int, seed: int, srv: ServerProcess):
+    def __init__(self, n: int, seed: int, srv: ServerProcess, min_body=MIN_BODY, max_body=MAX_BODY):
         self.n = n
+        self.min_body, self.max_body = min_body, max_body
         self.rng = random.Random(seed)
         self.srv = srv
         self.kill_after = self.rng.randint(3, 120)  # acknowledged writes before the kill
@@ -79,7 +86,7 @@ class Trial:
         for serial in range(1, MAX_WRITES_PER_WRITER + 1):
             if self.crashed.is_set():
                 return
-            body = state_body(rng, serial, lineage)
+            body = state_body(rng, serial, lineage, self.min_body, self.max_body)
             digest = hashlib.sha256(body).hexdigest()
             self.sent[ws].add(digest)
             try:
@@ -114,8 +121,22 @@ def list_versions(api: Api, ws: str) -> list[dict]:
         page += 1
 
 
-def run_trial(n: int, seed: int, base) -> tuple[int, int, list[str]]:
-    """Returns (acknowledged, lost, problems)."""
+def group_commit_counts(api: Api) -> tuple[float, float]:
+    """(commits, writes they covered) of SQLite's group commit, from /metrics."""
+    text = api.get("/metrics").text
+    values = {}
+    for line in text.splitlines():
+        for name in ("statehouse_db_group_commits_total", "statehouse_db_group_committed_writes_total"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    return (values.get("statehouse_db_group_commits_total", 0.0),
+            values.get("statehouse_db_group_committed_writes_total", 0.0))
+
+
+def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY, max_body=MAX_BODY,
+              counts=None) -> tuple[int, int, list[str]]:
+    """Returns (acknowledged, lost, problems). counts: a list to append the group commit
+    counts (commits, writes) read just before the kill."""
     srv = ServerProcess(base / f"data{n}", base / f"logs{n}", ["--log-level", "warn"])
     srv.start()
     try:
@@ -125,14 +146,14 @@ def run_trial(n: int, seed: int, base) -> tuple[int, int, list[str]]:
         api = Api(srv.base_url, srv.admin_token(), "default")
         api.create_org("o")
         api.create_project("o", "p")
-        names = [f"w{i}" for i in range(WORKSPACES)]
+        names = [f"w{i}" for i in range(workspaces)]
         for ws in names:
             r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
                 "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
                 "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
             assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
 
-        t = Trial(n, seed, srv)
+        t = Trial(n, seed, srv, min_body, max_body)
         lineages = {ws: unique("lineage") for ws in names}
         for ws in names:
             t.acks[ws] = {}
@@ -143,6 +164,8 @@ def run_trial(n: int, seed: int, base) -> tuple[int, int, list[str]]:
             th.start()
         with t.cv:
             reached = t.cv.wait_for(lambda: t.acked >= t.kill_after or t.errors, timeout=30)
+        if counts is not None and reached:
+            counts.append(group_commit_counts(api))
         t.crashed.set()
         srv.proc.kill()  # SIGKILL, while the other writers are mid-request
         srv.proc.wait(timeout=10)
@@ -212,7 +235,7 @@ def run_trial(n: int, seed: int, base) -> tuple[int, int, list[str]]:
                                         f"{top.get('state_checksum')} (serial {top.get('serial')})")
                     next_serial = max(newest_serial, max_acked) + 1
             # writes continue from the newest serial
-            body = state_body(random.Random(seed), next_serial, lineages[ws])
+            body = state_body(random.Random(seed), next_serial, lineages[ws], min_body, max_body)
             r = api.post(w + "/terraform-backend", data=body,
                          headers={"Content-Type": "application/json"})
             if r.status_code != 200:
@@ -246,3 +269,25 @@ def test_state_survives_kill_9(tmp_path):
     line = f"crash test: {TRIALS} trials, {total_acked} writes acknowledged, {total_lost} lost"
     print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
     assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
+
+
+def test_small_concurrent_writes_survive_kill_9_in_shared_commits(tmp_path):
+    seed = int(os.environ.get("STATEHOUSE_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
+    total_acked = total_lost = 0
+    problems: list[str] = []
+    counts: list[tuple[float, float]] = []
+    started = time.monotonic()
+    for n in range(TRIALS):
+        acked, lost, probs = run_trial(n, seed + n, tmp_path, workspaces=16, min_body=256,
+                                       max_body=16 * 1024, counts=counts)
+        total_acked += acked
+        total_lost += lost
+        problems += [f"trial {n}: {p}" for p in probs]
+    commits = sum(c for c, _ in counts)
+    writes = sum(w for _, w in counts)
+    line = (f"crash test, 16 small writers: {TRIALS} trials, {total_acked} writes acknowledged, "
+            f"{total_lost} lost; before the kills {writes:.0f} writes in {commits:.0f} commits")
+    print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
+    assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
+    if not PG_URL:  # SQLite: the kills came while commits were being shared
+        assert writes > commits, line

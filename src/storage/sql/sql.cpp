@@ -68,10 +68,10 @@ void ConnectionPool::RunGrouped(GroupedWrite& write) {
   group_queue_.push_back(&write);
   while (!write.done) {
     if (group_leader_) {
-      group_done_.wait(lock);
+      write.wake.wait(lock);
       continue;
     }
-    // Lead until this write is done, then hand over to a writer still waiting.
+    // Lead until this write is done, then hand over to the oldest writer still waiting.
     group_leader_ = true;
     while (!write.done) {
       size_t n = std::min(group_queue_.size(), max_batch_);
@@ -81,12 +81,14 @@ void ConnectionPool::RunGrouped(GroupedWrite& write) {
       std::vector<GroupedWrite*> requeue;
       CommitBatch(batch, requeue);
       lock.lock();
-      for (GroupedWrite* w : batch) w->done = w->ran;
       group_queue_.insert(group_queue_.begin(), requeue.begin(), requeue.end());
-      group_done_.notify_all();
+      for (GroupedWrite* w : batch) {
+        w->done = w->ran;
+        if (w->done && w != &write) w->wake.notify_one();
+      }
     }
     group_leader_ = false;
-    group_done_.notify_all();
+    if (!group_queue_.empty()) group_queue_.front()->wake.notify_one();
   }
   if (write.error) std::rethrow_exception(write.error);
 }

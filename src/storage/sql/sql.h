@@ -244,6 +244,8 @@ class ConnectionPool {
     std::exception_ptr error;
     bool ran = false;   // its savepoint was released or rolled back
     bool done = false;  // its outcome is final (committed, or error set)
+    // Woken alone (no thundering herd): when done, or when it is to lead the next commit.
+    std::condition_variable wake;
   };
   void RunGrouped(GroupedWrite& write);
   void CommitBatch(std::vector<GroupedWrite*>& batch, std::vector<GroupedWrite*>& requeue);
@@ -253,7 +255,6 @@ class ConnectionPool {
   size_t max_batch_ = 1;
   int64_t max_batch_ms_ = 0;
   std::mutex group_mutex_;
-  std::condition_variable group_done_;
   std::vector<GroupedWrite*> group_queue_;
   bool group_leader_ = false;
   std::atomic<uint64_t> group_commits_{0}, group_writes_{0};
