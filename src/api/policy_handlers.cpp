@@ -392,6 +392,7 @@ void RegisterEvaluations(http::Router& router, Services& s) {
                 q.include_child_scopes =
                     http::QueryBool(ctx.request, "includeChildScopes").value_or(false);
                 q.entity = QueryText(ctx, "entity");
+                q.entity_prefix = QueryText(ctx, "entity_prefix");
                 q.type = QueryText(ctx, "type");
                 q.action = QueryText(ctx, "action");
                 q.execution_id = QueryText(ctx, "execution_id");

@@ -328,6 +328,8 @@ struct EvaluationListQuery {
   std::string project;
   bool include_child_scopes = false;
   std::string entity;
+  // The entity and every entity below it ("<prefix>/..."): a workspace and its data.
+  std::string entity_prefix;
   std::string type;
   std::string action;
   std::string execution_id;

@@ -250,6 +250,46 @@ output "size" {
     await context.close();
   });
 
+  test('policy evaluations of a workspace with their messages; the Rego editor shows a parse error at its line', async () => {
+    const pm = '/pm/api/v1';
+    const level = '?orgIdentifier=platform&projectIdentifier=network';
+    const rego = 'package workspace_rules\n\nimport rego.v1\n\n' +
+                 'deny contains msg if {\n  contains(input.workspace.description, "forbidden")\n' +
+                 '  msg := sprintf("workspace %s: forbidden in its description", [input.workspace.identifier])\n}\n';
+    await server.must('POST', pm + '/policies' + level, {identifier: 'no_forbidden', name: 'No forbidden', rego});
+    await server.must('POST', pm + '/policysets' + level, {
+      identifier: 'ws_rules', name: 'Workspace rules', type: 'workspace', action: 'onsave', enabled: true,
+      policies: [{identifier: 'no_forbidden', severity: 'warning'}]});
+    const wsPath = '/iacm/api/orgs/platform/projects/network/workspaces/vpc';
+    const shown = await server.must('GET', wsPath);
+    await server.must('PUT', wsPath, {...shown.body, description: 'a forbidden word'});
+
+    const {context, page} = await openPage(browser, server);
+    await signIn(page, server);
+    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/vpc/policies`);
+    const evaluation = page.locator('details.evaluation[data-status="warning"]').first();
+    await evaluation.waitFor();
+    await evaluation.getByText('workspace vpc: forbidden in its description').waitFor();
+    await screenshot(page, 'workspace-policies');
+
+    await page.goto(`${server.url}/ui/policies/no_forbidden?org=platform&project=network`);
+    const editor = page.locator('#rego');
+    await editor.waitFor();
+    await editor.fill(rego.replace('msg := sprintf', 'msg := sprintf(').replace('\n}\n', '\n}}\n'));
+    await page.click('#policy-save');
+    const error = page.locator('#rego-error .rego-error-message');
+    await error.waitFor();
+    assert.match(await error.innerText(), /rego_parse_error/);
+    assert.match(await page.locator('#rego-error').getAttribute('data-line'), /^\d+$/);
+    await screenshot(page, 'rego-editor-error');
+    // Nothing was saved.
+    const policy = await server.must('GET', pm + '/policies/no_forbidden' + level);
+    assert.equal(policy.body.rego, rego);
+    assert.deepEqual(unexpectedProblems(page, ['status of 400']), []);
+    await context.close();
+  });
+
   test('a page of 100 workspaces: render time and bytes of the first load (measured, not asserted)', async () => {
     for (let i = 0; i < 100; i += 1) {
       await server.createWorkspace('platform', 'network', `bulk_${String(i).padStart(3, '0')}`,

@@ -830,6 +830,33 @@ TEST_P(PolicyContract, ApplicableSetsFollowEveryChange) {
   EXPECT_TRUE(ids("p2").empty());
 }
 
+TEST_P(PolicyContract, EvaluationsFilterByEntityPrefixExactly) {
+  auto& st = db_->Policies();
+  const std::string ws = "account:acct/org:o1/project:p1/workspaceIdentifier:Net_1";
+  int64_t on_save = st.AddEvaluation(Evaluation("o1", "p1", "pass", 100, ws));
+  int64_t on_data =
+      st.AddEvaluation(Evaluation("o1", "p1", "error", 200, ws + "/dataIdentifier:d1"));
+  st.AddEvaluation(Evaluation("o1", "p1", "pass", 300, ws + "_2"));      // another workspace
+  st.AddEvaluation(Evaluation("o1", "p1", "pass", 400, ws + "x/data"));  // not below it
+  st.AddEvaluation(Evaluation("o1", "p1", "pass", 500,
+                              "account:acct/org:o1/project:p1/"
+                              "workspaceIdentifier:net_1"));  // case
+  st.AddEvaluation(Evaluation("o1", "p1", "pass", 600,
+                              "account:acct/org:o1/project:p1/"
+                              "workspaceIdentifier:Net%1"));  // LIKE
+  EvaluationListQuery q;
+  q.org = "o1";
+  q.project = "p1";
+  q.entity_prefix = ws;
+  auto page = st.ListEvaluations("acct", q);
+  EXPECT_EQ(page.total, 2);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].id, on_data);
+  EXPECT_EQ(page.items[1].id, on_save);
+  q.statuses = {"error"};
+  EXPECT_EQ(st.ListEvaluations("acct", q).total, 1) << "with the other filters";
+}
+
 TEST_P(PolicyContract, EvaluationsAreNumberedCountedAndFiltered) {
   auto& st = db_->Policies();
   int64_t first = st.AddEvaluation(Evaluation("o1", "p1", "pass", 100, "a"));

@@ -4,6 +4,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/error.h"
@@ -531,13 +532,22 @@ class SqlPolicyStore final : public PolicyStore {
         scope_binds.push_back(q.project);
       }
       std::string where = scope;
-      std::vector<std::string> text_binds = scope_binds;
+      // The filters' values, in the order of their placeholders.
+      std::vector<std::variant<std::string, int64_t>> binds(scope_binds.begin(), scope_binds.end());
       auto text_filter = [&](const char* column, const std::string& value) {
         if (value.empty()) return;
         where += std::string(" AND ") + column + " = ?";
-        text_binds.push_back(value);
+        binds.emplace_back(value);
       };
       text_filter("entity", q.entity);
+      if (!q.entity_prefix.empty()) {
+        // Byte-exact on both databases (LIKE is case-insensitive on SQLite).
+        std::string below = q.entity_prefix + "/";
+        where += " AND (entity = ? OR substr(entity, 1, CAST(? AS INTEGER)) = ?)";
+        binds.emplace_back(q.entity_prefix);
+        binds.emplace_back(static_cast<int64_t>(below.size()));
+        binds.emplace_back(below);
+      }
       text_filter("type", q.type);
       text_filter("action", q.action);
       text_filter("execution_id", q.execution_id);
@@ -545,31 +555,29 @@ class SqlPolicyStore final : public PolicyStore {
         where += " AND status IN (";
         for (size_t i = 0; i < q.statuses.size(); ++i) {
           where += i ? ",?" : "?";
-          text_binds.push_back(q.statuses[i]);
+          binds.emplace_back(q.statuses[i]);
         }
         where += ")";
       }
-      std::vector<int64_t> int_binds;
       if (q.last_seen) {
         where += " AND id < ?";
-        int_binds.push_back(*q.last_seen);
+        binds.emplace_back(*q.last_seen);
       }
       if (q.created_from) {
         where += " AND created >= ?";
-        int_binds.push_back(*q.created_from);
+        binds.emplace_back(*q.created_from);
       }
       if (q.created_to) {
         where += " AND created <= ?";
-        int_binds.push_back(*q.created_to);
+        binds.emplace_back(*q.created_to);
       }
       auto bind_where = [&](Statement& s) {
         int i = 1;
         s.Bind(i++, account);
-        for (const auto& b : text_binds) s.Bind(i++, b);
-        for (int64_t b : int_binds) s.Bind(i++, b);
+        for (const auto& b : binds) std::visit([&](const auto& v) { s.Bind(i++, v); }, b);
         return i;
       };
-      if (text_binds.size() == scope_binds.size() && int_binds.empty()) {
+      if (binds.size() == scope_binds.size()) {
         // Unfiltered: the per-level counters.
         Statement cnt =
             c.Prepare("SELECT coalesce(sum(count), 0) FROM policy_evaluation_counts" + scope);

@@ -2,17 +2,16 @@
 // and force-unlocks, and its plans, cost estimates and states), newest first, each with its
 // policy sets and policies and their deny and warn messages.
 //
-// The evaluations list filters `entity` exactly, and data evaluations carry the data id after
-// the workspace's entity ("…/workspaceIdentifier:ws/dataIdentifier:<id>"), so the project's
-// evaluations are read in pages of 100 (newest first, `last_seen` as the cursor) and kept when
-// their entity is the workspace's or under it. The URL keeps the cursor (`before`).
+// Data evaluations carry the data id after the workspace's entity
+// ("…/workspaceIdentifier:ws/dataIdentifier:<id>"): `entity_prefix` asks for the workspace's
+// entity and everything under it, one page at a time (newest first, `last_seen` as the cursor,
+// which the URL keeps as `before`).
 import {api} from '../api.js';
 import {badge, emptyState, field, statusBadge, table, withData} from '../components.js';
 import {fmtTime, h, mount, timeAgo} from '../dom.js';
 import {setQuery} from '../router.js';
 
-const SHOWN = 20;         // evaluations per page of the tab
-const SCAN_PAGES = 10;    // server pages read at most per page of the tab
+const SHOWN = 20;  // evaluations per page of the tab
 const e = encodeURIComponent;
 
 export function workspaceEntity(workspace) {
@@ -50,23 +49,11 @@ export async function render(container, tabCtx) {
   typeSelect.addEventListener('change', onFilter);
 
   async function scan() {
-    const found = [];
-    let cursor = state.before;
-    let exhausted = false;
-    for (let i = 0; i < SCAN_PAGES && found.length < SHOWN && !exhausted; i++) {
-      const {data} = await api.get('/pm/api/v1/evaluations', {
-        orgIdentifier: org, projectIdentifier: project, status: state.status, type: state.type,
-        last_seen: cursor, limit: 100});
-      let read = 0;
-      for (const ev of data) {
-        read++;
-        cursor = String(ev.id);
-        if (ev.entity === entity || ev.entity.startsWith(entity + '/')) found.push(ev);
-        if (found.length >= SHOWN) break;
-      }
-      exhausted = data.length < 100 && read === data.length;
-    }
-    return {found, next: exhausted ? '' : cursor};
+    const {data} = await api.get('/pm/api/v1/evaluations', {
+      orgIdentifier: org, projectIdentifier: project, entity_prefix: entity, status: state.status,
+      type: state.type, last_seen: state.before, limit: SHOWN + 1});
+    const found = data.slice(0, SHOWN);
+    return {found, next: data.length > SHOWN ? String(found[found.length - 1].id) : ''};
   }
 
   function load() {
