@@ -3,14 +3,17 @@
 // stale edit refused, two real terraform applies and the diff between them, rollback, the lock
 // holder and force-unlock, and hostile names shown as text. Screenshots go to artifacts/.
 import assert from 'node:assert/strict';
+import {execFile} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {promisify} from 'node:util';
 import {after, before, describe, test} from 'node:test';
 
 import {ARTIFACTS, chromiumPath, openPage, screenshot, Server, signIn, unexpectedProblems} from './harness.js';
 
 const chromium = chromiumPath();
+const runCommand = promisify(execFile);
 
 // Opens a "New …" panel unless an empty list has opened it already.
 async function openPanel(page, summary) {
@@ -287,6 +290,48 @@ output "size" {
     const policy = await server.must('GET', pm + '/policies/no_forbidden' + level);
     assert.equal(policy.body.rego, rego);
     assert.deepEqual(unexpectedProblems(page, ['status of 400']), []);
+    await context.close();
+  });
+
+  test('a run: the log follows while it runs, then approve and the apply ends applied', async () => {
+    const repo = path.join(work, 'repo');
+    fs.mkdirSync(repo, {recursive: true});
+    fs.writeFileSync(path.join(repo, 'main.tf'), `
+resource "terraform_data" "app" {
+  input = "v1"
+  provisioner "local-exec" {
+    command = "for i in 1 2 3; do echo tick $i; sleep 1; done"
+  }
+}
+output "app" {
+  value = terraform_data.app.output
+}
+`);
+    const env = {...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't',
+                 GIT_COMMITTER_EMAIL: 't@x'};
+    for (const args of [['init', '-q', '-b', 'main'], ['add', '.'], ['commit', '-q', '-m', 'app']]) {
+      await runCommand('git', args, {cwd: repo, env});
+    }
+    await server.createWorkspace('platform', 'network', 'app', {repository: repo, repository_branch: 'main'});
+
+    const {context, page} = await openPage(browser, server);
+    await signIn(page, server);
+    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/app/runs`);
+    await page.selectOption('#run-kind', 'apply');
+    await page.fill('#run-message', 'from the browser test');
+    await page.click('#run-start');
+    await page.waitForURL(/\/workspaces\/app\/runs\/[^/]+$/, {waitUntil: 'commit'});
+    await page.locator('#run-status[data-status="awaiting_approval"]').waitFor({timeout: 120000});
+    await page.locator('#run-log').getByText('Plan: 1 to add').waitFor();
+    await page.click('#run-approve');
+    // The log goes on following into the apply: the provisioner's lines arrive as it runs.
+    await page.locator('#run-log').getByText('tick 3').waitFor({timeout: 120000});
+    await page.locator('#run-status[data-status="applied"]').waitFor({timeout: 120000});
+    await screenshot(page, 'run-applied');
+    const state = await server.api('GET', '/iacm/api/orgs/platform/projects/network/workspaces/app/terraform-backend');
+    assert.equal(state.body.outputs.app.value, 'v1');
+    assert.deepEqual(unexpectedProblems(page), []);
     await context.close();
   });
 
