@@ -10,7 +10,8 @@ import path from 'node:path';
 import {promisify} from 'node:util';
 import {after, before, describe, test} from 'node:test';
 
-import {ARTIFACTS, chromiumPath, openPage, screenshot, Server, signIn, unexpectedProblems} from './harness.js';
+import {ARTIFACTS, chromiumPath, openPage, screenshot, Server, signIn, unexpectedProblems,
+        unlabelledControls} from './harness.js';
 
 const chromium = chromiumPath();
 const runCommand = promisify(execFile);
@@ -129,6 +130,7 @@ describe('console', {skip}, () => {
     shown = await server.api('GET', '/iacm/api/orgs/platform/projects/network/workspaces/vpc');
     assert.equal(shown.body.description, 'changed elsewhere');
     await screenshot(page, 'workspace-settings-stale');
+    assert.deepEqual(await unlabelledControls(page), []);
     await page.click('button:has-text("Reload")');
     await page.waitForFunction(() => document.querySelector('#main textarea[name=description]')?.value === 'changed elsewhere');
     assert.deepEqual(unexpectedProblems(page, ['status of 412']), []);
@@ -166,6 +168,7 @@ output "size" {
     await rows.nth(1).waitFor();
     assert.equal(await rows.count(), 2);
     await screenshot(page, 'state-versions');
+    assert.deepEqual(await unlabelledControls(page), []);
 
     // Compare the older (serial 1) with the newer (serial 2).
     await page.getByLabel('Compare from serial 1', {exact: true}).check();
@@ -183,6 +186,7 @@ output "size" {
     const diffText = await page.locator('#state-diff').innerText();
     assert.doesNotMatch(diffText, /hunter2/);  // the sensitive output is masked
     await screenshot(page, 'state-diff');
+    assert.deepEqual(await unlabelledControls(page), []);
 
     // The diff page is a URL that survives a reload.
     await page.reload();
@@ -220,7 +224,18 @@ output "size" {
     await page.locator('tr', {hasText: 'vpc'}).getByText('alice@build-7').waitFor();
     await screenshot(page, 'workspace-list-locked');
 
-    await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/vpc/lock`);
+    // From the workspace page to its Lock tab with the keyboard alone.
+    await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/vpc/settings`);
+    await page.locator('nav.tabs').waitFor();
+    let reached = false;  // (the page puts focus on its main content after each navigation)
+    for (let i = 0; i < 40 && !reached; i += 1) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement.matches('nav.tabs a') &&
+                                          document.activeElement.textContent === 'Lock');
+    }
+    assert.ok(reached, 'the Lock tab is reachable with Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/workspaces\/vpc\/lock$/, {waitUntil: 'commit'});
     await page.locator('#lock-who').getByText('alice@build-7').waitFor();
     assert.match(await page.locator('#lock-id').innerText(), /f00dcafe/);
     assert.match(await page.locator('#lock-operation').innerText(), /OperationTypeApply/);
@@ -275,6 +290,7 @@ output "size" {
     await evaluation.waitFor();
     await evaluation.getByText('workspace vpc: forbidden in its description').waitFor();
     await screenshot(page, 'workspace-policies');
+    assert.deepEqual(await unlabelledControls(page), []);
 
     await page.goto(`${server.url}/ui/policies/no_forbidden?org=platform&project=network`);
     const editor = page.locator('#rego');
@@ -286,6 +302,7 @@ output "size" {
     assert.match(await error.innerText(), /rego_parse_error/);
     assert.match(await page.locator('#rego-error').getAttribute('data-line'), /^\d+$/);
     await screenshot(page, 'rego-editor-error');
+    assert.deepEqual(await unlabelledControls(page), []);
     // Nothing was saved.
     const policy = await server.must('GET', pm + '/policies/no_forbidden' + level);
     assert.equal(policy.body.rego, rego);
@@ -329,6 +346,7 @@ output "app" {
     await page.locator('#run-log').getByText('tick 3').waitFor({timeout: 120000});
     await page.locator('#run-status[data-status="applied"]').waitFor({timeout: 120000});
     await screenshot(page, 'run-applied');
+    assert.deepEqual(await unlabelledControls(page), []);
     const state = await server.api('GET', '/iacm/api/orgs/platform/projects/network/workspaces/app/terraform-backend');
     assert.equal(state.body.outputs.app.value, 'v1');
     assert.deepEqual(unexpectedProblems(page), []);
@@ -368,6 +386,7 @@ output "app" {
     await page.goto(`${server.url}/ui/orgs/platform/projects/network?limit=25`);
     await page.locator('#main tbody tr').nth(24).waitFor();
     await screenshot(page, 'workspace-list');
+    assert.deepEqual(await unlabelledControls(page), []);
     const everything = transferred.reduce((a, b) => a + b, 0);
     const line = `console: first load ${(firstLoad / 1024).toFixed(1)} KiB transferred (HTML, JS, CSS), ` +
                  `${(everything / 1024).toFixed(1)} KiB after visiting the list; 100-row list rendered in ` +

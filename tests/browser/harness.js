@@ -164,3 +164,13 @@ export async function screenshot(page, name) {
 export function unexpectedProblems(page, allowed = []) {
   return page.problems.filter((p) => !allowed.some((a) => p.includes(a)));
 }
+
+// Every visible form control of the page has a label (a <label>, aria-label or
+// aria-labelledby): the names of those that do not.
+export async function unlabelledControls(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+                    !el.getAttribute('aria-labelledby'))
+    .map((el) => el.id || el.name || el.outerHTML.slice(0, 80)));
+}
