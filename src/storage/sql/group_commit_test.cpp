@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -48,6 +49,40 @@ class GroupCommitTest : public ::testing::Test {
     });
   }
 
+  // Write 0 holds the writer (inside its transaction) while writes 1..n-1 are handed to the
+  // pool, so they queue behind it and are committed together; each inserts its number, then
+  // does extra(i, c). Returns each write's error (null when it committed).
+  std::vector<std::exception_ptr> WritesBehindAHeldOne(
+      int n, const std::function<void(int, Connection&)>& extra) {
+    std::atomic<bool> release{false};
+    std::vector<std::exception_ptr> errors(n);
+    std::vector<std::thread> threads;
+    threads.emplace_back([&] {
+      pool_->WriteTransaction([&](Connection& c) {
+        Insert(c, 0);
+        while (!release.load()) std::this_thread::yield();
+      });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // writer 0 leads by then
+    for (int i = 1; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          pool_->WriteTransaction([&](Connection& c) {
+            Insert(c, i);
+            extra(i, c);
+          });
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+    }
+    // Time for the others to queue (not asserted: the outcomes hold either way).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    release.store(true);
+    for (auto& t : threads) t.join();
+    return errors;
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<ConnectionPool> pool_;
   ConnectionPool::GroupCommitCounts before_;
@@ -64,35 +99,10 @@ TEST_F(GroupCommitTest, ALoneWriteCommitsAndReturnsItsResult) {
 
 TEST_F(GroupCommitTest, AFailingWriteInASharedCommitRollsBackOnlyItsOwnChanges) {
   constexpr int kWriters = 24;
-  // The first write holds the writer until every other one has been handed to the pool, so
-  // they queue behind it and are committed together.
-  std::atomic<bool> release{false};
-  std::vector<std::exception_ptr> errors(kWriters);
-  std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    pool_->WriteTransaction([&](Connection& c) {
-      Insert(c, 0);
-      while (!release.load()) std::this_thread::yield();
-    });
+  // Every third one fails after its insert: that insert must not survive.
+  auto errors = WritesBehindAHeldOne(kWriters, [](int i, Connection&) {
+    if (i % 3 == 0) Fail(ErrorCode::kConflict, "writer " + std::to_string(i) + " fails");
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // writer 0 leads by then
-  for (int i = 1; i < kWriters; ++i) {
-    threads.emplace_back([&, i] {
-      try {
-        pool_->WriteTransaction([&](Connection& c) {
-          Insert(c, i);
-          // Every third one fails after its insert: that insert must not survive.
-          if (i % 3 == 0) Fail(ErrorCode::kConflict, "writer " + std::to_string(i) + " fails");
-        });
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
-  // Give the others time to queue (not asserted: the outcome below holds either way).
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  release.store(true);
-  for (auto& t : threads) t.join();
 
   std::vector<int64_t> expected;
   for (int i = 0; i < kWriters; ++i) {
@@ -121,31 +131,9 @@ TEST_F(GroupCommitTest, AWriteThatBreaksTheSharedTransactionLeavesTheOthersCommi
   // A statement error that SQLite answers by rolling back the whole transaction (a failed
   // COMMIT-level problem is hard to provoke; ROLLBACK inside a savepoint ends it the same way).
   constexpr int kWriters = 12;
-  std::atomic<bool> release{false};
-  std::vector<std::exception_ptr> errors(kWriters);
-  std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    pool_->WriteTransaction([&](Connection& c) {
-      Insert(c, 0);
-      while (!release.load()) std::this_thread::yield();
-    });
+  auto errors = WritesBehindAHeldOne(kWriters, [](int i, Connection& c) {
+    if (i == 5) c.Exec("ROLLBACK");  // ends the shared transaction under everyone
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  for (int i = 1; i < kWriters; ++i) {
-    threads.emplace_back([&, i] {
-      try {
-        pool_->WriteTransaction([&](Connection& c) {
-          Insert(c, i);
-          if (i == 5) c.Exec("ROLLBACK");  // ends the shared transaction under everyone
-        });
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  release.store(true);
-  for (auto& t : threads) t.join();
   // Writer 5, run again alone, ends its own transaction and so fails; everyone else commits.
   std::vector<int64_t> expected;
   for (int i = 0; i < kWriters; ++i) {
