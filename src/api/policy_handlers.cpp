@@ -301,7 +301,8 @@ void RegisterPolicies(http::Router& router, Services& s) {
   router.Add({"DELETE", one, Access::kWrite, [&s](Context& ctx) {
                 bool force = http::QueryBool(ctx.request, "force").value_or(false);
                 s.policies.DeletePolicy(ctx.principal, ScopeOf(ctx),
-                                        std::string(ctx.Param("identifier")), force);
+                                        std::string(ctx.Param("identifier")), force,
+                                        http::IfMatchVersion(ctx.request));
                 return NoContent();
               }});
   router.Add({"GET", one + "/policysets", Access::kRead, [&s](Context& ctx) {

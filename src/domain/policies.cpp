@@ -592,10 +592,11 @@ storage::PolicyRecord PolicyService::UpdatePolicy(const auth::Principal& who,
 }
 
 void PolicyService::DeletePolicy(const auth::Principal& who, const PolicyScope& scope,
-                                 const std::string& identifier, bool force) {
+                                 const std::string& identifier, bool force,
+                                 std::optional<int64_t> if_match) {
   GetPolicy(who, scope, identifier);
   auth::RequireScope(who, scope.org, scope.project);
-  auto sets = db_.Policies().DeletePolicy(who.account, KeyOf(scope, identifier), force);
+  auto sets = db_.Policies().DeletePolicy(who.account, KeyOf(scope, identifier), force, if_match);
   if (sets.empty()) return;
   json::array refs;
   std::string names;

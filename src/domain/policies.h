@@ -234,7 +234,7 @@ class PolicyService {
   // kConflict, with the linking sets as details ({"referenced_by": [PolicySetRef]}), while
   // policy sets link the policy, unless force (which unlinks it from them).
   void DeletePolicy(const auth::Principal& who, const PolicyScope& scope,
-                    const std::string& identifier, bool force);
+                    const std::string& identifier, bool force, std::optional<int64_t> if_match);
   storage::Page<storage::PolicyRecord> ListPolicies(const auth::Principal& who,
                                                     const PolicyScope& scope,
                                                     const storage::ListQuery& query,

@@ -185,9 +185,11 @@ class PolicyStore {
                                     std::optional<int64_t> expected_version) = 0;
   // Deletes the policy and returns an empty list, unless policy sets link it and force is
   // false: then nothing changes and the linking sets come back (up to 100, without links).
-  // With force, the links go with the policy, in the same transaction.
+  // With force, the links go with the policy, in the same transaction. kPreconditionFailed
+  // when expected_version is given and stale.
   virtual std::vector<PolicySetRecord> DeletePolicy(std::string_view account, const PolicyKey& key,
-                                                    bool force) = 0;
+                                                    bool force,
+                                                    std::optional<int64_t> expected_version) = 0;
   // Policies defined at exactly this level; with_set_counts fills policy_set_count.
   virtual Page<PolicyRecord> ListPolicies(std::string_view account, std::string_view org,
                                           std::string_view project, const ListQuery& query,

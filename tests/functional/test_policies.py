@@ -310,6 +310,13 @@ def test_update_rules(api, uid):
     assert r.status_code == 204, describe(r)
     pm_error(api.request("PATCH", f"{PM}/policies/{pid}", json={"name": "late"}, headers={"If-Match": etag}), 412)
     assert api.get(f"{PM}/policies/{pid}").headers["ETag"] != etag
+    # DELETE honours If-Match too: a stale one deletes nothing.
+    pm_error(api.delete(f"{PM}/policies/{pid}", headers={"If-Match": etag}), 412)
+    current = api.get(f"{PM}/policies/{pid}")
+    assert current.status_code == 200
+    r = api.delete(f"{PM}/policies/{pid}", headers={"If-Match": current.headers["ETag"]})
+    assert r.status_code == 204, describe(r)
+    assert api.get(f"{PM}/policies/{pid}").status_code == 404
 
 
 def test_move_policy_is_not_supported(api, uid):

@@ -667,9 +667,18 @@ TEST_P(PolicyContract, PoliciesLiveAtTheirLevel) {
   EXPECT_EQ(CodeOf([&] { st.UpdatePolicy(changed, 1); }), ErrorCode::kPreconditionFailed);
   EXPECT_EQ(CodeOf([&] { st.UpdatePolicy(Policy("o1", "", "zz"), std::nullopt); }),
             ErrorCode::kNotFound);
-  EXPECT_TRUE(st.DeletePolicy("acct", {"o1", "", "a"}, false).empty());
+  EXPECT_EQ(CodeOf([&] {
+              st.DeletePolicy("acct", {"o1", "", "a"}, false, 1);
+            }),
+            ErrorCode::kPreconditionFailed)
+      << "a stale version deletes nothing";
+  EXPECT_TRUE(st.GetPolicy("acct", {"o1", "", "a"}));
+  EXPECT_TRUE(st.DeletePolicy("acct", {"o1", "", "a"}, false, 2).empty());
   EXPECT_FALSE(st.GetPolicy("acct", {"o1", "", "a"}));
-  EXPECT_EQ(CodeOf([&] { st.DeletePolicy("acct", {"o1", "", "a"}, false); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] {
+              st.DeletePolicy("acct", {"o1", "", "a"}, false, std::nullopt);
+            }),
+            ErrorCode::kNotFound);
 }
 
 TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
@@ -710,14 +719,14 @@ TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
 
   // A linked policy is deleted only when forced, which unlinks it.
   st.CreatePolicySet(Set("", "", "top", {Link("", "", "acct_pol")}));
-  auto linking = st.DeletePolicy("acct", {"", "", "acct_pol"}, false);
+  auto linking = st.DeletePolicy("acct", {"", "", "acct_pol"}, false, std::nullopt);
   ASSERT_EQ(linking.size(), 2u);
   EXPECT_TRUE(st.GetPolicy("acct", {"", "", "acct_pol"}));
   EXPECT_EQ(st.ListPolicySetsOfPolicy("acct", {"", "", "acct_pol"}, {}).total, 2);
   auto counted = st.ListPolicies("acct", "", "", {}, true);
   ASSERT_EQ(counted.items.size(), 1u);
   EXPECT_EQ(counted.items[0].policy_set_count, 2);
-  EXPECT_TRUE(st.DeletePolicy("acct", {"", "", "acct_pol"}, true).empty());
+  EXPECT_TRUE(st.DeletePolicy("acct", {"", "", "acct_pol"}, true, std::nullopt).empty());
   EXPECT_FALSE(st.GetPolicy("acct", {"", "", "acct_pol"}));
   auto unlinked = st.GetPolicySet("acct", {"o1", "p1", "s"});
   EXPECT_TRUE(unlinked->policies.empty());

@@ -247,10 +247,11 @@ class SqlPolicyStore final : public PolicyStore {
   }
 
   std::vector<PolicySetRecord> DeletePolicy(std::string_view account, const PolicyKey& key,
-                                            bool force) override {
+                                            bool force, std::optional<int64_t> expected) override {
     return ChangePolicies([&](Connection& c) {
-      if (!FindPolicy(c, account, key, true))
-        Fail(ErrorCode::kNotFound, DescribePolicy(key) + " not found");
+      auto current = FindPolicy(c, account, key, true);
+      if (!current) Fail(ErrorCode::kNotFound, DescribePolicy(key) + " not found");
+      CheckVersion(expected, current->version, DescribePolicy(key));
       std::vector<PolicyKey> linking;
       {
         Statement s = c.Prepare(
