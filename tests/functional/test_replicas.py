@@ -485,7 +485,10 @@ def test_postgres_restart_under_load(replica_set, server):
                            json={"project": {"identifier": project, "name": project}}).status_code == 201
     proj = f"/iacm/api/orgs/{org}/projects/{project}"
 
-    n_threads, max_ops, max_seconds = 4, 5000, 60.0
+    # The load runs until the test stops it; max_seconds only bounds it, and must outlast a slow
+    # restart (pg-cluster waits up to 180 s for the fast stop's checkpoint, then 60 s for the
+    # start): with 60 s, a 71 s restart left no load thread running to succeed afterwards.
+    n_threads, max_ops, max_seconds = 4, 50000, 330.0
     workspaces = [create_workspace(clients[i % 2], proj) for i in range(n_threads)]
     lineages = [str(uuid.uuid4()) for _ in range(n_threads)]
     stop = threading.Event()
@@ -555,7 +558,7 @@ def test_postgres_restart_under_load(replica_set, server):
         poller.start()
         t_restart = time.monotonic()
         p = subprocess.run([str(PG_CLUSTER), "restart", PG_DIR], capture_output=True, text=True,
-                           timeout=120)
+                           timeout=320)  # pg-cluster's own bounds: 180 + 60 + 60 s
         assert p.returncode == 0, f"pg-cluster restart failed: {p.stdout} {p.stderr}"
         t_back[0] = time.monotonic()
         assert _pg_accepting(_pg_port())
@@ -593,7 +596,7 @@ def test_postgres_restart_under_load(replica_set, server):
         poll_stop.set()
         # whatever happened, PostgreSQL must be running for the rest of the session
         if PG_DIR and not _pg_accepting(_pg_port()):
-            subprocess.run([str(PG_CLUSTER), "restart", PG_DIR], capture_output=True, timeout=120)
+            subprocess.run([str(PG_CLUSTER), "restart", PG_DIR], capture_output=True, timeout=320)
 
     n2xx = sum(1 for e in log if isinstance(e[4], int) and 200 <= e[4] < 300)
     n503 = sum(1 for e in log if e[4] == 503)
