@@ -36,10 +36,14 @@ namespace statehouse::app {
 
 namespace {
 
-std::unique_ptr<storage::Database> OpenDatabase(const Config& config, size_t pool_size) {
+// staleness_ms: PostgreSQL's cache bound (Config::replica_staleness_ms); 0 caches nothing, as
+// one-off commands need.
+std::unique_ptr<storage::Database> OpenDatabase(const Config& config, size_t pool_size,
+                                                int staleness_ms = 0) {
   DatabaseTarget target = ResolveDatabase(config.database, config.data_dir);
   if (target.kind == DatabaseKind::kPostgres)
-    return storage::OpenPostgres(target.location, config.data_dir + "/cache", pool_size);
+    return storage::OpenPostgres(target.location, config.data_dir + "/cache", pool_size,
+                                 std::chrono::milliseconds(staleness_ms));
   std::filesystem::path parent = std::filesystem::path(target.location).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   return storage::OpenSqlite(target.location, pool_size);
@@ -186,7 +190,10 @@ int Serve(const Config& config) {
     bool on_postgres = target.kind == DatabaseKind::kPostgres;
     // PostgreSQL reads wait on a round trip, SQLite reads on nothing but the CPU.
     int readers = config.read_threads > 0 ? config.read_threads : on_postgres ? workers : cores;
-    auto db = OpenDatabase(config, static_cast<size_t>(workers + readers));
+    if (config.replica_staleness_ms < 0 || config.replica_staleness_ms > 60000)
+      Fail(ErrorCode::kInvalidArgument, "replica-staleness-ms must be between 0 and 60000");
+    auto db =
+        OpenDatabase(config, static_cast<size_t>(workers + readers), config.replica_staleness_ms);
 
     if (auto token = domain::BootstrapIfEmpty(*db)) {
       std::string path = config.data_dir + "/admin.token";

@@ -102,6 +102,8 @@ void ApplyConfigFileImpl(const std::string& path, Config& config,
         config.body_timeout_seconds = kv.second.as<int>();
       else if (key == "max-connections" || key == "max_connections")
         config.max_connections = kv.second.as<int>();
+      else if (key == "replica-staleness-ms" || key == "replica_staleness_ms")
+        config.replica_staleness_ms = kv.second.as<int>();
       else if (key == "runner-slots" || key == "runner_slots")
         config.runner_slots = kv.second.as<int>();
       else if (key == "terraform-bin" || key == "terraform_bin")

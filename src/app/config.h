@@ -20,6 +20,10 @@ struct Config {
   int idle_timeout_seconds = 75;                 // keep-alive connections without a request
   int body_timeout_seconds = 60;                 // plus one second per MiB of body
   int max_connections = 20000;
+  // PostgreSQL replicas: answers and token rows are cached, and a read reflects every write
+  // acknowledged by any replica at least this long before it (0: nothing cached, every read
+  // goes to the database). See storage::CommitClock.
+  int replica_staleness_ms = 100;
   // Runs.
   int runner_slots = 2;  // runs executing at once
   std::string terraform_bin = "terraform";

@@ -55,6 +55,13 @@ int main(int argc, char** argv) {
                    "Handler/database threads for reads (0: one per core on SQLite, "
                    "--worker-threads on PostgreSQL)")
       ->envname("STATEHOUSE_READ_THREADS");
+  serve
+      ->add_option("--replica-staleness-ms", config.replica_staleness_ms,
+                   "PostgreSQL: cache answers; a read then reflects every write acknowledged by "
+                   "any replica at least this many ms before it (0: no caching, every read "
+                   "from the database)")
+      ->check(CLI::Range(0, 60000))
+      ->envname("STATEHOUSE_REPLICA_STALENESS_MS");
 
   serve
       ->add_option("--max-state-bytes", config.max_state_bytes,

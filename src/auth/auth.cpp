@@ -133,7 +133,7 @@ Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, 
   return Admit(*parsed, *record, now);
 }
 
-TokenVerifier::TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits)
+TokenVerifier::TokenVerifier(storage::TokenStore& tokens, const storage::CommitClock* commits)
     : tokens_(tokens), commits_(commits) {}
 
 std::shared_ptr<const storage::TokenRecord> TokenVerifier::Find(const std::string& key,
@@ -145,26 +145,27 @@ std::shared_ptr<const storage::TokenRecord> TokenVerifier::Find(const std::strin
 }
 
 std::optional<Principal> TokenVerifier::Remembered(std::string_view presented, int64_t now) {
-  if (!commits_) return std::nullopt;
+  std::optional<uint64_t> commits = commits_ ? commits_->Now() : std::nullopt;
+  if (!commits) return std::nullopt;
   auto parsed = ParseTokenString(presented);
   if (!parsed) return std::nullopt;
-  auto row =
-      Find(parsed->account + "\n" + parsed->token_id, commits_->load(std::memory_order_acquire));
+  auto row = Find(parsed->account + "\n" + parsed->token_id, *commits);
   if (!row) return std::nullopt;
   hits_.fetch_add(1, std::memory_order_relaxed);
   return Admit(*parsed, *row, now);
 }
 
 Principal TokenVerifier::Authenticate(std::string_view presented, int64_t now) {
-  if (!commits_) {  // nothing is kept (other replicas write): every verification reads
+  // Read before the row: a write committed after this moves the count past it.
+  std::optional<uint64_t> commits = commits_ ? commits_->Now() : std::nullopt;
+  if (!commits) {  // nothing can be vouched for: every verification reads
     misses_.fetch_add(1, std::memory_order_relaxed);
     return auth::Authenticate(tokens_, presented, now);
   }
   auto parsed = ParseTokenString(presented);
   if (!parsed) Fail(ErrorCode::kUnauthenticated, "malformed API token");
   std::string key = parsed->account + "\n" + parsed->token_id;
-  // Read before the row: a write committed after this load moves the counter past it.
-  uint64_t before = commits_->load(std::memory_order_acquire);
+  uint64_t before = *commits;
   if (auto row = Find(key, before)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return Admit(*parsed, *row, now);

@@ -79,7 +79,7 @@ Principal PrincipalOf(const storage::TokenRecord& token);
 // validity window. Without a counter (PostgreSQL replicas) every call reads the database.
 class TokenVerifier {
  public:
-  TokenVerifier(storage::TokenStore& tokens, const std::atomic<uint64_t>* commits);
+  TokenVerifier(storage::TokenStore& tokens, const storage::CommitClock* commits);
   Principal Authenticate(std::string_view presented, int64_t now);
   // Authenticate from memory alone: nullopt when the token's row is not remembered (or went
   // stale), without reading the database. Throws as Authenticate does for a remembered row
@@ -100,7 +100,7 @@ class TokenVerifier {
   static constexpr size_t kMaxRemembered = 4096;
 
   storage::TokenStore& tokens_;
-  const std::atomic<uint64_t>* commits_;
+  const storage::CommitClock* commits_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::mutex mutex_;

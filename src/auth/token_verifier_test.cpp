@@ -134,7 +134,7 @@ class TokenVerifierTest : public ::testing::Test {
     }
   }
 
-  const std::atomic<uint64_t>* Counter() const { return db_->CommitCounter(); }
+  const storage::CommitClock* Counter() const { return db_->CommitCounter(); }
 
   void AddOrg(const std::string& id) {
     storage::OrgRecord o;
@@ -417,12 +417,12 @@ TEST_F(TokenVerifierTest, CachedAndUncachedAgreeAcrossALifecycle) {
 // --- Database::CommitCounter of SQLite -------------------------------------------------------
 
 TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnWritesOnly) {
-  const std::atomic<uint64_t>* counter = db_->CommitCounter();
+  const storage::CommitClock* counter = db_->CommitCounter();
   ASSERT_NE(counter, nullptr);
   ASSERT_EQ(counter, db_->CommitCounter()) << "one counter for the life of the database";
   std::string value = AddToken("t1");
 
-  uint64_t before = counter->load();
+  uint64_t before = counter->Count();
   db_->GetToken("acct", "t1");
   db_->GetToken("acct", "missing");
   db_->GetAccount("acct");
@@ -431,33 +431,33 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnWritesOnly) {
   db_->ListTokens("acct", {}, "", "", "", true, kNow, {});
   db_->Ping();
   Authenticate(*db_, value, kNow);
-  EXPECT_EQ(counter->load(), before) << "reads must not move the counter";
+  EXPECT_EQ(counter->Count(), before) << "reads must not move the counter";
 
   AddOrg("o1");
-  uint64_t after_org = counter->load();
+  uint64_t after_org = counter->Count();
   EXPECT_GT(after_org, before) << "creating an org commits a write";
 
   auto row = db_->GetToken("acct", "t1");
   row->name = "renamed";
   db_->UpdateToken(*row);
-  uint64_t after_update = counter->load();
+  uint64_t after_update = counter->Count();
   EXPECT_GT(after_update, after_org) << "updating a token commits a write";
 
   db_->DeleteToken("acct", "t1");
-  uint64_t after_delete = counter->load();
+  uint64_t after_delete = counter->Count();
   EXPECT_GT(after_delete, after_update) << "deleting a token commits a write";
 
   AddToken("t2");
-  EXPECT_GT(counter->load(), after_delete) << "creating a token commits a write";
+  EXPECT_GT(counter->Count(), after_delete) << "creating a token commits a write";
 
-  uint64_t settled = counter->load();
+  uint64_t settled = counter->Count();
   db_->GetOrg("acct", "o1");
   db_->GetToken("acct", "t2");
-  EXPECT_EQ(counter->load(), settled);
+  EXPECT_EQ(counter->Count(), settled);
 }
 
 TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnMultiStatementWrites) {
-  const std::atomic<uint64_t>* counter = db_->CommitCounter();
+  const storage::CommitClock* counter = db_->CommitCounter();
   ASSERT_NE(counter, nullptr);
   AddOrg("o1");
   storage::ProjectRecord p;
@@ -466,9 +466,9 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnMultiStatementWrites) {
   p.identifier = "p1";
   p.name = "p1";
   p.created = p.updated = 1;
-  uint64_t before = counter->load();
+  uint64_t before = counter->Count();
   db_->CreateProject(p);
-  uint64_t after_project = counter->load();
+  uint64_t after_project = counter->Count();
   EXPECT_GT(after_project, before);
 
   storage::WorkspaceRecord w;
@@ -483,35 +483,35 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnMultiStatementWrites) {
   w.server_json = "{}";
   w.created = w.updated = 1;
   db_->Workspaces().CreateWorkspace(w, nullptr);
-  uint64_t after_ws = counter->load();
+  uint64_t after_ws = counter->Count();
   EXPECT_GT(after_ws, after_project);
   ASSERT_TRUE(db_->Workspaces().GetWorkspace("acct", "o1", "p1", "w1"));
-  EXPECT_EQ(counter->load(), after_ws);
+  EXPECT_EQ(counter->Count(), after_ws);
 
   storage::LockRecord lock;
   lock.lock_id = "lock-1";
   lock.locked_by = "me";
   lock.created = 1;
   db_->States().AcquireLock({"acct", "o1", "p1", "w1"}, lock);
-  uint64_t after_lock = counter->load();
+  uint64_t after_lock = counter->Count();
   EXPECT_GT(after_lock, after_ws) << "taking a state lock commits a write";
   ASSERT_TRUE(db_->States().GetLock({"acct", "o1", "p1", "w1"}));
-  EXPECT_EQ(counter->load(), after_lock);
+  EXPECT_EQ(counter->Count(), after_lock);
 }
 
 TEST_F(TokenVerifierTest, SqliteCommitCounterCountsWritesOfASecondHandleOnTheSameFile) {
   // Two handles of one file in this process: a write through either must tell readers of both.
   auto second = storage::OpenSqlite((dir_ / "test.db").string(), 1);
-  const std::atomic<uint64_t>* counter = db_->CommitCounter();
+  const storage::CommitClock* counter = db_->CommitCounter();
   ASSERT_NE(counter, nullptr);
-  uint64_t before = counter->load();
+  uint64_t before = counter->Count();
   storage::OrgRecord o;
   o.account = "acct";
   o.identifier = "o2";
   o.name = "o2";
   o.created = o.updated = 1;
   second->CreateOrg(o);
-  EXPECT_GT(counter->load(), before);
+  EXPECT_GT(counter->Count(), before);
 }
 
 TEST_F(TokenVerifierTest, FailedWriteLeavesDataUnchanged) {

@@ -2,12 +2,12 @@
 
 namespace statehouse::http {
 
-ReplyCache::ReplyCache(const std::atomic<uint64_t>* commits, size_t max_bytes)
+ReplyCache::ReplyCache(const storage::CommitClock* commits, size_t max_bytes)
     : commits_(commits), max_bytes_(max_bytes) {}
 
 std::optional<Response> ReplyCache::Find(const std::string& key) {
-  if (!commits_) return std::nullopt;
-  uint64_t now = Snapshot();
+  std::optional<uint64_t> now = commits_ ? Snapshot() : std::nullopt;
+  if (!now) return std::nullopt;
   std::shared_ptr<const Response> hit;
   {
     std::lock_guard lock(mutex_);
@@ -16,7 +16,7 @@ std::optional<Response> ReplyCache::Find(const std::string& key) {
       misses_.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
     }
-    if (it->second.commits != now) {
+    if (it->second.commits != *now) {
       bytes_ -= it->second.bytes;
       entries_.erase(it);
       misses_.fetch_add(1, std::memory_order_relaxed);
@@ -28,8 +28,9 @@ std::optional<Response> ReplyCache::Find(const std::string& key) {
   return *hit;  // copied outside the lock
 }
 
-void ReplyCache::Store(const std::string& key, const Response& response, uint64_t snapshot) {
-  if (!commits_) return;
+void ReplyCache::Store(const std::string& key, const Response& response,
+                       std::optional<uint64_t> snapshot) {
+  if (!commits_ || !snapshot) return;
   // A file answer is kept by name: blob files are named by their content and never rewritten.
   size_t bytes =
       key.size() + response.body.size() + response.body_file.size() + response.content_type.size();
@@ -44,7 +45,7 @@ void ReplyCache::Store(const std::string& key, const Response& response, uint64_
   }
   auto [it, inserted] = entries_.try_emplace(key);
   if (!inserted) bytes_ -= it->second.bytes;
-  it->second = Entry{std::move(stored), snapshot, bytes};
+  it->second = Entry{std::move(stored), *snapshot, bytes};
   bytes_ += bytes;
 }
 

@@ -16,18 +16,20 @@
 #include <unordered_map>
 
 #include "http/message.h"
+#include "storage/commit_clock.h"
 
 namespace statehouse::http {
 
 class ReplyCache {
  public:
-  explicit ReplyCache(const std::atomic<uint64_t>* commits, size_t max_bytes = 8 << 20);
+  explicit ReplyCache(const storage::CommitClock* commits, size_t max_bytes = 8 << 20);
 
   bool Enabled() const { return commits_ != nullptr; }
-  // The counter before a handler reads; pass it to Store with what the handler answered.
-  uint64_t Snapshot() const { return commits_->load(std::memory_order_acquire); }
+  // The count before a handler reads; pass it to Store with what the handler answered.
+  // nullopt when the count cannot be vouched for (then nothing is found or kept).
+  std::optional<uint64_t> Snapshot() const { return commits_->Now(); }
   std::optional<Response> Find(const std::string& key);
-  void Store(const std::string& key, const Response& response, uint64_t snapshot);
+  void Store(const std::string& key, const Response& response, std::optional<uint64_t> snapshot);
   // Lookups answered from memory, and lookups that were not (metrics).
   uint64_t Hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t Misses() const { return misses_.load(std::memory_order_relaxed); }
@@ -39,7 +41,7 @@ class ReplyCache {
     size_t bytes = 0;
   };
 
-  const std::atomic<uint64_t>* commits_;
+  const storage::CommitClock* commits_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   size_t max_bytes_;

@@ -28,6 +28,10 @@ std::string Key(int n) {
   return k;
 }
 
+void Advance(storage::CommitClock& clock, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) clock.Tick();
+}
+
 std::string BodyOf(ReplyCache& cache, const std::string& key) {
   auto hit = cache.Find(key);
   return hit ? hit->body : "<miss>";
@@ -42,7 +46,8 @@ void ExpectSame(const Response& got, const Response& want) {
 }
 
 TEST(ReplyCacheTest, HitWhileTheCounterStandsStill) {
-  std::atomic<uint64_t> commits{5};
+  storage::CommitClock commits;
+  Advance(commits, 5);
   ReplyCache cache(&commits);
   ASSERT_TRUE(cache.Enabled());
   EXPECT_EQ(cache.Snapshot(), 5u);
@@ -57,7 +62,8 @@ TEST(ReplyCacheTest, HitWhileTheCounterStandsStill) {
 }
 
 TEST(ReplyCacheTest, ReturnedResponseEqualsWhatWasStored) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   Response r = Make(201, "name: x\nitems:\n  - 1\n", "application/yaml");
   r.headers.emplace_back("ETag", "\"7\"");
@@ -72,7 +78,8 @@ TEST(ReplyCacheTest, ReturnedResponseEqualsWhatWasStored) {
 }
 
 TEST(ReplyCacheTest, CallerChangesToAHitDoNotReachTheCache) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   Response r = Make(200, "original");
   r.headers.emplace_back("ETag", "\"1\"");
@@ -88,7 +95,8 @@ TEST(ReplyCacheTest, CallerChangesToAHitDoNotReachTheCache) {
 }
 
 TEST(ReplyCacheTest, StoringCopiesTheResponse) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   Response r = Make(200, "original");
   cache.Store("k", r, 0);
@@ -99,11 +107,12 @@ TEST(ReplyCacheTest, StoringCopiesTheResponse) {
 }
 
 TEST(ReplyCacheTest, MissAfterTheCounterMoves) {
-  std::atomic<uint64_t> commits{10};
+  storage::CommitClock commits;
+  Advance(commits, 10);
   ReplyCache cache(&commits);
   cache.Store("k", Make(200, "old"), cache.Snapshot());
   ASSERT_TRUE(cache.Find("k"));
-  commits.fetch_add(1);
+  commits.Tick();
   EXPECT_FALSE(cache.Find("k")) << "a write committed since the answer was rendered";
   EXPECT_FALSE(cache.Find("k"));
   // Stored again at the new count, it is served again.
@@ -114,19 +123,21 @@ TEST(ReplyCacheTest, MissAfterTheCounterMoves) {
 }
 
 TEST(ReplyCacheTest, EveryKeyGoesStaleWhenTheCounterMoves) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   for (int i = 0; i < 10; ++i) cache.Store(Key(i), Make(200, "x"), 0);
-  commits.store(1);
+  commits.Tick();
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(cache.Find(Key(i))) << i;
 }
 
 TEST(ReplyCacheTest, AnswerStoredWithAnOldSnapshotIsNeverServed) {
   // The handler read at count 3; a write committed (4) before it stored its answer.
-  std::atomic<uint64_t> commits{3};
+  storage::CommitClock commits;
+  Advance(commits, 3);
   ReplyCache cache(&commits);
-  uint64_t snapshot = cache.Snapshot();
-  commits.fetch_add(1);
+  uint64_t snapshot = *cache.Snapshot();
+  commits.Tick();
   cache.Store("k", Make(200, "read before the write"), snapshot);
   EXPECT_FALSE(cache.Find("k"));
   EXPECT_FALSE(cache.Find("k"));
@@ -135,10 +146,11 @@ TEST(ReplyCacheTest, AnswerStoredWithAnOldSnapshotIsNeverServed) {
 TEST(ReplyCacheTest, OldSnapshotStoreDoesNotLetAFreshEntrySurviveAsStale) {
   // A slow reader (old snapshot) stores after a fast one (current snapshot): the key may miss,
   // but must never answer the slow reader's older body.
-  std::atomic<uint64_t> commits{1};
+  storage::CommitClock commits;
+  Advance(commits, 1);
   ReplyCache cache(&commits);
-  uint64_t slow_snapshot = cache.Snapshot();
-  commits.fetch_add(1);
+  uint64_t slow_snapshot = *cache.Snapshot();
+  commits.Tick();
   cache.Store("k", Make(200, "fresh"), cache.Snapshot());
   cache.Store("k", Make(200, "stale"), slow_snapshot);
   auto hit = cache.Find("k");
@@ -148,14 +160,16 @@ TEST(ReplyCacheTest, OldSnapshotStoreDoesNotLetAFreshEntrySurviveAsStale) {
 }
 
 TEST(ReplyCacheTest, SnapshotFromTheFutureIsNotServedEither) {
-  std::atomic<uint64_t> commits{3};
+  storage::CommitClock commits;
+  Advance(commits, 3);
   ReplyCache cache(&commits);
   cache.Store("k", Make(200, "x"), 4);
   EXPECT_FALSE(cache.Find("k"));
 }
 
 TEST(ReplyCacheTest, KeysAreIndependent) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   cache.Store("/v1/orgs/a\nacct\n\n\n30", Make(200, "a json"), 0);
   cache.Store("/v1/orgs/a\nacct\n\n\n31", Make(200, "a yaml"), 0);
@@ -167,7 +181,8 @@ TEST(ReplyCacheTest, KeysAreIndependent) {
 }
 
 TEST(ReplyCacheTest, StoringTheSameKeyReplacesIt) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   cache.Store("k", Make(200, "one"), 0);
   cache.Store("k", Make(200, "two"), 0);
@@ -185,7 +200,8 @@ TEST(ReplyCacheTest, DisabledWithoutACounter) {
 
 TEST(ReplyCacheTest, BodyFileResponsesAreKeptByName) {
   // Blob files are named by their content and never rewritten: the name is the answer.
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   Response r = Make(200, "", "application/octet-stream");
   r.body_file = "/var/lib/statehouse/blobs/ab/cdef";
@@ -194,12 +210,13 @@ TEST(ReplyCacheTest, BodyFileResponsesAreKeptByName) {
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->body_file, r.body_file);
   EXPECT_TRUE(hit->body.empty());
-  ++commits;
+  commits.Tick();
   EXPECT_FALSE(cache.Find("k")) << "a write may have made another version the newest";
 }
 
 TEST(ReplyCacheTest, BodyFileResponseReplacesAnEntry) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);
   cache.Store("k", Make(200, "old"), 0);
   Response r = Make(200, "");
@@ -213,7 +230,8 @@ TEST(ReplyCacheTest, BodyFileResponseReplacesAnEntry) {
 
 TEST(ReplyCacheTest, OversizeResponsesAreNotStored) {
   // max_bytes 1600: an entry (key + body + content type + headers) may take at most 100.
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits, 1600);
   std::string ct = "application/json";  // 16
   // key 1 + ct 16 + body 83 = 100: kept.
@@ -235,7 +253,8 @@ TEST(ReplyCacheTest, OversizeResponsesAreNotStored) {
 }
 
 TEST(ReplyCacheTest, OversizeWithTheDefaultLimit) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits);  // 8 MiB: at most 512 KiB an entry
   cache.Store("small", Make(200, std::string(100 << 10, 'x')), 0);
   cache.Store("big", Make(200, std::string(1 << 20, 'x')), 0);
@@ -244,7 +263,8 @@ TEST(ReplyCacheTest, OversizeWithTheDefaultLimit) {
 }
 
 TEST(ReplyCacheTest, FillingPastTheLimitClearsEverything) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits, 1600);
   // Each entry: key 4 + content type 16 + body 80 = 100 bytes; 16 of them take all 1600.
   auto key = [](int i) { return Key(100 + i); };  // 4 characters
@@ -265,7 +285,8 @@ TEST(ReplyCacheTest, FillingPastTheLimitClearsEverything) {
 TEST(ReplyCacheTest, ReplacingAKeyDoesNotCountItTwice) {
   // Storing the same key again must release its old size: replacing one entry many times
   // never fills the cache.
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits, 1600);
   cache.Store("keep", Make(200, std::string(80, 'k')), 0);
   for (int i = 0; i < 100; ++i) cache.Store("hot", Make(200, std::string(80, 'h')), 0);
@@ -274,11 +295,12 @@ TEST(ReplyCacheTest, ReplacingAKeyDoesNotCountItTwice) {
 }
 
 TEST(ReplyCacheTest, StaleEntriesDroppedOnLookupFreeTheirSpace) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits, 1600);
   auto key = [](int i) { return Key(100 + i); };  // 4 characters
   for (int i = 0; i < 16; ++i) cache.Store(key(i), Make(200, std::string(80, 'a')), 0);
-  commits.store(1);
+  commits.Tick();
   for (int i = 0; i < 16; ++i) EXPECT_FALSE(cache.Find(key(i)));  // drops them all
   // The space is free again: 16 fresh entries fit without a clear.
   for (int i = 16; i < 32; ++i) cache.Store(key(i), Make(200, std::string(80, 'b')), 1);
@@ -286,7 +308,8 @@ TEST(ReplyCacheTest, StaleEntriesDroppedOnLookupFreeTheirSpace) {
 }
 
 TEST(ReplyCacheTest, ConcurrentUseStaysConsistent) {
-  std::atomic<uint64_t> commits{0};
+  storage::CommitClock commits;
+  Advance(commits, 0);
   ReplyCache cache(&commits, 64 << 10);
   std::atomic<bool> wrong{false};
   std::vector<std::thread> threads;
@@ -294,18 +317,48 @@ TEST(ReplyCacheTest, ConcurrentUseStaysConsistent) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5000; ++i) {
         std::string k = Key((i * 7 + t) % 50);
-        uint64_t snap = cache.Snapshot();
+        std::optional<uint64_t> snap = cache.Snapshot();
         if (auto hit = cache.Find(k)) {
           if (hit->body != k) wrong = true;
         } else {
           cache.Store(k, Make(200, k), snap);
         }
-        if (t == 0 && i % 100 == 0) commits.fetch_add(1);
+        if (t == 0 && i % 100 == 0) commits.Tick();
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_FALSE(wrong.load()) << "a key answered another key's body";
+}
+
+// A bounded clock (PostgreSQL replicas): nothing is found or kept until the watcher confirms,
+// and nothing after the confirmation has aged past the bound.
+TEST(ReplyCacheTest, BoundedClockServesOnlyWhileConfirmed) {
+  using namespace std::chrono_literals;
+  storage::CommitClock commits(200ms);
+  ReplyCache cache(&commits);
+  EXPECT_FALSE(cache.Snapshot().has_value()) << "never confirmed";
+  cache.Store("k", Make(200, "unvouched"), cache.Snapshot());
+  EXPECT_EQ(BodyOf(cache, "k"), "<miss>");
+
+  commits.Confirm(storage::CommitClock::Clock::now());
+  ASSERT_TRUE(cache.Snapshot().has_value());
+  cache.Store("k", Make(200, "v1"), cache.Snapshot());
+  EXPECT_EQ(BodyOf(cache, "k"), "v1");
+  commits.Tick();  // another replica's commit, as the watcher counts it
+  EXPECT_EQ(BodyOf(cache, "k"), "<miss>");
+
+  // A confirmation older than the bound vouches for nothing; confirmations never go back.
+  cache.Store("k", Make(200, "v2"), cache.Snapshot());
+  EXPECT_EQ(BodyOf(cache, "k"), "v2");
+  commits.Confirm(storage::CommitClock::Clock::now() - 1s);
+  EXPECT_EQ(BodyOf(cache, "k"), "v2") << "an older confirmation must not replace a newer one";
+  storage::CommitClock lapsed(50ms);
+  lapsed.Confirm(storage::CommitClock::Clock::now() - 60ms);
+  EXPECT_FALSE(lapsed.Now().has_value());
+  EXPECT_FALSE(lapsed.Exact());
+  EXPECT_TRUE(commits.Now().has_value());
+  EXPECT_TRUE(storage::CommitClock().Exact());
 }
 
 }  // namespace

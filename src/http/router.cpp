@@ -365,7 +365,7 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
 
   // A cacheable read answered since the last write is answered again.
   std::string cache_key;
-  uint64_t snapshot = 0;
+  std::optional<uint64_t> snapshot;
   if (route->cacheable && !has_body && replies_->Enabled()) {
     cache_key = CacheKey(request, ctx.principal, format);
     if (auto hit = replies_->Find(cache_key)) return std::move(*hit);

@@ -129,9 +129,9 @@ struct AuditedRequest {
 
 struct DispatcherOptions {
   size_t default_body_limit = 1 << 20;
-  // The database's commit counter (storage::Database::CommitCounter); when set, verified
+  // The database's commit clock (storage::Database::CommitCounter); when set, verified
   // token rows and cacheable answers are reused while it stands still.
-  const std::atomic<uint64_t>* commit_counter = nullptr;
+  const storage::CommitClock* commit_counter = nullptr;
   // Run tokens (the runner's): the principal of a run token, nullopt for text that is not
   // one. Such a principal may use its own workspace's terraform-backend routes only.
   std::function<std::optional<auth::Principal>(std::string_view token)> run_tokens;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/commit_clock.h"
 #include "storage/records.h"
 
 namespace statehouse::storage {
@@ -445,10 +446,11 @@ class Database : public AccountStore,
   virtual MaintenanceStore& Maintenance() = 0;
   // Throws kUnavailable when the database cannot answer.
   virtual void Ping() = 0;
-  // Counts the write transactions this process has committed; it moves after each commit is
-  // durable. While it stays put, what was read stays true, so readers may cache it. Null when
-  // other processes write the same data (PostgreSQL replicas): then nothing may be cached.
-  virtual const std::atomic<uint64_t>* CommitCounter() const = 0;
+  // Counts committed write transactions (see CommitClock): while it stands still, what was
+  // read stays true, so readers may cache it. Exact on SQLite; on PostgreSQL it follows the
+  // other replicas' commits within a bounded delay. Null when nothing may be cached
+  // (PostgreSQL with --replica-staleness-ms 0).
+  virtual const CommitClock* CommitCounter() const = 0;
   virtual std::string BackendName() const = 0;
 
   // Totals for metrics, read at scrape time.

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "storage/postgres/pg_commit_watch.h"
 
 namespace statehouse::storage::postgres {
 namespace {
@@ -40,7 +41,7 @@ class PgConnection;
 
 class PgConnection final : public sql::Connection {
  public:
-  explicit PgConnection(const std::string& url) {
+  PgConnection(const std::string& url, CommitClock* clock) : clock_(clock) {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {url.c_str(), "5", "statehouse", nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -69,10 +70,31 @@ class PgConnection final : public sql::Connection {
     PQclear(r);
   }
   int64_t Changes() const override { return changes_; }
-  void BeginWrite() override { Exec("BEGIN ISOLATION LEVEL READ COMMITTED"); }
-  void BeginRead() override { Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
-  void Commit() override { Exec("COMMIT"); }
+  void BeginWrite() override {
+    Exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+    writing_ = true;
+  }
+  void BeginRead() override {
+    Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    writing_ = false;
+  }
+  void Commit() override {
+    if (!writing_ || !clock_) return Exec("COMMIT");
+    writing_ = false;
+    // The notification is sent when, and only if, the transaction commits; one round trip.
+    try {
+      Exec(kNotifyAndCommit);
+    } catch (...) {
+      clock_->Tick();  // the outcome may be unknown (a lost connection): count it
+      throw;
+    }
+    clock_->Tick();
+  }
   void Rollback() noexcept override {
+    // A refused write may have read newer rows than this replica's cache holds (a 412 after
+    // another replica's update): its end ticks too, so this replica's next reads are fresh.
+    if (writing_ && clock_) clock_->Tick();
+    writing_ = false;
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return;
     PGresult* r = PQexec(conn_, "ROLLBACK");
     if (r) PQclear(r);
@@ -91,7 +113,11 @@ class PgConnection final : public sql::Connection {
 
  private:
   class PgStatement;
+  static inline const std::string kNotifyAndCommit =
+      std::string("NOTIFY ") + kCommitChannel + "; COMMIT";
   PGconn* conn_ = nullptr;
+  CommitClock* clock_;
+  bool writing_ = false;
   int64_t changes_ = 0;
   bool broken_ = false;
   int64_t statements_ = 0;
@@ -222,8 +248,8 @@ void ThrowResult(PgConnection& conn, PGresult* result, std::string_view what) {
 
 }  // namespace
 
-std::unique_ptr<sql::Connection> Connect(const std::string& url) {
-  return std::make_unique<PgConnection>(url);
+std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock) {
+  return std::make_unique<PgConnection>(url, clock);
 }
 
 }  // namespace statehouse::storage::postgres

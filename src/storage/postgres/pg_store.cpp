@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "storage/postgres/pg_commit_watch.h"
 #include "storage/postgres/pg_driver.h"
 #include "storage/sql/sql_stores.h"
 
@@ -236,12 +237,19 @@ class PgBlobStore final : public BlobStore {
 }  // namespace
 
 std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string& cache_dir,
-                                       size_t pool_size) {
-  auto pool = std::make_unique<sql::ConnectionPool>([url] { return postgres::Connect(url); },
-                                                    pool_size, /*acquire_timeout_ms=*/5000);
+                                       size_t pool_size, std::chrono::milliseconds staleness) {
+  std::shared_ptr<postgres::CommitWatch> watch =
+      staleness.count() > 0 ? std::make_shared<postgres::CommitWatch>(url, staleness) : nullptr;
+  // The connections hold the clock (and so the watch) for as long as they live.
+  std::shared_ptr<CommitClock> clock = watch ? std::shared_ptr<CommitClock>(watch, &watch->Clock())
+                                             : std::make_shared<CommitClock>();
+  auto pool = std::make_unique<sql::ConnectionPool>(
+      [url, clock] { return postgres::Connect(url, clock.get()); }, pool_size,
+      /*acquire_timeout_ms=*/5000);
   return sql::MakeDatabase(
       "postgres", std::move(pool), PostgresMigrations(),
-      [cache_dir](sql::ConnectionPool& p) { return std::make_unique<PgBlobStore>(p, cache_dir); });
+      [cache_dir](sql::ConnectionPool& p) { return std::make_unique<PgBlobStore>(p, cache_dir); },
+      watch ? clock : nullptr);
 }
 
 }  // namespace statehouse::storage

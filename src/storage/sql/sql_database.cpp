@@ -114,7 +114,7 @@ class SqlDatabase final : public Database {
  public:
   SqlDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
               const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs,
-              std::shared_ptr<const std::atomic<uint64_t>> commits)
+              std::shared_ptr<const CommitClock> commits)
       : backend_(std::move(backend)),
         owned_pool_(std::move(pool)),
         pool_(*owned_pool_),
@@ -123,7 +123,8 @@ class SqlDatabase final : public Database {
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
     states_ = sql::MakeStateStore(pool_);
-    policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ != nullptr);
+    // Policy sets are remembered only where this process is the one writer.
+    policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ && commits_->Exact());
     runs_ = sql::MakeRunStore(pool_);
     audit_ = sql::MakeAuditStore(pool_);
     maintenance_ = sql::MakeMaintenanceStore(pool_);
@@ -140,7 +141,7 @@ class SqlDatabase final : public Database {
   BlobStore& Blobs() override { return *blobs_; }
 
   std::string BackendName() const override { return backend_; }
-  const std::atomic<uint64_t>* CommitCounter() const override { return commits_.get(); }
+  const CommitClock* CommitCounter() const override { return commits_.get(); }
 
   Totals ReadTotals() override {
     return pool_.ReadTransaction([](Connection& c) {
@@ -692,7 +693,7 @@ class SqlDatabase final : public Database {
   std::string backend_;
   std::unique_ptr<ConnectionPool> owned_pool_;
   ConnectionPool& pool_;
-  std::shared_ptr<const std::atomic<uint64_t>> commits_;
+  std::shared_ptr<const CommitClock> commits_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
@@ -709,7 +710,7 @@ std::unique_ptr<Database> sql::MakeDatabase(std::string backend,
                                             std::unique_ptr<ConnectionPool> pool,
                                             const std::vector<Migration>& migrations,
                                             const BlobStoreFactory& blobs,
-                                            std::shared_ptr<const std::atomic<uint64_t>> commits) {
+                                            std::shared_ptr<const CommitClock> commits) {
   return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs,
                                        std::move(commits));
 }

@@ -83,7 +83,7 @@ class SqliteStatement final : public sql::StatementImpl {
 // in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
 struct SharedFile {
   std::mutex writer;
-  std::atomic<uint64_t> commits{0};
+  CommitClock commits;  // exact: this process is the file's only writer
 };
 
 std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
@@ -168,7 +168,7 @@ class SqliteConnection final : public sql::Connection {
   void CountCommit() {
     if (!committing_) return;
     committing_ = false;
-    shared_->commits.fetch_add(1, std::memory_order_release);
+    shared_->commits.Tick();
   }
   const char* ForUpdate() const override { return ""; }
   void LockMigrations() override {}  // BEGIN IMMEDIATE already excludes other writers
@@ -200,7 +200,7 @@ void CountCommit(SqliteConnection* connection) { connection->CountCommit(); }
 
 }  // namespace
 
-std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path) {
+std::shared_ptr<const CommitClock> CommitCounter(const std::string& path) {
   auto shared = SharedFileFor(path);
   return {shared, &shared->commits};
 }

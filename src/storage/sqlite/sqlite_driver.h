@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/commit_clock.h"
 #include "storage/sql/sql.h"
 
 namespace statehouse::storage::sqlite {
@@ -24,6 +25,6 @@ std::unique_ptr<sql::Connection> ConnectReadOnly(const std::string& path);
 void OnlineBackup(const std::string& source_path, const std::string& dest_path);
 
 // The count of write transactions committed to this file by this process's connections.
-std::shared_ptr<const std::atomic<uint64_t>> CommitCounter(const std::string& path);
+std::shared_ptr<const CommitClock> CommitCounter(const std::string& path);
 
 }  // namespace statehouse::storage::sqlite
