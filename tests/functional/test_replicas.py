@@ -458,6 +458,131 @@ def test_workspace_if_match_race_across_replicas(cluster):
 
 
 # ---------------------------------------------------------------------------------------
+# 4b. Cached reads across replicas: the documented bound
+
+STALENESS_S = 0.100  # the server's default --replica-staleness-ms
+FRESHNESS_PAIRS = int(os.environ.get("STATEHOUSE_FRESHNESS_PAIRS", "10000"))
+
+
+def cache_hits(client: Client) -> float:
+    r = client.get("/metrics")
+    assert r.status_code == 200, describe(r)
+    for line in r.text.splitlines():
+        if line.startswith("statehouse_cache_lookups_total{") and 'cache="reply"' in line \
+                and 'result="hit"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no reply cache hit counter in /metrics")
+
+
+def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
+    """A writer on replica A and a reader on replica B, in a tight loop. Before each write the
+    reader reads (so B keeps the old answer); right after A acknowledges, B is read until it
+    shows the write. The guarantee (README, "Several replicas"): a read that starts at least
+    --replica-staleness-ms after a write was acknowledged shows it, and no read goes back to an
+    older version. The reads are really cached: B's reply-cache hit counter grows."""
+    rs = replica_set(2, name="fresh")
+    token = rs.admin_token()
+    a, b = (Client(r.base_url, token) for r in rs.replicas)
+    org, project = unique("org"), unique("prj")
+    assert a.post("/v1/orgs", json={"org": {"identifier": org, "name": org}}).status_code == 201
+    assert a.post(f"/v1/orgs/{org}/projects",
+                  json={"project": {"identifier": project, "name": project}}).status_code == 201
+    ws = create_workspace(a, f"/iacm/api/orgs/{org}/projects/{project}")
+    ident = ws.rsplit("/", 1)[1]
+    time.sleep(STALENESS_S)
+    hits_before = cache_hits(b)
+    for _ in range(20):   # nothing written meanwhile: B answers from memory
+        assert b.get(ws).status_code == 200
+    assert cache_hits(b) >= hits_before + 19, "replica B does not cache reads"
+
+    stale_reads = stale_pairs = 0
+    worst = 0.0
+    last_seen = -1
+    for i in range(FRESHNESS_PAIRS):
+        before = b.get(ws)
+        assert before.status_code == 200, describe(before)
+        r = a.put(ws, json=ws_body(ident, f"v{i}"))
+        assert r.status_code == 200, describe(r)
+        acked = time.monotonic()
+        stale_here = False
+        while True:
+            started = time.monotonic()
+            g = b.get(ws)
+            assert g.status_code == 200, describe(g)
+            name = g.json()["name"]
+            seen = int(name[1:]) if name.startswith("v") else -1
+            assert seen >= last_seen, f"pair {i}: replica B went back from v{last_seen} to {name}"
+            last_seen = seen
+            if seen == i:
+                break
+            assert seen == i - 1, f"pair {i}: replica B shows {name}"
+            lag = started - acked
+            assert lag < STALENESS_S, \
+                f"pair {i}: a read {lag * 1000:.1f} ms after the acknowledgement showed {name}"
+            stale_reads += 1
+            stale_here = True
+            worst = max(worst, lag)
+        stale_pairs += stale_here
+    print(f"\n{FRESHNESS_PAIRS} write/read pairs across replicas: {stale_pairs} pairs had a stale "
+          f"first read ({stale_reads} stale reads), the latest one started "
+          f"{worst * 1000:.2f} ms after the acknowledgement (bound {STALENESS_S * 1000:.0f} ms)")
+
+
+def test_replica_that_stops_hearing_commits_reads_afresh(replica_set):
+    """The connection on which a replica hears the others' commits is cut (its PostgreSQL
+    backend terminated) and a write lands on another replica meanwhile: the replica must not
+    answer from its memory beyond the bound; it listens again and caches again."""
+    rs = replica_set(2, name="deaf")
+    token = rs.admin_token()
+    a, b = (Client(r.base_url, token) for r in rs.replicas)
+    org, project = unique("org"), unique("prj")
+    assert a.post("/v1/orgs", json={"org": {"identifier": org, "name": org}}).status_code == 201
+    assert a.post(f"/v1/orgs/{org}/projects",
+                  json={"project": {"identifier": project, "name": project}}).status_code == 201
+    ws = create_workspace(a, f"/iacm/api/orgs/{org}/projects/{project}")
+    ident = ws.rsplit("/", 1)[1]
+    time.sleep(STALENESS_S)
+    for _ in range(3):
+        assert b.get(ws).status_code == 200
+    cut = psql(rs.dburl, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE application_name = 'statehouse-commit-watch'")
+    assert int(cut) == 2, f"expected both replicas' listeners, terminated {cut}"
+    r = a.put(ws, json=ws_body(ident, "written while B was deaf"))
+    assert r.status_code == 200, describe(r)
+    time.sleep(STALENESS_S)
+    g = b.get(ws)
+    assert g.json()["name"] == "written while B was deaf", describe(g)
+    # It listens again (the watcher reconnects), and answers from memory again.
+    deadline = time.monotonic() + 10
+    while True:
+        before = cache_hits(b)
+        for _ in range(5):
+            assert b.get(ws).json()["name"] == "written while B was deaf"
+        if cache_hits(b) >= before + 4:
+            break
+        assert time.monotonic() < deadline, "replica B never cached again after reconnecting"
+        time.sleep(0.2)
+    assert "listening for other replicas' commits again" in rs.replicas[1].output() \
+        or "lost the connection that listens" in rs.replicas[1].output(), rs.replicas[1].output()
+
+
+def test_replica_staleness_zero_caches_nothing(replica_set, tmp_path):
+    """--replica-staleness-ms 0: every read goes to the database (strict freshness)."""
+    dburl = fresh_database()
+    r = Replica(tmp_path / "strict-data", tmp_path / "strict-logs",
+                ["--database", dburl, "--replica-staleness-ms", "0"])
+    r.launch().wait()
+    try:
+        c = Client(r.base_url, r.admin_token())
+        hits = cache_hits(c)
+        for _ in range(10):
+            assert c.get("/v1/orgs").status_code == 200
+        assert cache_hits(c) == hits, "a replica with --replica-staleness-ms 0 answered from memory"
+    finally:
+        r.kill()
+
+
+# ---------------------------------------------------------------------------------------
 # 5. PostgreSQL restart under load
 
 

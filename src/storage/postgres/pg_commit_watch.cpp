@@ -64,12 +64,14 @@ class Listener {
     }
   }
 
-  // Waits for notifications until deadline; false when the connection failed.
+  // Waits until notifications arrive (returning at once, so they are counted without delay)
+  // or deadline passes; false when the connection failed.
   bool Idle(SteadyClock::time_point deadline, uint64_t& notifications) {
     while (SteadyClock::now() < deadline) {
       if (!Wait(POLLIN, deadline)) return true;  // quiet until the deadline
       if (!PQconsumeInput(conn_)) return false;
       notifications += Drain();
+      if (notifications) return true;
     }
     return true;
   }
