@@ -474,13 +474,9 @@ def cache_hits(client: Client) -> float:
     raise AssertionError("no reply cache hit counter in /metrics")
 
 
-def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
-    """A writer on replica A and a reader on replica B, in a tight loop. Before each write the
-    reader reads (so B keeps the old answer); right after A acknowledges, B is read until it
-    shows the write. The guarantee (README, "Several replicas"): a read that starts at least
-    --replica-staleness-ms after a write was acknowledged shows it, and no read goes back to an
-    older version. The reads are really cached: B's reply-cache hit counter grows."""
-    rs = replica_set(2, name="fresh")
+def two_replicas_and_a_workspace(rs):
+    """Clients of the set's two replicas and a workspace created through the first, once the
+    bound has passed since."""
     token = rs.admin_token()
     a, b = (Client(r.base_url, token) for r in rs.replicas)
     org, project = unique("org"), unique("prj")
@@ -490,6 +486,17 @@ def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
     ws = create_workspace(a, f"/iacm/api/orgs/{org}/projects/{project}")
     ident = ws.rsplit("/", 1)[1]
     time.sleep(STALENESS_S)
+    return a, b, ws, ident
+
+
+def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
+    """A writer on replica A and a reader on replica B, in a tight loop. Before each write the
+    reader reads (so B keeps the old answer); right after A acknowledges, B is read until it
+    shows the write. The guarantee (README, "Several replicas"): a read that starts at least
+    --replica-staleness-ms after a write was acknowledged shows it, and no read goes back to an
+    older version. The reads are really cached: B's reply-cache hit counter grows."""
+    rs = replica_set(2, name="fresh")
+    a, b, ws, ident = two_replicas_and_a_workspace(rs)
     hits_before = cache_hits(b)
     for _ in range(20):   # nothing written meanwhile: B answers from memory
         assert b.get(ws).status_code == 200
@@ -533,19 +540,12 @@ def test_replica_that_stops_hearing_commits_reads_afresh(replica_set):
     backend terminated) and a write lands on another replica meanwhile: the replica must not
     answer from its memory beyond the bound; it listens again and caches again."""
     rs = replica_set(2, name="deaf")
-    token = rs.admin_token()
-    a, b = (Client(r.base_url, token) for r in rs.replicas)
-    org, project = unique("org"), unique("prj")
-    assert a.post("/v1/orgs", json={"org": {"identifier": org, "name": org}}).status_code == 201
-    assert a.post(f"/v1/orgs/{org}/projects",
-                  json={"project": {"identifier": project, "name": project}}).status_code == 201
-    ws = create_workspace(a, f"/iacm/api/orgs/{org}/projects/{project}")
-    ident = ws.rsplit("/", 1)[1]
-    time.sleep(STALENESS_S)
+    a, b, ws, ident = two_replicas_and_a_workspace(rs)
     for _ in range(3):
         assert b.get(ws).status_code == 200
     cut = psql(rs.dburl, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                         "WHERE application_name = 'statehouse-commit-watch'")
+                         "WHERE application_name = 'statehouse-commit-watch' "
+                         "AND datname = current_database()")
     assert int(cut) == 2, f"expected both replicas' listeners, terminated {cut}"
     r = a.put(ws, json=ws_body(ident, "written while B was deaf"))
     assert r.status_code == 200, describe(r)
