@@ -274,7 +274,6 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
 storage::LockRecord StateService::Lock(const auth::Principal& who, const WorkspaceScope& scope,
                                        const std::string& ws, const json::object& body) {
   auth::RequireScope(who, scope.org, scope.project);
-  workspaces_.Get(who, scope, ws);
   json::object info = NormalizeLockInfo(body);
   const json::value* id = info.if_contains("ID");
   if (!id || id->get_string().empty()) Fail(ErrorCode::kInvalidArgument, "lock info needs an ID");
@@ -283,7 +282,9 @@ storage::LockRecord StateService::Lock(const auth::Principal& who, const Workspa
   lock.info_json = json::serialize(info);
   lock.locked_by = who.token_id;
   lock.created = NowMillis();
-  if (auto holder = db_.States().AcquireLock(KeyOf(who, scope, ws), lock)) {
+  auto holder = workspaces_.WithExisting(
+      who, scope, ws, [&] { return db_.States().AcquireLock(KeyOf(who, scope, ws), lock); });
+  if (holder) {
     if (lock_requests_) lock_requests_->With({"held_by_another"}).Inc();
     ThrowLocked(*holder, ws, ErrorCode::kLocked);
   }
@@ -341,7 +342,6 @@ void StateService::LockEnded(const storage::WorkspaceKey& key, std::string_view 
 bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scope,
                           const std::string& ws, const json::object* body) {
   auth::RequireScope(who, scope.org, scope.project);
-  workspaces_.Get(who, scope, ws);
   json::object info = body ? NormalizeLockInfo(*body) : json::object();
   bool id_only = info.size() == 1 && info.contains("ID");
   if (info.empty() || id_only) {
@@ -357,7 +357,9 @@ bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scop
   const json::value* id = info.if_contains("ID");
   if (!id) Fail(ErrorCode::kInvalidArgument, "unlock info needs the lock's ID");
   bool released = false;
-  auto holder = db_.States().ReleaseLock(KeyOf(who, scope, ws), id->get_string(), released);
+  auto holder = workspaces_.WithExisting(who, scope, ws, [&] {
+    return db_.States().ReleaseLock(KeyOf(who, scope, ws), id->get_string(), released);
+  });
   if (holder) ThrowLocked(*holder, ws, ErrorCode::kConflict);
   if (released) LockEnded(KeyOf(who, scope, ws), id->get_string(), 0, "released");
   return released;

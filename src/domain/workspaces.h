@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "auth/auth.h"
+#include "common/error.h"
 #include "storage/store.h"
 
 namespace statehouse::domain {
@@ -51,6 +52,20 @@ class WorkspaceService {
                                   PolicyDecision* decision = nullptr);
   storage::WorkspaceRecord Get(const auth::Principal& who, const WorkspaceScope& scope,
                                const std::string& id);
+  // Runs a store call that itself fails with kNotFound when the workspace is missing (so the
+  // hot path reads the workspace once, inside the call's own transaction); on that failure,
+  // Get says precisely what is missing, the project or the workspace.
+  template <typename StoreCall>
+  auto WithExisting(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id,
+                    StoreCall&& call) {
+    CheckRead(who, scope);
+    try {
+      return call();
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) Get(who, scope, id);
+      throw;
+    }
+  }
   // PUT semantics: every client-owned field is replaced (UpdateWorkspaceRequest).
   storage::WorkspaceRecord Update(const auth::Principal& who, const WorkspaceScope& scope,
                                   const std::string& id, const boost::json::object& body,
