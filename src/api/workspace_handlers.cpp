@@ -22,8 +22,9 @@ const std::vector<http::SortOption> kSorts = {{"name", storage::SortField::kName
                                               {"updated", storage::SortField::kUpdated}};
 
 // backend_locked, and the holder as `lock` when the state is locked.
-void AddLock(Services& s, const storage::WorkspaceRecord& w, json::object& body) {
-  if (auto lock = s.states.CurrentLock(w)) {
+void AddLock(const storage::WorkspaceRecord& w, const std::optional<storage::LockRecord>& lock,
+             json::object& body) {
+  if (lock) {
     body["backend_locked"] = true;
     json::object l = domain::StateService::LockSummary(*lock);
     l["info"] =
@@ -34,15 +35,17 @@ void AddLock(Services& s, const storage::WorkspaceRecord& w, json::object& body)
   }
 }
 
-Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
-                domain::PolicyDecision* decision = nullptr) {
+// The workspace document with its lock and what the state policies said of its newest state.
+Reply ShowView(Services& s, const storage::WorkspaceView& view, int status, bool effective,
+               domain::PolicyDecision* decision = nullptr) {
+  const storage::WorkspaceRecord& w = view.workspace;
   json::object body = WorkspaceJson(w);
   // The on-save evaluation (warnings included) of a create, update or clone.
   if (decision && decision->evaluated) body["policy_evaluation"] = std::move(decision->evaluation);
-  AddLock(s, w, body);
+  AddLock(w, view.lock, body);
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
   // What the state policies said of the newest state (an extension field).
-  if (auto newest = s.states.Newest(w); newest && newest->policy_evaluation_id) {
+  if (const auto& newest = view.newest_state; newest && newest->policy_evaluation_id) {
     json::object e;
     e["id"] = newest->policy_evaluation_id;
     e["data_id"] = newest->id;
@@ -53,6 +56,11 @@ Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool
   Reply reply = Reply::Of(status, std::move(body));
   reply.headers.emplace_back("ETag", http::ETagOf(w.version));
   return reply;
+}
+
+Reply ShowReply(Services& s, const storage::WorkspaceRecord& w, int status, bool effective,
+                domain::PolicyDecision* decision = nullptr) {
+  return ShowView(s, {w, s.states.CurrentLock(w), s.states.Newest(w)}, status, effective, decision);
 }
 
 json::object SettingView(const std::string& name, const std::optional<json::object>& stored) {
@@ -115,7 +123,7 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
                 json::array items;
                 for (const auto& w : page.items) {
                   json::object item = WorkspaceSummaryJson(w);
-                  AddLock(s, w, item);  // one indexed lookup per row of the page
+                  AddLock(w, s.states.CurrentLock(w), item);  // one lookup per row of the page
                   items.push_back(std::move(item));
                 }
                 Reply reply = Reply::Of(200, std::move(items));
@@ -137,9 +145,9 @@ void RegisterWorkspaceRoutes(http::Router& router, Services& s) {
               }});
   router.Add(
       http::Cacheable({"GET", base + "/workspaces/{identifier}", Access::kRead, [&s](Context& ctx) {
-                         auto w = s.workspaces.Get(ctx.principal, ScopeOf(ctx),
-                                                   std::string(ctx.Param("identifier")));
-                         return ShowReply(s, w, 200, true);
+                         auto v = s.workspaces.GetView(ctx.principal, ScopeOf(ctx),
+                                                       std::string(ctx.Param("identifier")));
+                         return ShowView(s, v, 200, true);
                        }}));
   router.Add({"PUT", base + "/workspaces/{identifier}", Access::kWrite, [&s](Context& ctx) {
                 domain::PolicyDecision decision;

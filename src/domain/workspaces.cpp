@@ -348,13 +348,25 @@ storage::WorkspaceRecord WorkspaceService::Get(const auth::Principal& who,
                                                const WorkspaceScope& scope, const std::string& id) {
   CheckRead(who, scope);
   auto w = db_.Workspaces().GetWorkspace(who.account, scope.org, scope.project, id);
-  if (!w) {
-    if (!db_.GetProject(who.account, scope.org, scope.project))
-      Fail(ErrorCode::kNotFound,
-           "project '" + scope.project + "' not found in organization '" + scope.org + "'");
-    Fail(ErrorCode::kNotFound, "workspace '" + id + "' not found");
-  }
+  if (!w) WorkspaceNotFound(who, scope, id);
   return *w;
+}
+
+storage::WorkspaceView WorkspaceService::GetView(const auth::Principal& who,
+                                                 const WorkspaceScope& scope,
+                                                 const std::string& id) {
+  CheckRead(who, scope);
+  auto v = db_.Workspaces().GetWorkspaceView(who.account, scope.org, scope.project, id);
+  if (!v) WorkspaceNotFound(who, scope, id);
+  return std::move(*v);
+}
+
+void WorkspaceService::WorkspaceNotFound(const auth::Principal& who, const WorkspaceScope& scope,
+                                         const std::string& id) {
+  if (!db_.GetProject(who.account, scope.org, scope.project))
+    Fail(ErrorCode::kNotFound,
+         "project '" + scope.project + "' not found in organization '" + scope.org + "'");
+  Fail(ErrorCode::kNotFound, "workspace '" + id + "' not found");
 }
 
 storage::WorkspaceRecord WorkspaceService::Update(const auth::Principal& who,

@@ -52,6 +52,9 @@ class WorkspaceService {
                                   PolicyDecision* decision = nullptr);
   storage::WorkspaceRecord Get(const auth::Principal& who, const WorkspaceScope& scope,
                                const std::string& id);
+  // Get, with the workspace's lock and newest state version read in the same statement.
+  storage::WorkspaceView GetView(const auth::Principal& who, const WorkspaceScope& scope,
+                                 const std::string& id);
   // Runs a store call that itself fails with kNotFound when the workspace is missing (so the
   // hot path reads the workspace once, inside the call's own transaction); on that failure,
   // Get says precisely what is missing, the project or the workspace.
@@ -105,6 +108,9 @@ class WorkspaceService {
 
  private:
   void CheckRead(const auth::Principal& who, const WorkspaceScope& scope);
+  // The 404 of a workspace that was not found: its project's, when that is what is missing.
+  [[noreturn]] void WorkspaceNotFound(const auth::Principal& who, const WorkspaceScope& scope,
+                                      const std::string& id);
   void CheckWrite(const auth::Principal& who, const WorkspaceScope& scope);
   // The on-save policies for candidate: throws the violation (recording it) when an
   // error-severity policy denies; otherwise the decision, whose evaluation the save stores.

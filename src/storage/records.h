@@ -215,6 +215,13 @@ struct DataRecord {
   std::string policy_message;  // the spec's policy_evaluation_message
 };
 
+// A workspace with what a GET of it shows beside its own fields, read in one statement.
+struct WorkspaceView {
+  WorkspaceRecord workspace;
+  std::optional<LockRecord> lock;
+  std::optional<DataRecord> newest_state;  // the newest state version (state_raw)
+};
+
 struct DataListQuery {
   ListQuery page;
   std::string data_type;

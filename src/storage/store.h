@@ -105,6 +105,11 @@ class WorkspaceStore {
                                                       std::string_view org,
                                                       std::string_view project,
                                                       std::string_view identifier) = 0;
+  // The workspace, its lock and its newest state version, in one statement.
+  virtual std::optional<WorkspaceView> GetWorkspaceView(std::string_view account,
+                                                        std::string_view org,
+                                                        std::string_view project,
+                                                        std::string_view identifier) = 0;
   // Replaces everything but account/org/project/identifier/created; bumps version. evaluation
   // as for CreateWorkspace.
   virtual WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& workspace,

@@ -370,6 +370,48 @@ TEST_P(StateContract, WritesFollowTerraformRules) {
       << "a locked workspace cannot be destroyed";
 }
 
+// GET's one statement: the workspace with its lock and its newest state version (not a newer
+// plan), each absent while there is none.
+TEST_P(StateContract, WorkspaceViewReadsLockAndNewestStateInOneStatement) {
+  auto& st = db_->States();
+  auto view = [&] { return db_->Workspaces().GetWorkspaceView("acct", "o1", "p1", "ws"); };
+  ASSERT_TRUE(view());
+  EXPECT_EQ(view()->workspace.name, "WS");
+  EXPECT_EQ(view()->workspace.version,
+            db_->Workspaces().GetWorkspace("acct", "o1", "p1", "ws")->version);
+  EXPECT_FALSE(view()->lock);
+  EXPECT_FALSE(view()->newest_state);
+  EXPECT_FALSE(db_->Workspaces().GetWorkspaceView("acct", "o1", "p1", "nope"));
+  EXPECT_FALSE(db_->Workspaces().GetWorkspaceView("other", "o1", "p1", "ws"));
+
+  LockRecord l;
+  l.lock_id = "held";
+  l.info_json = R"({"ID":"held"})";
+  l.locked_by = "tok";
+  l.created = 7;
+  st.AcquireLock(key_, l);
+  ASSERT_TRUE(view()->lock);
+  EXPECT_EQ(view()->lock->lock_id, "held");
+  EXPECT_EQ(view()->lock->info_json, l.info_json);
+  EXPECT_EQ(view()->lock->locked_by, "tok");
+  EXPECT_EQ(view()->lock->created, 7);
+
+  st.WriteState(key_, Version(1, "aa"), std::string("held"), std::nullopt);
+  st.WriteState(key_, Version(2, "bb"), std::string("held"), std::nullopt);
+  DataRecord plan = Version(0, "pp");
+  plan.data_type = "plan_json";
+  plan.serial.reset();
+  st.AddData(key_, plan);  // newer than the states, but not a state
+  ASSERT_TRUE(view()->newest_state);
+  EXPECT_EQ(view()->newest_state->sha256, "bb");
+  EXPECT_EQ(view()->newest_state->serial, 2);
+  EXPECT_EQ(view()->newest_state->id, st.NewestState(key_)->id);
+  bool released = false;
+  st.ReleaseLock(key_, "held", released);
+  EXPECT_FALSE(view()->lock);
+  EXPECT_TRUE(view()->newest_state);
+}
+
 // A data record's policy evaluation is stored and linked in one step.
 TEST_P(StateContract, DataPolicyIsStoredWithItsLink) {
   auto& st = db_->States();

@@ -63,25 +63,82 @@ const char* const kWorkspaceColumns =
     "account, org, project, identifier, name, status, provisioner, template_id, "
     "template_version, tags, variable_sets, config, server, created, updated, version";
 
-WorkspaceRecord ReadWorkspaceRow(const Statement& s) {
+WorkspaceRecord ReadWorkspaceRow(const Statement& s, int at) {
   WorkspaceRecord r;
-  r.account = s.Text(0);
-  r.org = s.Text(1);
-  r.project = s.Text(2);
-  r.identifier = s.Text(3);
-  r.name = s.Text(4);
-  r.status = s.Text(5);
-  r.provisioner = s.Text(6);
-  r.template_id = s.Text(7);
-  r.template_version = s.Text(8);
-  r.tags = TagsFromText(s.Text(9));
-  r.variable_sets = StringsFromText(s.Text(10));
-  r.config_json = s.Text(11);
-  r.server_json = s.Text(12);
-  r.created = s.Int(13);
-  r.updated = s.Int(14);
-  r.version = s.Int(15);
+  r.account = s.Text(at + 0);
+  r.org = s.Text(at + 1);
+  r.project = s.Text(at + 2);
+  r.identifier = s.Text(at + 3);
+  r.name = s.Text(at + 4);
+  r.status = s.Text(at + 5);
+  r.provisioner = s.Text(at + 6);
+  r.template_id = s.Text(at + 7);
+  r.template_version = s.Text(at + 8);
+  r.tags = TagsFromText(s.Text(at + 9));
+  r.variable_sets = StringsFromText(s.Text(at + 10));
+  r.config_json = s.Text(at + 11);
+  r.server_json = s.Text(at + 12);
+  r.created = s.Int(at + 13);
+  r.updated = s.Int(at + 14);
+  r.version = s.Int(at + 15);
   return r;
+}
+
+const char* const kLockColumns = "lock_id, info, manual, reason, locked_by, created";
+
+LockRecord ReadLock(const Statement& s, int at) {
+  LockRecord l;
+  l.lock_id = s.Text(at + 0);
+  l.info_json = s.Text(at + 1);
+  l.manual = s.Int(at + 2) != 0;
+  l.reason = s.Text(at + 3);
+  l.locked_by = s.Text(at + 4);
+  l.created = s.Int(at + 5);
+  return l;
+}
+
+const char* const kDataColumns =
+    "id, data_type, sha256, size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, "
+    "pipeline_stage_id, provisioner_type, stack_path, rollback_source_id, created_by, created, "
+    "policy_evaluation_id, policy_status, policy_message";
+
+DataRecord ReadData(const Statement& s, int at) {
+  DataRecord d;
+  d.id = s.Text(at + 0);
+  d.data_type = s.Text(at + 1);
+  d.sha256 = s.Text(at + 2);
+  d.size = s.Int(at + 3);
+  d.serial = s.OptInt(at + 4);
+  d.lineage = s.Text(at + 5);
+  d.pipeline_id = s.Text(at + 6);
+  d.stage_id = s.Text(at + 7);
+  d.pipeline_execution_id = s.Text(at + 8);
+  d.pipeline_stage_id = s.Text(at + 9);
+  d.provisioner_type = s.Text(at + 10);
+  d.stack_path = s.Text(at + 11);
+  d.rollback_source_id = s.Text(at + 12);
+  d.created_by = s.Text(at + 13);
+  d.created = s.Int(at + 14);
+  d.policy_evaluation_id = s.Int(at + 15);
+  d.policy_status = s.Text(at + 16);
+  d.policy_message = s.Text(at + 17);
+  return d;
+}
+
+std::string Qualified(std::string_view columns, std::string_view alias) {
+  std::string out;
+  size_t start = 0;
+  while (start < columns.size()) {
+    size_t comma = columns.find(',', start);
+    std::string_view column = columns.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    while (!column.empty() && column.front() == ' ') column.remove_prefix(1);
+    if (!out.empty()) out += ", ";
+    out.append(alias).append(".").append(column);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace statehouse::storage::sql

@@ -28,8 +28,15 @@ void CheckVersion(std::optional<int64_t> expected, int64_t actual, std::string_v
 // "a, b, c and 7 more"
 std::string JoinNames(const std::vector<std::string>& names, int64_t total);
 
-// Workspace rows, shared by the workspace and variable-set stores.
+// Row readers shared by the stores; each reads its columns starting at column `at`, so joined
+// rows can be read in pieces.
 extern const char* const kWorkspaceColumns;
-WorkspaceRecord ReadWorkspaceRow(const Statement& s);
+WorkspaceRecord ReadWorkspaceRow(const Statement& s, int at = 0);
+extern const char* const kLockColumns;  // workspace_locks
+LockRecord ReadLock(const Statement& s, int at = 0);
+extern const char* const kDataColumns;  // workspace_data
+DataRecord ReadData(const Statement& s, int at = 0);
+// "a, b" qualified by a table alias: "w.a, w.b".
+std::string Qualified(std::string_view columns, std::string_view alias);
 
 }  // namespace statehouse::storage::sql

@@ -9,45 +9,6 @@ namespace statehouse::storage::sql {
 namespace {
 namespace json = boost::json;
 
-constexpr const char* kDataColumns =
-    "id, data_type, sha256, size, serial, lineage, pipeline_id, stage_id, pipeline_execution_id, "
-    "pipeline_stage_id, provisioner_type, stack_path, rollback_source_id, created_by, created, "
-    "policy_evaluation_id, policy_status, policy_message";
-
-DataRecord ReadData(const Statement& s) {
-  DataRecord d;
-  d.id = s.Text(0);
-  d.data_type = s.Text(1);
-  d.sha256 = s.Text(2);
-  d.size = s.Int(3);
-  d.serial = s.OptInt(4);
-  d.lineage = s.Text(5);
-  d.pipeline_id = s.Text(6);
-  d.stage_id = s.Text(7);
-  d.pipeline_execution_id = s.Text(8);
-  d.pipeline_stage_id = s.Text(9);
-  d.provisioner_type = s.Text(10);
-  d.stack_path = s.Text(11);
-  d.rollback_source_id = s.Text(12);
-  d.created_by = s.Text(13);
-  d.created = s.Int(14);
-  d.policy_evaluation_id = s.Int(15);
-  d.policy_status = s.Text(16);
-  d.policy_message = s.Text(17);
-  return d;
-}
-
-LockRecord ReadLock(const Statement& s) {
-  LockRecord l;
-  l.lock_id = s.Text(0);
-  l.info_json = s.Text(1);
-  l.manual = s.Int(2) != 0;
-  l.reason = s.Text(3);
-  l.locked_by = s.Text(4);
-  l.created = s.Int(5);
-  return l;
-}
-
 void BindKey(Statement& s, const WorkspaceKey& k, int first = 1) {
   s.Bind(first, k.account).Bind(first + 1, k.org).Bind(first + 2, k.project);
   s.Bind(first + 3, k.workspace);
@@ -372,8 +333,8 @@ class SqlStateStore final : public StateStore {
 
   static std::optional<LockRecord> FindLock(Connection& c, const WorkspaceKey& key) {
     Statement s = c.Prepare(
-        "SELECT lock_id, info, manual, reason, locked_by, created FROM workspace_locks WHERE "
-        "account = ? AND org = ? AND project = ? AND workspace = ?");
+        std::string("SELECT ") + kLockColumns +
+        " FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND workspace = ?");
     BindKey(s, key);
     if (!s.Step()) return std::nullopt;
     return ReadLock(s);

@@ -51,6 +51,34 @@ class SqlWorkspaceStore final : public WorkspaceStore {
     return pool_.With([&](Connection& c) { return Find(c, account, org, project, id); });
   }
 
+  std::optional<WorkspaceView> GetWorkspaceView(std::string_view account, std::string_view org,
+                                                std::string_view project,
+                                                std::string_view id) override {
+    // The lock row is unique per workspace; the state row is the one with the highest seq
+    // among state versions (seq numbers every document of a workspace).
+    static const std::string sql =
+        "SELECT " + Qualified(kWorkspaceColumns, "w") + ", " + Qualified(kLockColumns, "l") + ", " +
+        Qualified(kDataColumns, "d") +
+        " FROM workspaces w LEFT JOIN workspace_locks l ON l.account = w.account AND l.org = "
+        "w.org AND l.project = w.project AND l.workspace = w.identifier LEFT JOIN workspace_data "
+        "d ON d.account = w.account AND d.org = w.org AND d.project = w.project AND d.workspace "
+        "= w.identifier AND d.seq = (SELECT max(x.seq) FROM workspace_data x WHERE x.account = "
+        "w.account AND x.org = w.org AND x.project = w.project AND x.workspace = w.identifier "
+        "AND x.data_type = 'state_raw') WHERE w.account = ? AND w.org = ? AND w.project = ? AND "
+        "w.identifier = ?";
+    constexpr int kLockAt = 16, kDataAt = 22;  // the column counts of the parts before
+    return pool_.With([&](Connection& c) -> std::optional<WorkspaceView> {
+      Statement s = c.Prepare(sql);
+      s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
+      if (!s.Step()) return std::nullopt;
+      WorkspaceView v;
+      v.workspace = ReadWorkspaceRow(s);
+      if (!s.IsNull(kLockAt)) v.lock = ReadLock(s, kLockAt);
+      if (!s.IsNull(kDataAt)) v.newest_state = ReadData(s, kDataAt);
+      return v;
+    });
+  }
+
   WorkspaceRecord UpdateWorkspace(const WorkspaceRecord& w, std::optional<int64_t> expected,
                                   EvaluationRecord* evaluation) override {
     return pool_.WriteTransaction([&](Connection& c) {
