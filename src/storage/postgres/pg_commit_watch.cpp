@@ -123,22 +123,35 @@ bool CommitWatch::Sleep(SteadyClock::time_point deadline) {
 }
 
 void CommitWatch::Run() {
-  bool reported = false;  // one warning per outage
+  bool reported = false;  // one warning per outage...
+  // ... and at most one a minute when heartbeats keep timing out on a slow database (each
+  // timeout is an outage that ends at once).
+  SteadyClock::time_point quiet_until{};
+  bool logged = false;  // this outage's warning was written: its end will be too
+  auto warn = [&](std::string_view message, std::string_view error) {
+    reported = true;
+    if (SteadyClock::now() < quiet_until) return;
+    quiet_until = SteadyClock::now() + std::chrono::minutes(1);
+    logged = true;
+    if (error.empty()) {
+      log::Warn(message);
+    } else {
+      log::Warn(message, {{"error", error}});
+    }
+  };
   auto backoff = std::chrono::milliseconds(100);
   while (!stop_.load()) {
     Listener listener(url_);
     if (!listener.Connected() || !listener.Listen()) {
-      if (!reported) {
-        log::Warn("cannot listen for other replicas' commits; their answers are read afresh",
-                  {{"error", listener.Error()}});
-        reported = true;
-      }
+      if (!reported)
+        warn("cannot listen for other replicas' commits; their answers are read afresh",
+             listener.Error());
       if (!Sleep(SteadyClock::now() + backoff)) return;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       continue;
     }
-    if (reported) log::Info("listening for other replicas' commits again");
-    reported = false;
+    if (logged) log::Info("listening for other replicas' commits again");
+    reported = logged = false;
     backoff = std::chrono::milliseconds(100);
     connects_.fetch_add(1, std::memory_order_relaxed);
     // Commits made while nobody listened went unseen: everything kept before is stale.
@@ -168,10 +181,8 @@ void CommitWatch::Run() {
       }
       if (!alive) break;
     }
-    if (!stop_.load()) {
-      log::Warn("lost the connection that listens for other replicas' commits; reconnecting");
-      reported = true;
-    }
+    if (!stop_.load())
+      warn("lost the connection that listens for other replicas' commits; reconnecting", "");
   }
 }
 

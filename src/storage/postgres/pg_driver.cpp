@@ -79,8 +79,9 @@ class PgConnection final : public sql::Connection {
     writing_ = false;
   }
   void Commit() override {
-    if (!writing_ || !clock_) return Exec("COMMIT");
+    bool notify = writing_ && clock_;
     writing_ = false;
+    if (!notify) return Exec("COMMIT");
     // The notification is sent when, and only if, the transaction commits; one round trip.
     try {
       Exec(kNotifyAndCommit);
