@@ -57,7 +57,7 @@ class WorkspaceService {
                                  const std::string& id);
   // Runs a store call that itself fails with kNotFound when the workspace is missing (so the
   // hot path reads the workspace once, inside the call's own transaction); on that failure,
-  // Get says precisely what is missing, the project or the workspace.
+  // the 404 says precisely what is missing, the project or the workspace.
   template <typename StoreCall>
   auto WithExisting(const auth::Principal& who, const WorkspaceScope& scope, const std::string& id,
                     StoreCall&& call) {
@@ -65,7 +65,7 @@ class WorkspaceService {
     try {
       return call();
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::kNotFound) Get(who, scope, id);
+      if (e.code() == ErrorCode::kNotFound) WorkspaceNotFound(who, scope, id);
       throw;
     }
   }

@@ -1,5 +1,7 @@
 #include "storage/sql/sql_common.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "storage/text_columns.h"
 
@@ -123,6 +125,10 @@ DataRecord ReadData(const Statement& s, int at) {
   d.policy_status = s.Text(at + 16);
   d.policy_message = s.Text(at + 17);
   return d;
+}
+
+int ColumnCount(std::string_view columns) {
+  return 1 + static_cast<int>(std::count(columns.begin(), columns.end(), ','));
 }
 
 std::string Qualified(std::string_view columns, std::string_view alias) {

@@ -38,5 +38,7 @@ extern const char* const kDataColumns;  // workspace_data
 DataRecord ReadData(const Statement& s, int at = 0);
 // "a, b" qualified by a table alias: "w.a, w.b".
 std::string Qualified(std::string_view columns, std::string_view alias);
+// The number of columns in such a list (where the next part of a joined row starts).
+int ColumnCount(std::string_view columns);
 
 }  // namespace statehouse::storage::sql

@@ -66,7 +66,8 @@ class SqlWorkspaceStore final : public WorkspaceStore {
         "w.account AND x.org = w.org AND x.project = w.project AND x.workspace = w.identifier "
         "AND x.data_type = 'state_raw') WHERE w.account = ? AND w.org = ? AND w.project = ? AND "
         "w.identifier = ?";
-    constexpr int kLockAt = 16, kDataAt = 22;  // the column counts of the parts before
+    static const int kLockAt = ColumnCount(kWorkspaceColumns);
+    static const int kDataAt = kLockAt + ColumnCount(kLockColumns);
     return pool_.With([&](Connection& c) -> std::optional<WorkspaceView> {
       Statement s = c.Prepare(sql);
       s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
