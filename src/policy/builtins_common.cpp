@@ -85,7 +85,7 @@ const std::string& StringArg(std::string_view fn, const std::vector<Value>& args
   return v.AsString();
 }
 
-const Number& NumberArg(std::string_view fn, const std::vector<Value>& args, int pos) {
+Number NumberArg(std::string_view fn, const std::vector<Value>& args, int pos) {
   const Value& v = args[pos - 1];
   if (!v.IsNumber()) FailType(fn, pos, v, {"number"});
   return v.AsNumber();

@@ -58,7 +58,7 @@ const char* TypeName(Kind kind);
 
 // Argument accessors; pos is 1-based as in OPA's messages. Each throws the type error.
 const std::string& StringArg(std::string_view fn, const std::vector<Value>& args, int pos);
-const Number& NumberArg(std::string_view fn, const std::vector<Value>& args, int pos);
+Number NumberArg(std::string_view fn, const std::vector<Value>& args, int pos);
 // An integral number: "operand 2 must be integer number but got floating-point number".
 int64_t IntArg(std::string_view fn, const std::vector<Value>& args, int pos);
 const Array& ArrayArg(std::string_view fn, const std::vector<Value>& args, int pos);

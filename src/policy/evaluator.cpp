@@ -250,18 +250,16 @@ bool Evaluator::EvalEvery(const Expr& expr, Frame& frame, Cont k) {
 // ---- terms ----
 
 bool Evaluator::Bind(Frame& frame, int slot, const Value& value, Cont k) {
-  frame.values[slot] = value;
-  frame.bound[slot] = 1;
+  frame.values[slot] = &value;
   bool r = k();
-  frame.bound[slot] = 0;
-  frame.values[slot] = Value();
+  frame.values[slot] = nullptr;
   return r;
 }
 
 bool Evaluator::HasUnboundVars(const Term& t, const Frame& frame) const {
   switch (t.kind) {
     case TermKind::kVar:
-      return t.slot >= 0 && !frame.bound[t.slot];
+      return t.slot >= 0 && !frame.Bound(t.slot);
     case TermKind::kArray:
       for (auto& i : t.items) {
         if (HasUnboundVars(*i, frame)) return true;
@@ -283,12 +281,15 @@ bool Evaluator::EvalTerm(const Term& term, Frame& frame, ValueCont k) {
       return k(term.value);
     case TermKind::kVar: {
       if (term.slot >= 0) {
-        if (!frame.bound[term.slot]) {
+        if (!frame.Bound(term.slot)) {
           Fail(PolicyErrorKind::kUnsafeVar, term.loc, "var " + term.name + " is unsafe");
         }
-        return k(frame.values[term.slot]);
+        return k(*frame.values[term.slot]);
       }
-      if (term.name == "input") return k(state_.input);
+      if (term.name == "input") {
+        Value input = state_.input;  // `with` may swap state_.input while k runs
+        return k(input);
+      }
       if (term.name == "data") {
         std::vector<std::string> prefix;
         return k(MaterializeNode(&program_.root, prefix));
@@ -383,7 +384,10 @@ bool Evaluator::EvalComprehension(const Term& term, Frame& frame, ValueCont k) {
 bool Evaluator::EvalRef(const Term& ref, Frame& frame, ValueCont k) {
   const Term& head = *ref.head;
   if (head.kind == TermKind::kVar && head.slot < 0) {
-    if (head.name == "input") return ApplyPath(state_.input, ref, 0, frame, k);
+    if (head.name == "input") {
+      Value input = state_.input;  // `with` may swap state_.input while k runs
+      return ApplyPath(input, ref, 0, frame, k);
+    }
     if (head.name == "data") {
       std::vector<std::string> prefix;
       return EvalData(&program_.root, prefix, ref, 0, frame, k);
@@ -397,11 +401,11 @@ bool Evaluator::ApplyPath(const Value& value, const Term& ref, size_t index, Fra
   if (index == ref.path.size()) return k(value);
   const Term& p = *ref.path[index];
   if (p.kind == TermKind::kScalar) {
-    auto next = value.Index(p.value);
+    const Value* next = value.Lookup(p.value);
     if (!next) return false;
     return ApplyPath(*next, ref, index + 1, frame, k);
   }
-  if (p.kind == TermKind::kVar && p.slot >= 0 && !frame.bound[p.slot]) {
+  if (p.kind == TermKind::kVar && p.slot >= 0 && !frame.Bound(p.slot)) {
     return ForEachMember(value, [&](const Value& key, const Value& member) {
       Step();
       return Bind(frame, p.slot, key,
@@ -416,7 +420,7 @@ bool Evaluator::ApplyPath(const Value& value, const Term& ref, size_t index, Fra
     });
   }
   return EvalTerm(p, frame, [&](const Value& key) {
-    auto next = value.Index(key);
+    const Value* next = value.Lookup(key);
     if (!next) return false;
     return ApplyPath(*next, ref, index + 1, frame, k);
   });
@@ -498,7 +502,7 @@ bool Evaluator::EvalData(const DataNode* node, std::vector<std::string>& prefix,
     return r;
   };
   if (p.kind == TermKind::kScalar) return step_into(p.value);
-  if (p.kind == TermKind::kVar && p.slot >= 0 && !frame.bound[p.slot]) {
+  if (p.kind == TermKind::kVar && p.slot >= 0 && !frame.Bound(p.slot)) {
     // Iterate over the rules and packages here and the base data's keys.
     std::vector<std::string> keys;
     if (node) {
@@ -556,13 +560,13 @@ Value Evaluator::MaterializeNode(const DataNode* node, std::vector<std::string>&
 
 bool Evaluator::Unify(const Term& a, const Term& b, Frame& frame, Cont k) {
   Step();
-  if (a.kind == TermKind::kVar && a.slot >= 0 && !frame.bound[a.slot]) {
-    if (b.kind == TermKind::kVar && b.slot >= 0 && !frame.bound[b.slot]) {
+  if (a.kind == TermKind::kVar && a.slot >= 0 && !frame.Bound(a.slot)) {
+    if (b.kind == TermKind::kVar && b.slot >= 0 && !frame.Bound(b.slot)) {
       Fail(PolicyErrorKind::kUnsafeVar, a.loc, "var " + a.name + " is unsafe");
     }
     return EvalTerm(b, frame, [&](const Value& v) { return Bind(frame, a.slot, v, k); });
   }
-  if (b.kind == TermKind::kVar && b.slot >= 0 && !frame.bound[b.slot]) {
+  if (b.kind == TermKind::kVar && b.slot >= 0 && !frame.Bound(b.slot)) {
     return EvalTerm(a, frame, [&](const Value& v) { return Bind(frame, b.slot, v, k); });
   }
   if (a.kind == TermKind::kArray && b.kind == TermKind::kArray) {
@@ -584,8 +588,8 @@ bool Evaluator::UnifyValue(const Term& pattern, const Value& value, Frame& frame
   switch (pattern.kind) {
     case TermKind::kVar:
       if (pattern.slot >= 0) {
-        if (!frame.bound[pattern.slot]) return Bind(frame, pattern.slot, value, k);
-        if (frame.values[pattern.slot] != value) return false;
+        if (!frame.Bound(pattern.slot)) return Bind(frame, pattern.slot, value, k);
+        if (*frame.values[pattern.slot] != value) return false;
         return k();
       }
       break;
@@ -942,7 +946,7 @@ QueryResult Evaluator::RunQuery(const CompiledQuery& query) {
             {values[j], j < query.texts.size() ? query.texts[j] : "", query.body[j].loc});
       }
       for (auto& [name, slot] : query.named_vars) {
-        if (frame.bound[slot]) row.bindings.emplace_back(name, frame.values[slot]);
+        if (frame.Bound(slot)) row.bindings.emplace_back(name, *frame.values[slot]);
       }
       result.rows.push_back(std::move(row));
       return false;

@@ -37,10 +37,15 @@ class FnRef<R(A...)> {
 using Cont = FnRef<bool()>;
 using ValueCont = FnRef<bool(const Value&)>;
 
+// A rule's variables. A slot points at the value it is bound to rather than holding a copy:
+// a binding lasts exactly as long as the continuation it was made for (Bind undoes it when the
+// continuation returns), and the value it points at lives at least as long, as the argument
+// of the call that made it. Values that can change under a running continuation (the `input`
+// that `with` swaps) are copied before they are bound.
 struct Frame {
-  explicit Frame(int slots) : values(slots), bound(slots, 0) {}
-  std::vector<Value> values;
-  std::vector<char> bound;
+  explicit Frame(int slots) : values(static_cast<size_t>(slots), nullptr) {}
+  bool Bound(int slot) const { return values[static_cast<size_t>(slot)] != nullptr; }
+  std::vector<const Value*> values;  // null while unbound
 };
 
 class Evaluator {

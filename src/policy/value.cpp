@@ -94,7 +94,7 @@ std::string Number::ToString() const {
 Value Value::Bool(bool b) {
   Value v;
   v.kind_ = Kind::kBoolean;
-  v.bool_ = b;
+  v.flag_ = b;
   return v;
 }
 
@@ -104,22 +104,35 @@ Value Value::Double(double d) { return Num(Number::Double(d)); }
 Value Value::Num(Number n) {
   Value v;
   v.kind_ = Kind::kNumber;
-  v.number_ = n;
+  v.flag_ = n.is_int;
+  if (n.is_int) {
+    v.i_ = n.i;
+  } else {
+    v.d_ = n.d;
+  }
   return v;
 }
 
-Value Value::String(std::string s) {
-  Value v;
-  v.kind_ = Kind::kString;
-  v.ptr_ = std::make_shared<const std::string>(std::move(s));
-  return v;
-}
+Value Value::String(std::string s) { return Boxed(Kind::kString, std::move(s)); }
 
-Value Value::MakeArray(Array items) {
-  Value v;
-  v.kind_ = Kind::kArray;
-  v.ptr_ = std::make_shared<const Array>(std::move(items));
-  return v;
+Value Value::MakeArray(Array items) { return Boxed(Kind::kArray, std::move(items)); }
+
+void Value::Release() noexcept {
+  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  switch (kind_) {
+    case Kind::kString:
+      delete static_cast<const value_detail::Box<std::string>*>(node_);
+      break;
+    case Kind::kArray:
+    case Kind::kSet:
+      delete static_cast<const value_detail::Box<Array>*>(node_);
+      break;
+    case Kind::kObject:
+      delete static_cast<const value_detail::Box<Object>*>(node_);
+      break;
+    default:
+      break;
+  }
 }
 
 Value Value::MakeSet(std::vector<Value> items) {
@@ -144,19 +157,9 @@ Value Value::MakeObject(std::vector<ObjectEntry> entries) {
   return FromSortedObject(std::move(out));
 }
 
-Value Value::FromSortedObject(Object entries) {
-  Value v;
-  v.kind_ = Kind::kObject;
-  v.ptr_ = std::make_shared<const Object>(std::move(entries));
-  return v;
-}
+Value Value::FromSortedObject(Object entries) { return Boxed(Kind::kObject, std::move(entries)); }
 
-Value Value::FromSortedSet(Set items) {
-  Value v;
-  v.kind_ = Kind::kSet;
-  v.ptr_ = std::make_shared<const Set>(std::move(items));
-  return v;
-}
+Value Value::FromSortedSet(Set items) { return Boxed(Kind::kSet, std::move(items)); }
 
 Value Value::EmptyArray() {
   static const Value empty = MakeArray({});
@@ -169,23 +172,6 @@ Value Value::EmptyObject() {
 Value Value::EmptySet() {
   static const Value empty = FromSortedSet({});
   return empty;
-}
-
-const std::string& Value::AsString() const {
-  static const std::string empty;
-  return kind_ == Kind::kString ? *static_cast<const std::string*>(ptr_.get()) : empty;
-}
-const Array& Value::AsArray() const {
-  static const Array empty;
-  return kind_ == Kind::kArray ? *static_cast<const Array*>(ptr_.get()) : empty;
-}
-const Object& Value::AsObject() const {
-  static const Object empty;
-  return kind_ == Kind::kObject ? *static_cast<const Object*>(ptr_.get()) : empty;
-}
-const Set& Value::AsSet() const {
-  static const Set empty;
-  return kind_ == Kind::kSet ? *static_cast<const Set*>(ptr_.get()) : empty;
 }
 
 size_t Value::Size() const {
@@ -208,6 +194,7 @@ size_t Value::Size() const {
 
 const Value* Value::Find(const Value& key) const {
   if (kind_ != Kind::kObject) return nullptr;
+  if (key.kind_ == Kind::kString) return Find(std::string_view(key.Payload<std::string>()));
   const Object& obj = AsObject();
   auto it = std::lower_bound(obj.begin(), obj.end(), key,
                              [](const ObjectEntry& e, const Value& k) { return e.first < k; });
@@ -232,6 +219,24 @@ bool Value::SetContains(const Value& item) const {
   if (kind_ != Kind::kSet) return false;
   const Set& s = AsSet();
   return std::binary_search(s.begin(), s.end(), item, ValueLess());
+}
+
+const Value* Value::Lookup(const Value& key) const {
+  switch (kind_) {
+    case Kind::kArray: {
+      if (key.kind_ != Kind::kNumber) return nullptr;
+      auto idx = key.AsNumber().AsInt();
+      const Array& arr = Payload<Array>();
+      if (!idx || *idx < 0 || static_cast<uint64_t>(*idx) >= arr.size()) return nullptr;
+      return &arr[static_cast<size_t>(*idx)];
+    }
+    case Kind::kObject:
+      return Find(key);
+    case Kind::kSet:
+      return SetContains(key) ? &key : nullptr;
+    default:
+      return nullptr;
+  }
 }
 
 std::optional<Value> Value::Index(const Value& key) const {
@@ -262,17 +267,18 @@ int Value::Compare(const Value& other) const {
     case Kind::kNull:
       return 0;
     case Kind::kBoolean:
-      return bool_ == other.bool_ ? 0 : (bool_ ? 1 : -1);
+      return flag_ == other.flag_ ? 0 : (flag_ ? 1 : -1);
     case Kind::kNumber:
-      return number_.Compare(other.number_);
+      if (flag_ && other.flag_) return i_ < other.i_ ? -1 : (i_ > other.i_ ? 1 : 0);
+      return AsNumber().Compare(other.AsNumber());
     case Kind::kString: {
-      if (ptr_ == other.ptr_) return 0;
+      if (node_ == other.node_) return 0;
       int c = AsString().compare(other.AsString());
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
     case Kind::kArray:
     case Kind::kSet: {
-      if (ptr_ == other.ptr_) return 0;
+      if (node_ == other.node_) return 0;
       const auto& a = kind_ == Kind::kArray ? AsArray() : AsSet();
       const auto& b = kind_ == Kind::kArray ? other.AsArray() : other.AsSet();
       size_t n = std::min(a.size(), b.size());
@@ -283,7 +289,7 @@ int Value::Compare(const Value& other) const {
       return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
     }
     case Kind::kObject: {
-      if (ptr_ == other.ptr_) return 0;
+      if (node_ == other.node_) return 0;
       const Object& a = AsObject();
       const Object& b = other.AsObject();
       size_t n = std::min(a.size(), b.size());
@@ -305,9 +311,9 @@ std::string Value::ToJson() const {
     case Kind::kNull:
       return "null";
     case Kind::kBoolean:
-      return bool_ ? "true" : "false";
+      return flag_ ? "true" : "false";
     case Kind::kNumber:
-      return number_.ToString();
+      return AsNumber().ToString();
     case Kind::kString:
       AppendJsonString(out, AsString());
       return out;
@@ -399,17 +405,13 @@ namespace {
 
 // Builds values from JSON with the strings it has seen shared: plans and states repeat the same
 // keys and short values (addresses' types, actions) thousands of times, and one allocation
-// each would dominate the conversion.
+// each would dominate the conversion. The memory is direct-mapped, one string per slot: a
+// lookup is one hash and one compare, and a string seen once (an ID) costs no table growth,
+// only the slot it takes over.
 class ValueFactory {
  public:
-  Value String(std::string_view s) {
-    if (s.size() > kInternMaxLength) return Value::String(std::string(s));
-    auto it = interned_.find(s);
-    if (it != interned_.end()) return it->second;
-    Value v = Value::String(std::string(s));
-    if (interned_.size() < kInternMaxEntries) interned_.emplace(v.AsString(), v);
-    return v;
-  }
+  Value Key(std::string_view s) { return Shared(s, keys_); }
+  Value String(std::string_view s) { return Shared(s, strings_); }
 
   // entries: string keys, in document order. JSON texts written by Go (Terraform) already
   // have sorted keys, so the common case costs one pass.
@@ -423,14 +425,27 @@ class ValueFactory {
   }
 
  private:
-  static constexpr size_t kInternMaxLength = 24;
-  static constexpr size_t kInternMaxEntries = 1 << 16;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  static constexpr size_t kSharedMaxLength = 24;
+  struct Slot {
+    size_t hash = 0;
+    Value value;
   };
-  // Keys view the interned values' own strings, which live as long as the map holds them.
-  std::unordered_map<std::string_view, Value, Hash, std::equal_to<>> interned_;
+  template <size_t N>
+  struct Table {
+    std::vector<Slot> slots = std::vector<Slot>(N);
+  };
+  template <size_t N>
+  static Value Shared(std::string_view s, Table<N>& table) {
+    if (s.size() > kSharedMaxLength) return Value::String(std::string(s));
+    size_t hash = std::hash<std::string_view>()(s);
+    Slot& slot = table.slots[hash & (N - 1)];
+    if (slot.hash == hash && slot.value.IsString() && slot.value.AsString() == s) return slot.value;
+    slot.hash = hash;
+    slot.value = Value::String(std::string(s));
+    return slot.value;
+  }
+  Table<1024> keys_;
+  Table<4096> strings_;
 };
 
 Value FromJsonWith(const boost::json::value& json, ValueFactory& factory) {
@@ -464,7 +479,7 @@ Value FromJsonWith(const boost::json::value& json, ValueFactory& factory) {
       std::vector<ObjectEntry> entries;
       entries.reserve(obj.size());
       for (const auto& member : obj) {
-        entries.emplace_back(factory.String(member.key()), FromJsonWith(member.value(), factory));
+        entries.emplace_back(factory.Key(member.key()), FromJsonWith(member.value(), factory));
       }
       return ValueFactory::Object(std::move(entries));
     }
@@ -509,19 +524,16 @@ class ValueBuilder {
     partial_.append(s.data(), s.size());
     return true;
   }
-  bool on_key(sv_t s, std::size_t, ec_t& ec) { return on_string(s, 0, ec); }
+  bool on_key(sv_t s, std::size_t, ec_t&) {
+    stack_.push_back(factory_.Key(Whole(s)));
+    return true;
+  }
   bool on_string_part(sv_t s, std::size_t, ec_t&) {
     partial_.append(s.data(), s.size());
     return true;
   }
   bool on_string(sv_t s, std::size_t, ec_t&) {
-    if (partial_.empty()) {
-      stack_.push_back(factory_.String(std::string_view(s.data(), s.size())));
-    } else {
-      partial_.append(s.data(), s.size());
-      stack_.push_back(factory_.String(partial_));
-      partial_.clear();
-    }
+    stack_.push_back(factory_.String(Whole(s)));
     return true;
   }
   bool on_number_part(sv_t, ec_t&) { return true; }
@@ -555,9 +567,19 @@ class ValueBuilder {
   Value Result() { return stack_.empty() ? Value() : std::move(stack_.back()); }
 
  private:
+  // The string whose last part is s: s itself unless earlier parts were buffered.
+  std::string_view Whole(sv_t s) {
+    if (partial_.empty()) return std::string_view(s.data(), s.size());
+    partial_.append(s.data(), s.size());
+    whole_.swap(partial_);
+    partial_.clear();
+    return whole_;
+  }
+
   ValueFactory factory_;
   std::vector<Value> stack_;
   std::string partial_;
+  std::string whole_;
 };
 
 }  // namespace

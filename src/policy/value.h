@@ -3,6 +3,7 @@
 // elements sorted by OPA's total order, so equal values compare equal and print the same.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,9 +44,50 @@ using ObjectEntry = std::pair<Value, Value>;
 using Object = std::vector<ObjectEntry>;  // sorted by key, keys unique
 using Set = std::vector<Value>;           // sorted, unique
 
+namespace value_detail {
+// A shared, immutable payload with an intrusive count: a Value is 16 bytes (kind, flag and one
+// word), where a std::shared_ptr and an inline Number made it 48. Plans of thousands of
+// resources are millions of values, so the size is most of the cost of building, copying and
+// freeing them.
+struct Node {
+  mutable std::atomic<uint32_t> refs{1};
+};
+template <typename T>
+struct Box : Node {
+  explicit Box(T v) : data(std::move(v)) {}
+  const T data;
+};
+}  // namespace value_detail
+
 class Value {
  public:
-  Value() = default;  // null
+  Value() noexcept = default;  // null
+  Value(const Value& other) noexcept : kind_(other.kind_), flag_(other.flag_), bits_(other.bits_) {
+    if (HasNode()) node_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  Value(Value&& other) noexcept : kind_(other.kind_), flag_(other.flag_), bits_(other.bits_) {
+    other.kind_ = Kind::kNull;
+    other.bits_ = 0;
+  }
+  Value& operator=(const Value& other) noexcept {
+    Value copy(other);
+    Swap(copy);
+    return *this;
+  }
+  Value& operator=(Value&& other) noexcept {
+    Value moved(std::move(other));
+    Swap(moved);
+    return *this;
+  }
+  ~Value() {
+    if (HasNode()) Release();
+  }
+  void Swap(Value& other) noexcept {
+    std::swap(kind_, other.kind_);
+    std::swap(flag_, other.flag_);
+    std::swap(bits_, other.bits_);
+  }
+
   static Value Null() { return Value(); }
   static Value Bool(bool b);
   static Value Int(int64_t i);
@@ -72,14 +114,28 @@ class Value {
   bool IsArray() const { return kind_ == Kind::kArray; }
   bool IsObject() const { return kind_ == Kind::kObject; }
   bool IsSet() const { return kind_ == Kind::kSet; }
-  bool IsTrue() const { return kind_ == Kind::kBoolean && bool_; }
+  bool IsTrue() const { return kind_ == Kind::kBoolean && flag_; }
 
-  bool AsBool() const { return bool_; }
-  const Number& AsNumber() const { return number_; }
-  const std::string& AsString() const;
-  const Array& AsArray() const;
-  const Object& AsObject() const;
-  const Set& AsSet() const;
+  bool AsBool() const { return kind_ == Kind::kBoolean && flag_; }
+  Number AsNumber() const {
+    if (kind_ != Kind::kNumber) return Number();
+    if (flag_) return Number::Int(i_);
+    Number n;
+    n.is_int = false;
+    n.d = d_;
+    return n;
+  }
+  // Of the matching kind, else an empty one.
+  const std::string& AsString() const {
+    return kind_ == Kind::kString ? Payload<std::string>() : EmptyOf<std::string>();
+  }
+  const Array& AsArray() const {
+    return kind_ == Kind::kArray ? Payload<Array>() : EmptyOf<Array>();
+  }
+  const Object& AsObject() const {
+    return kind_ == Kind::kObject ? Payload<Object>() : EmptyOf<Object>();
+  }
+  const Set& AsSet() const { return kind_ == Kind::kSet ? Payload<Set>() : EmptyOf<Set>(); }
 
   // Element count of a collection or code points of a string; 0 otherwise.
   size_t Size() const;
@@ -90,6 +146,9 @@ class Value {
   // x[key] as a Rego reference reads it: array index, object key, or set member (the member
   // itself). nullopt when undefined.
   std::optional<Value> Index(const Value& key) const;
+  // The same without a copy: a pointer into this value, or &key for a set member; nullptr
+  // when undefined. Valid while both this value and key are.
+  const Value* Lookup(const Value& key) const;
 
   // OPA's total order.
   int Compare(const Value& other) const;
@@ -106,11 +165,35 @@ class Value {
   size_t Footprint() const;
 
  private:
+  bool HasNode() const { return kind_ >= Kind::kString; }
+  template <typename T>
+  const T& Payload() const {
+    return static_cast<const value_detail::Box<T>*>(node_)->data;
+  }
+  template <typename T>
+  static const T& EmptyOf() {
+    static const T empty;
+    return empty;
+  }
+  template <typename T>
+  static Value Boxed(Kind kind, T data) {
+    Value v;
+    v.kind_ = kind;
+    v.node_ = new value_detail::Box<T>(std::move(data));
+    return v;
+  }
+  void Release() noexcept;
+
   Kind kind_ = Kind::kNull;
-  bool bool_ = false;
-  Number number_;
-  std::shared_ptr<const void> ptr_;  // std::string, Array, Object or Set
+  bool flag_ = false;  // the boolean, or whether the number is an int64
+  union {
+    uint64_t bits_ = 0;
+    int64_t i_;
+    double d_;
+    const value_detail::Node* node_;  // Box<std::string>, Box<Array>, Box<Object> or Box<Set>
+  };
 };
+static_assert(sizeof(Value) == 16);
 
 struct ValueLess {
   bool operator()(const Value& a, const Value& b) const { return a.Compare(b) < 0; }
