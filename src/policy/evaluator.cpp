@@ -335,11 +335,11 @@ bool Evaluator::EvalTerm(const Term& term, Frame& frame, ValueCont k) {
 }
 
 bool Evaluator::EvalTerms(const std::vector<TermPtr>& terms, size_t index, std::vector<Value>& out,
-                          Frame& frame, Cont k) {
-  if (index == terms.size()) return k();
+                          Frame& frame, Cont k, size_t end) {
+  if (index >= std::min(end, terms.size())) return k();
   return EvalTerm(*terms[index], frame, [&](const Value& v) {
     out.push_back(v);
-    bool r = EvalTerms(terms, index + 1, out, frame, k);
+    bool r = EvalTerms(terms, index + 1, out, frame, k, end);
     out.pop_back();
     return r;
   });
@@ -651,10 +651,14 @@ bool Evaluator::EvalCall(const Term& call, Frame& frame, ValueCont k) {
       std::vector<Value> args;
       return EvalTerms(call.items, 0, args, frame, [&]() {
         bool found = false;
-        ForEachMember(args[1], [&](const Value&, const Value& member) {
-          found = member == args[0];
-          return found;
-        });
+        if (args[1].IsSet()) {
+          found = args[1].SetContains(args[0]);
+        } else {
+          ForEachMember(args[1], [&](const Value&, const Value& member) {
+            found = member == args[0];
+            return found;
+          });
+        }
         return k(Value::Bool(found));
       });
     }
@@ -717,31 +721,32 @@ bool Evaluator::EvalCall(const Term& call, Frame& frame, ValueCont k) {
                      : static_cast<size_t>(static_cast<const RuleSet*>(call.target)->arity);
   std::vector<Value> args;
   args.reserve(arity);
-  std::vector<TermPtr> inputs(
-      call.items.begin(),
-      call.items.begin() + static_cast<long>(std::min(arity, call.items.size())));
-  return EvalTerms(inputs, 0, args, frame, [&]() {
-    const void* target = call.target;
-    int kind = call.target_kind;
-    std::optional<Value> result;
-    auto over = state_.functions.find(call.target);
-    if (over != state_.functions.end()) {
-      if (over->second.is_value) {
-        result = over->second.value;
-      } else {
-        target = over->second.replacement->target;
-        kind = over->second.replacement->target_kind;
-        result = InvokeCall(call, target, kind, args);
-      }
-    } else {
-      result = InvokeCall(call, target, kind, args);
-    }
-    if (!result) return false;
-    if (call.items.size() > arity) {
-      return UnifyValue(*call.items[arity], *result, frame, [&]() { return k(True()); });
-    }
-    return k(*result);
-  });
+  // The arguments; an item past the arity is the output, unified with the result below.
+  return EvalTerms(
+      call.items, 0, args, frame,
+      [&]() {
+        const void* target = call.target;
+        int kind = call.target_kind;
+        std::optional<Value> result;
+        auto over = state_.functions.find(call.target);
+        if (over != state_.functions.end()) {
+          if (over->second.is_value) {
+            result = over->second.value;
+          } else {
+            target = over->second.replacement->target;
+            kind = over->second.replacement->target_kind;
+            result = InvokeCall(call, target, kind, args);
+          }
+        } else {
+          result = InvokeCall(call, target, kind, args);
+        }
+        if (!result) return false;
+        if (call.items.size() > arity) {
+          return UnifyValue(*call.items[arity], *result, frame, [&]() { return k(True()); });
+        }
+        return k(*result);
+      },
+      arity);
 }
 
 std::optional<Value> Evaluator::InvokeCall(const Term& call, const void* target, int kind,

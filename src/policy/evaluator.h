@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,8 +87,9 @@ class Evaluator {
   bool EvalSomeIn(const Expr& expr, Frame& frame, Cont k);
 
   bool EvalTerm(const Term& term, Frame& frame, ValueCont k);
+  // Evaluates terms[index, end) (all of them without end), each solution's values in out.
   bool EvalTerms(const std::vector<TermPtr>& terms, size_t index, std::vector<Value>& out,
-                 Frame& frame, Cont k);
+                 Frame& frame, Cont k, size_t end = SIZE_MAX);
   bool EvalRef(const Term& ref, Frame& frame, ValueCont k);
   bool ApplyPath(const Value& value, const Term& ref, size_t index, Frame& frame, ValueCont k);
   bool EvalData(const DataNode* node, std::vector<std::string>& prefix, const Term& ref,

@@ -52,6 +52,16 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
+// Bytewise order (std::string::compare's) with the first bytes compared inline: keys of one
+// object mostly differ there, and lookups and sorting compare keys more than anything else.
+inline int CompareBytes(std::string_view a, std::string_view b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0]) {
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]) ? -1 : 1;
+  }
+  int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
 }  // namespace
 
 Number Number::Double(double v) {
@@ -142,19 +152,22 @@ Value Value::MakeSet(std::vector<Value> items) {
 }
 
 Value Value::MakeObject(std::vector<ObjectEntry> entries) {
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const ObjectEntry& a, const ObjectEntry& b) { return a.first < b.first; });
-  // Keep the last of equal keys.
-  Object out;
-  out.reserve(entries.size());
-  for (auto& e : entries) {
-    if (!out.empty() && out.back().first == e.first) {
-      out.back().second = std::move(e.second);
+  auto by_key = [](const ObjectEntry& a, const ObjectEntry& b) { return a.first < b.first; };
+  if (!std::is_sorted(entries.begin(), entries.end(), by_key)) {
+    std::stable_sort(entries.begin(), entries.end(), by_key);
+  }
+  // Keep the last of equal keys, in place.
+  size_t kept = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (kept > 0 && entries[kept - 1].first == entries[i].first) {
+      entries[kept - 1].second = std::move(entries[i].second);
     } else {
-      out.push_back(std::move(e));
+      if (kept != i) entries[kept] = std::move(entries[i]);
+      ++kept;
     }
   }
-  return FromSortedObject(std::move(out));
+  entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(kept), entries.end());
+  return FromSortedObject(std::move(entries));
 }
 
 Value Value::FromSortedObject(Object entries) { return Boxed(Kind::kObject, std::move(entries)); }
@@ -209,9 +222,11 @@ const Value* Value::Find(std::string_view key) const {
   auto it =
       std::lower_bound(obj.begin(), obj.end(), key, [](const ObjectEntry& e, std::string_view k) {
         if (e.first.kind() != Kind::kString) return e.first.kind() < Kind::kString;
-        return std::string_view(e.first.AsString()) < k;
+        return CompareBytes(e.first.Payload<std::string>(), k) < 0;
       });
-  if (it == obj.end() || !it->first.IsString() || it->first.AsString() != key) return nullptr;
+  if (it == obj.end() || !it->first.IsString() || it->first.Payload<std::string>() != key) {
+    return nullptr;
+  }
   return &it->second;
 }
 
@@ -273,8 +288,7 @@ int Value::Compare(const Value& other) const {
       return AsNumber().Compare(other.AsNumber());
     case Kind::kString: {
       if (node_ == other.node_) return 0;
-      int c = AsString().compare(other.AsString());
-      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+      return CompareBytes(Payload<std::string>(), other.Payload<std::string>());
     }
     case Kind::kArray:
     case Kind::kSet: {
@@ -406,46 +420,61 @@ namespace {
 // Builds values from JSON with the strings it has seen shared: plans and states repeat the same
 // keys and short values (addresses' types, actions) thousands of times, and one allocation
 // each would dominate the conversion. The memory is direct-mapped, one string per slot: a
-// lookup is one hash and one compare, and a string seen once (an ID) costs no table growth,
-// only the slot it takes over.
+// lookup is one hash and one compare, and a string seen once (an ID) only takes over a slot.
+// Tables start small (json.unmarshal and workspace documents are small) and grow with the
+// strings a document brings.
 class ValueFactory {
  public:
-  Value Key(std::string_view s) { return Shared(s, keys_); }
-  Value String(std::string_view s) { return Shared(s, strings_); }
+  Value Key(std::string_view s) { return keys_.Shared(s); }
+  Value String(std::string_view s) { return strings_.Shared(s); }
 
-  // entries: string keys, in document order. JSON texts written by Go (Terraform) already
-  // have sorted keys, so the common case costs one pass.
+  // entries: string keys, in document order. Maps in Terraform's JSON already have sorted
+  // keys; MakeObject sorts only when they are not.
   static Value Object(std::vector<ObjectEntry> entries) {
-    bool ascending = true;
-    for (size_t i = 1; i < entries.size() && ascending; ++i) {
-      ascending = entries[i - 1].first.AsString() < entries[i].first.AsString();
-    }
-    if (ascending) return Value::FromSortedObject(std::move(entries));
-    return Value::MakeObject(std::move(entries));  // sorts; the last of duplicate keys wins
+    return Value::MakeObject(std::move(entries));
   }
 
  private:
   static constexpr size_t kSharedMaxLength = 24;
-  struct Slot {
-    size_t hash = 0;
-    Value value;
+
+  class Table {
+   public:
+    explicit Table(size_t max_slots) : max_slots_(max_slots) {}
+    Value Shared(std::string_view s) {
+      if (s.size() > kSharedMaxLength) return Value::String(std::string(s));
+      if (slots_.empty()) slots_.resize(kFirstSlots);
+      size_t hash = std::hash<std::string_view>()(s);
+      Slot& slot = slots_[hash & (slots_.size() - 1)];
+      if (slot.hash == hash && slot.value.IsString() && slot.value.AsString() == s) {
+        return slot.value;
+      }
+      Value made = Value::String(std::string(s));
+      slot.hash = hash;
+      slot.value = made;
+      if (++made_ > 2 * slots_.size() && slots_.size() < max_slots_) Grow();
+      return made;
+    }
+
+   private:
+    static constexpr size_t kFirstSlots = 64;
+    struct Slot {
+      size_t hash = 0;
+      Value value;
+    };
+    void Grow() {
+      std::vector<Slot> bigger(slots_.size() * 4);
+      for (auto& slot : slots_) {
+        if (slot.value.IsString()) bigger[slot.hash & (bigger.size() - 1)] = std::move(slot);
+      }
+      slots_ = std::move(bigger);
+      made_ = 0;
+    }
+    std::vector<Slot> slots_;
+    size_t made_ = 0;  // strings made since the table last grew
+    size_t max_slots_;
   };
-  template <size_t N>
-  struct Table {
-    std::vector<Slot> slots = std::vector<Slot>(N);
-  };
-  template <size_t N>
-  static Value Shared(std::string_view s, Table<N>& table) {
-    if (s.size() > kSharedMaxLength) return Value::String(std::string(s));
-    size_t hash = std::hash<std::string_view>()(s);
-    Slot& slot = table.slots[hash & (N - 1)];
-    if (slot.hash == hash && slot.value.IsString() && slot.value.AsString() == s) return slot.value;
-    slot.hash = hash;
-    slot.value = Value::String(std::string(s));
-    return slot.value;
-  }
-  Table<1024> keys_;
-  Table<4096> strings_;
+  Table keys_{1024};
+  Table strings_{4096};
 };
 
 Value FromJsonWith(const boost::json::value& json, ValueFactory& factory) {
