@@ -5,6 +5,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <unordered_map>
 
@@ -60,6 +61,22 @@ inline int CompareBytes(std::string_view a, std::string_view b) {
   }
   int c = a.compare(b);
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+// Zero-padded prefixes as numbers that order as their bytes do (big-endian).
+inline uint64_t PrefixOrder(const std::array<uint8_t, 6>& prefix) {
+  uint64_t x = 0;
+  std::memcpy(&x, prefix.data(), prefix.size());
+  return __builtin_bswap64(x);
+}
+
+inline int CompareOrders(uint64_t a, uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
+
+// A string's first bytes, zero-padded (Value's prefix).
+std::array<uint8_t, 6> PrefixOf(std::string_view s) {
+  std::array<uint8_t, 6> prefix{};
+  std::memcpy(prefix.data(), s.data(), std::min(s.size(), prefix.size()));
+  return prefix;
 }
 
 }  // namespace
@@ -123,7 +140,19 @@ Value Value::Num(Number n) {
   return v;
 }
 
-Value Value::String(std::string s) { return Boxed(Kind::kString, std::move(s)); }
+Value Value::String(std::string s) {
+  std::array<uint8_t, kPrefixBytes> prefix = PrefixOf(s);
+  Value v = Boxed(Kind::kString, std::move(s));
+  v.prefix_ = prefix;
+  return v;
+}
+
+// The order of two strings' zero-padded prefixes: when they differ, so do the strings, in the
+// same order (a shorter string's padding sorts before any byte but 0); when they are equal,
+// only the whole strings can tell.
+inline int ComparePrefixes(const Value& a, const Value& b) {
+  return CompareOrders(PrefixOrder(a.prefix_), PrefixOrder(b.prefix_));
+}
 
 Value Value::MakeArray(Array items) { return Boxed(Kind::kArray, std::move(items)); }
 
@@ -205,10 +234,44 @@ size_t Value::Size() const {
   }
 }
 
+namespace {
+// The entry of a sorted object with the string key whose zero-padded prefix and bytes are
+// given; nullptr when absent. Prefixes decide most steps of the search without reading the
+// keys' strings.
+template <typename SameNode>
+const ObjectEntry* FindStringKey(const Object& obj, const std::array<uint8_t, 6>& prefix,
+                                 std::string_view key, SameNode same_node) {
+  const uint64_t sought = PrefixOrder(prefix);
+  auto order = [&](const Value& k) {  // k against the key sought
+    if (k.kind() != Kind::kString) return k.kind() < Kind::kString ? -1 : 1;
+    if (int c = CompareOrders(PrefixOrder(k.PrefixBytes()), sought); c != 0) return c;
+    if (same_node(k)) return 0;
+    return CompareBytes(k.AsString(), key);
+  };
+  size_t lo = 0, hi = obj.size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = order(obj[mid].first);
+    if (c == 0) return &obj[mid];
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 const Value* Value::Find(const Value& key) const {
   if (kind_ != Kind::kObject) return nullptr;
-  if (key.kind_ == Kind::kString) return Find(std::string_view(key.Payload<std::string>()));
-  const Object& obj = AsObject();
+  const Object& obj = Payload<Object>();
+  if (key.kind_ == Kind::kString) {
+    const ObjectEntry* e = FindStringKey(obj, key.prefix_, key.Payload<std::string>(),
+                                         [&](const Value& k) { return k.node_ == key.node_; });
+    return e ? &e->second : nullptr;
+  }
   auto it = std::lower_bound(obj.begin(), obj.end(), key,
                              [](const ObjectEntry& e, const Value& k) { return e.first < k; });
   if (it == obj.end() || it->first != key) return nullptr;
@@ -217,17 +280,9 @@ const Value* Value::Find(const Value& key) const {
 
 const Value* Value::Find(std::string_view key) const {
   if (kind_ != Kind::kObject) return nullptr;
-  const Object& obj = AsObject();
-  // String keys sort after null, booleans and numbers, and among themselves bytewise.
-  auto it =
-      std::lower_bound(obj.begin(), obj.end(), key, [](const ObjectEntry& e, std::string_view k) {
-        if (e.first.kind() != Kind::kString) return e.first.kind() < Kind::kString;
-        return CompareBytes(e.first.Payload<std::string>(), k) < 0;
-      });
-  if (it == obj.end() || !it->first.IsString() || it->first.Payload<std::string>() != key) {
-    return nullptr;
-  }
-  return &it->second;
+  const ObjectEntry* e =
+      FindStringKey(Payload<Object>(), PrefixOf(key), key, [](const Value&) { return false; });
+  return e ? &e->second : nullptr;
 }
 
 bool Value::SetContains(const Value& item) const {
@@ -288,6 +343,7 @@ int Value::Compare(const Value& other) const {
       return AsNumber().Compare(other.AsNumber());
     case Kind::kString: {
       if (node_ == other.node_) return 0;
+      if (int c = ComparePrefixes(*this, other); c != 0) return c < 0 ? -1 : 1;
       return CompareBytes(Payload<std::string>(), other.Payload<std::string>());
     }
     case Kind::kArray:
