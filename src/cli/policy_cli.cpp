@@ -52,7 +52,7 @@ Value Merge(const Value& a, const Value& b, const std::string& where) {
   if (!a.IsObject() || !b.IsObject()) {
     throw std::runtime_error("data conflict at " + (where.empty() ? "data" : where));
   }
-  std::vector<policy::ObjectEntry> entries = a.AsObject();
+  std::vector<policy::ObjectEntry> entries = a.AsObject().Entries();
   for (const auto& [k, v] : b.AsObject()) {
     const Value* existing = a.Find(k);
     if (existing) {

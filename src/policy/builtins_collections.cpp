@@ -66,7 +66,7 @@ Set KeysParam(std::string_view fn, const Value& v) {
 std::optional<Value> ObjectRemove(const Args& args, BuiltinContext&) {
   const Object& obj = ObjectArg("object.remove", args, 1);
   Set keys = KeysParam("object.remove", args[1]);
-  Object out;
+  std::vector<ObjectEntry> out;
   for (const auto& entry : obj) {
     if (!std::binary_search(keys.begin(), keys.end(), entry.first, ValueLess())) {
       out.push_back(entry);
@@ -78,7 +78,7 @@ std::optional<Value> ObjectRemove(const Args& args, BuiltinContext&) {
 std::optional<Value> ObjectFilter(const Args& args, BuiltinContext&) {
   const Object& obj = ObjectArg("object.filter", args, 1);
   Set keys = KeysParam("object.filter", args[1]);
-  Object out;
+  std::vector<ObjectEntry> out;
   for (const auto& entry : obj) {
     if (std::binary_search(keys.begin(), keys.end(), entry.first, ValueLess())) {
       out.push_back(entry);
@@ -91,7 +91,7 @@ std::optional<Value> ObjectFilter(const Args& args, BuiltinContext&) {
 Value MergeWithOverwrite(const Value& a, const Value& b) {
   const Object& x = a.AsObject();
   const Object& y = b.AsObject();
-  Object out;
+  std::vector<ObjectEntry> out;
   out.reserve(x.size() + y.size());
   size_t i = 0;
   size_t j = 0;
@@ -257,7 +257,7 @@ Value FilterValue(const Value& v, const PathNode& node) {
   if (node.leaf) return v;
   switch (v.kind()) {
     case Kind::kObject: {
-      Object out;
+      std::vector<ObjectEntry> out;
       for (const auto& [k, val] : v.AsObject()) {
         auto it = node.children.find(k);
         if (it != node.children.end()) out.emplace_back(k, FilterValue(val, it->second));
@@ -291,7 +291,7 @@ std::optional<Value> RemoveValue(const Value& v, const PathNode* node) {
   if (node->leaf) return std::nullopt;
   switch (v.kind()) {
     case Kind::kObject: {
-      Object out;
+      std::vector<ObjectEntry> out;
       for (const auto& [k, val] : v.AsObject()) {
         auto it = node->children.find(k);
         auto kept = RemoveValue(val, it == node->children.end() ? nullptr : &it->second);
@@ -377,7 +377,7 @@ Value EditAt(const Value& doc, const Array& path, size_t depth, const Edit& edit
   if (depth + 1 == path.size()) return edit(doc, path[depth]);
   const Value& key = path[depth];
   if (doc.IsObject()) {
-    Object out = doc.AsObject();
+    std::vector<ObjectEntry> out = doc.AsObject().Entries();
     auto it = std::lower_bound(out.begin(), out.end(), key,
                                [](const ObjectEntry& e, const Value& k) { return e.first < k; });
     if (it == out.end() || it->first != key) Fail(kPatch, "path not found");
@@ -398,7 +398,7 @@ Value PatchAdd(const Value& doc, const Array& path, const Value& value) {
   if (path.empty()) return value;
   return EditAt(doc, path, 0, [&](const Value& c, const Value& key) -> Value {
     if (c.IsObject()) {
-      std::vector<ObjectEntry> entries = c.AsObject();
+      std::vector<ObjectEntry> entries = c.AsObject().Entries();
       entries.emplace_back(key, value);
       return Value::MakeObject(std::move(entries));
     }
@@ -422,7 +422,7 @@ Value PatchRemove(const Value& doc, const Array& path) {
   if (path.empty()) Fail(kPatch, "cannot remove the root document");
   return EditAt(doc, path, 0, [&](const Value& c, const Value& key) -> Value {
     if (c.IsObject()) {
-      Object out;
+      std::vector<ObjectEntry> out;
       bool found = false;
       for (const auto& e : c.AsObject()) {
         if (e.first == key) {

@@ -867,7 +867,7 @@ std::optional<Value> UrlQueryDecodeObject(const Args& args, BuiltinContext& ctx)
   // Values keep their order under each key.
   std::stable_sort(pairs.begin(), pairs.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  Object out;
+  std::vector<ObjectEntry> out;
   for (size_t i = 0; i < pairs.size();) {
     Array values;
     size_t j = i;

@@ -25,7 +25,7 @@ Value Upsert(const Value& doc, const std::vector<std::string>& path, size_t inde
   const Value* existing = doc.Find(key);
   Value child = existing && existing->IsObject() ? *existing : Value::EmptyObject();
   std::vector<ObjectEntry> entries;
-  if (doc.IsObject()) entries = doc.AsObject();
+  if (doc.IsObject()) entries = doc.AsObject().Entries();
   entries.emplace_back(key, Upsert(child, path, index + 1, value));
   return Value::MakeObject(std::move(entries));  // the later entry for key wins
 }
@@ -529,7 +529,8 @@ bool Evaluator::EvalData(const DataNode* node, std::vector<std::string>& prefix,
 
 Value Evaluator::MaterializeNode(const DataNode* node, std::vector<std::string>& prefix) {
   std::vector<ObjectEntry> entries;
-  if (auto base = BaseDataAt(prefix); base && base->IsObject()) entries = base->AsObject();
+  if (auto base = BaseDataAt(prefix); base && base->IsObject())
+    entries = base->AsObject().Entries();
   if (node) {
     for (auto& [name, child] : node->children) {
       prefix.push_back(name);
@@ -925,7 +926,7 @@ std::optional<Value> Evaluator::RuleDocument(const RuleSet& rules) {
           Charge(key->Footprint() + v.Footprint());
         });
       }
-      Object obj(entries.begin(), entries.end());
+      std::vector<ObjectEntry> obj(entries.begin(), entries.end());
       result = Value::FromSortedObject(std::move(obj));
       break;
     }

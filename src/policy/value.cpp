@@ -166,9 +166,14 @@ void Value::Release() noexcept {
     case Kind::kSet:
       delete static_cast<const value_detail::Box<Array>*>(node_);
       break;
-    case Kind::kObject:
-      delete static_cast<const value_detail::Box<Object>*>(node_);
+    case Kind::kObject: {
+      auto* node = const_cast<value_detail::ObjectNode*>(
+          static_cast<const value_detail::ObjectNode*>(node_));
+      for (size_t i = node->data.size_; i > 0; --i) node->data.data_[i - 1].~ObjectEntry();
+      node->~ObjectNode();
+      ::operator delete(node);
       break;
+    }
     default:
       break;
   }
@@ -180,26 +185,88 @@ Value Value::MakeSet(std::vector<Value> items) {
   return FromSortedSet(std::move(items));
 }
 
-Value Value::MakeObject(std::vector<ObjectEntry> entries) {
-  auto by_key = [](const ObjectEntry& a, const ObjectEntry& b) { return a.first < b.first; };
-  if (!std::is_sorted(entries.begin(), entries.end(), by_key)) {
-    std::stable_sort(entries.begin(), entries.end(), by_key);
+namespace {
+constexpr size_t kInsertionSortMax = 32;
+}  // namespace
+
+// Compare, with string keys (JSON's) compared inline: by prefix, by identity, then by bytes.
+int CompareKeys(const Value& a, const Value& b) {
+  if (a.kind_ == Kind::kString && b.kind_ == Kind::kString) {
+    if (int c = ComparePrefixes(a, b); c != 0) return c;
+    if (a.node_ == b.node_) return 0;
+    return CompareBytes(a.Payload<std::string>(), b.Payload<std::string>());
   }
-  // Keep the last of equal keys, in place.
-  size_t kept = 0;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (kept > 0 && entries[kept - 1].first == entries[i].first) {
-      entries[kept - 1].second = std::move(entries[i].second);
+  return a.Compare(b);
+}
+
+value_detail::ObjectNode* Value::NewObjectNode(size_t n) {
+  void* memory = ::operator new(sizeof(value_detail::ObjectNode) + n * sizeof(ObjectEntry));
+  auto* node = new (memory) value_detail::ObjectNode();
+  node->data.data_ = reinterpret_cast<ObjectEntry*>(node + 1);
+  node->data.size_ = n;
+  return node;
+}
+
+Value Value::AdoptObjectNode(value_detail::ObjectNode* node) {
+  Value v;
+  v.kind_ = Kind::kObject;
+  v.node_ = node;  // from here on, Release frees the node whatever happens
+  Object& entries = node->data;
+  ObjectEntry* first = entries.data_;
+  ObjectEntry* last = first + entries.size_;
+  auto by_key = [](const ObjectEntry& a, const ObjectEntry& b) {
+    return CompareKeys(a.first, b.first) < 0;
+  };
+  if (!std::is_sorted(first, last, by_key)) {
+    if (entries.size_ <= kInsertionSortMax) {
+      // Stable, in place, and without the temporary buffer stable_sort allocates.
+      for (ObjectEntry* i = first + 1; i < last; ++i) {
+        if (!by_key(*i, *(i - 1))) continue;
+        ObjectEntry moving = std::move(*i);
+        ObjectEntry* j = i;
+        for (; j > first && by_key(moving, *(j - 1)); --j) *j = std::move(*(j - 1));
+        *j = std::move(moving);
+      }
     } else {
-      if (kept != i) entries[kept] = std::move(entries[i]);
+      std::stable_sort(first, last, by_key);
+    }
+  }
+  // Keep the last of equal keys, in place; the entries left over are destroyed.
+  size_t kept = 0;
+  for (size_t i = 0; i < entries.size_; ++i) {
+    if (kept > 0 && CompareKeys(first[kept - 1].first, first[i].first) == 0) {
+      first[kept - 1].second = std::move(first[i].second);
+    } else {
+      if (kept != i) first[kept] = std::move(first[i]);
       ++kept;
     }
   }
-  entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(kept), entries.end());
-  return FromSortedObject(std::move(entries));
+  for (size_t i = kept; i < entries.size_; ++i) first[i].~ObjectEntry();
+  entries.size_ = kept;
+  return v;
 }
 
-Value Value::FromSortedObject(Object entries) { return Boxed(Kind::kObject, std::move(entries)); }
+Value Value::MakeObject(std::vector<ObjectEntry> entries) {
+  if (entries.empty()) return EmptyObject();
+  value_detail::ObjectNode* node = NewObjectNode(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    new (node->data.data_ + i) ObjectEntry(std::move(entries[i]));
+  }
+  return AdoptObjectNode(node);
+}
+
+Value Value::ObjectFromPairs(Value* pairs, size_t n) {
+  if (n == 0) return EmptyObject();
+  value_detail::ObjectNode* node = NewObjectNode(n);
+  for (size_t i = 0; i < n; ++i) {
+    new (node->data.data_ + i) ObjectEntry(std::move(pairs[2 * i]), std::move(pairs[2 * i + 1]));
+  }
+  return AdoptObjectNode(node);
+}
+
+Value Value::FromSortedObject(std::vector<ObjectEntry> entries) {
+  return MakeObject(std::move(entries));  // checking the order is one pass
+}
 
 Value Value::FromSortedSet(Set items) { return Boxed(Kind::kSet, std::move(items)); }
 
@@ -208,7 +275,7 @@ Value Value::EmptyArray() {
   return empty;
 }
 Value Value::EmptyObject() {
-  static const Value empty = FromSortedObject({});
+  static const Value empty = AdoptObjectNode(NewObjectNode(0));
   return empty;
 }
 Value Value::EmptySet() {
@@ -266,7 +333,7 @@ const ObjectEntry* FindStringKey(const Object& obj, const std::array<uint8_t, 6>
 
 const Value* Value::Find(const Value& key) const {
   if (kind_ != Kind::kObject) return nullptr;
-  const Object& obj = Payload<Object>();
+  const Object& obj = ObjectPayload();
   if (key.kind_ == Kind::kString) {
     const ObjectEntry* e = FindStringKey(obj, key.prefix_, key.Payload<std::string>(),
                                          [&](const Value& k) { return k.node_ == key.node_; });
@@ -281,7 +348,7 @@ const Value* Value::Find(const Value& key) const {
 const Value* Value::Find(std::string_view key) const {
   if (kind_ != Kind::kObject) return nullptr;
   const ObjectEntry* e =
-      FindStringKey(Payload<Object>(), PrefixOf(key), key, [](const Value&) { return false; });
+      FindStringKey(ObjectPayload(), PrefixOf(key), key, [](const Value&) { return false; });
   return e ? &e->second : nullptr;
 }
 
@@ -587,14 +654,10 @@ class ValueBuilder {
   bool on_document_end(ec_t&) { return true; }
   bool on_object_begin(ec_t&) { return true; }
   bool on_object_end(std::size_t n, ec_t&) {
-    std::vector<ObjectEntry> entries;
-    entries.reserve(n);
-    auto first = stack_.end() - static_cast<std::ptrdiff_t>(2 * n);
-    for (auto it = first; it != stack_.end(); it += 2) {
-      entries.emplace_back(std::move(*it), std::move(*(it + 1)));
-    }
-    stack_.erase(first, stack_.end());
-    stack_.push_back(ValueFactory::Object(std::move(entries)));
+    size_t first = stack_.size() - 2 * n;
+    Value object = Value::ObjectFromPairs(stack_.data() + first, n);
+    stack_.resize(first);
+    stack_.push_back(std::move(object));
     return true;
   }
   bool on_array_begin(ec_t&) { return true; }
