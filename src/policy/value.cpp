@@ -63,20 +63,16 @@ inline int CompareBytes(std::string_view a, std::string_view b) {
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
-// Zero-padded prefixes as numbers that order as their bytes do (big-endian).
-inline uint64_t PrefixOrder(const std::array<uint8_t, 6>& prefix) {
-  uint64_t x = 0;
-  std::memcpy(&x, prefix.data(), prefix.size());
-  return __builtin_bswap64(x);
-}
-
 inline int CompareOrders(uint64_t a, uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
-// A string's first bytes, zero-padded (Value's prefix).
-std::array<uint8_t, 6> PrefixOf(std::string_view s) {
-  std::array<uint8_t, 6> prefix{};
-  std::memcpy(prefix.data(), s.data(), std::min(s.size(), prefix.size()));
-  return prefix;
+// A string's first six bytes, zero-padded, as a big-endian number: numbers order as the
+// bytes do (Value's prefix).
+uint64_t PrefixNumber(std::string_view s) {
+  unsigned char bytes[8] = {};
+  std::memcpy(bytes, s.data(), std::min<size_t>(s.size(), 6));
+  uint64_t n = 0;
+  for (int i = 0; i < 6; ++i) n = (n << 8) | bytes[i];
+  return n;
 }
 
 }  // namespace
@@ -120,8 +116,7 @@ std::string Number::ToString() const {
 
 Value Value::Bool(bool b) {
   Value v;
-  v.kind_ = Kind::kBoolean;
-  v.flag_ = b;
+  v.head_ = Head(Kind::kBoolean, b);
   return v;
 }
 
@@ -130,8 +125,7 @@ Value Value::Double(double d) { return Num(Number::Double(d)); }
 
 Value Value::Num(Number n) {
   Value v;
-  v.kind_ = Kind::kNumber;
-  v.flag_ = n.is_int;
+  v.head_ = Head(Kind::kNumber, n.is_int);
   if (n.is_int) {
     v.i_ = n.i;
   } else {
@@ -141,9 +135,9 @@ Value Value::Num(Number n) {
 }
 
 Value Value::String(std::string s) {
-  std::array<uint8_t, kPrefixBytes> prefix = PrefixOf(s);
+  uint64_t prefix = PrefixNumber(s);
   Value v = Boxed(Kind::kString, std::move(s));
-  v.prefix_ = prefix;
+  v.head_ = Head(Kind::kString, false, prefix);
   return v;
 }
 
@@ -151,14 +145,14 @@ Value Value::String(std::string s) {
 // same order (a shorter string's padding sorts before any byte but 0); when they are equal,
 // only the whole strings can tell.
 inline int ComparePrefixes(const Value& a, const Value& b) {
-  return CompareOrders(PrefixOrder(a.prefix_), PrefixOrder(b.prefix_));
+  return CompareOrders(a.PrefixOrder(), b.PrefixOrder());
 }
 
 Value Value::MakeArray(Array items) { return Boxed(Kind::kArray, std::move(items)); }
 
 void Value::Release() noexcept {
   if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kString:
       delete static_cast<const value_detail::Box<std::string>*>(node_);
       break;
@@ -191,7 +185,7 @@ constexpr size_t kInsertionSortMax = 32;
 
 // Compare, with string keys (JSON's) compared inline: by prefix, by identity, then by bytes.
 int CompareKeys(const Value& a, const Value& b) {
-  if (a.kind_ == Kind::kString && b.kind_ == Kind::kString) {
+  if (a.kind() == Kind::kString && b.kind() == Kind::kString) {
     if (int c = ComparePrefixes(a, b); c != 0) return c;
     if (a.node_ == b.node_) return 0;
     return CompareBytes(a.Payload<std::string>(), b.Payload<std::string>());
@@ -209,7 +203,7 @@ value_detail::ObjectNode* Value::NewObjectNode(size_t n) {
 
 Value Value::AdoptObjectNode(value_detail::ObjectNode* node) {
   Value v;
-  v.kind_ = Kind::kObject;
+  v.head_ = Head(Kind::kObject);
   v.node_ = node;  // from here on, Release frees the node whatever happens
   Object& entries = node->data;
   ObjectEntry* first = entries.data_;
@@ -284,7 +278,7 @@ Value Value::EmptySet() {
 }
 
 size_t Value::Size() const {
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kString: {
       size_t n = 0;
       for (unsigned char c : AsString()) n += (c & 0xC0) != 0x80;
@@ -306,12 +300,12 @@ namespace {
 // given; nullptr when absent. Prefixes decide most steps of the search without reading the
 // keys' strings.
 template <typename SameNode>
-const ObjectEntry* FindStringKey(const Object& obj, const std::array<uint8_t, 6>& prefix,
-                                 std::string_view key, SameNode same_node) {
-  const uint64_t sought = PrefixOrder(prefix);
+const ObjectEntry* FindStringKey(const Object& obj, uint64_t prefix, std::string_view key,
+                                 SameNode same_node) {
+  const uint64_t sought = prefix;
   auto order = [&](const Value& k) {  // k against the key sought
     if (k.kind() != Kind::kString) return k.kind() < Kind::kString ? -1 : 1;
-    if (int c = CompareOrders(PrefixOrder(k.PrefixBytes()), sought); c != 0) return c;
+    if (int c = CompareOrders(k.PrefixOrder(), sought); c != 0) return c;
     if (same_node(k)) return 0;
     return CompareBytes(k.AsString(), key);
   };
@@ -332,10 +326,10 @@ const ObjectEntry* FindStringKey(const Object& obj, const std::array<uint8_t, 6>
 }  // namespace
 
 const Value* Value::Find(const Value& key) const {
-  if (kind_ != Kind::kObject) return nullptr;
+  if (kind() != Kind::kObject) return nullptr;
   const Object& obj = ObjectPayload();
-  if (key.kind_ == Kind::kString) {
-    const ObjectEntry* e = FindStringKey(obj, key.prefix_, key.Payload<std::string>(),
+  if (key.kind() == Kind::kString) {
+    const ObjectEntry* e = FindStringKey(obj, key.PrefixOrder(), key.Payload<std::string>(),
                                          [&](const Value& k) { return k.node_ == key.node_; });
     return e ? &e->second : nullptr;
   }
@@ -346,22 +340,22 @@ const Value* Value::Find(const Value& key) const {
 }
 
 const Value* Value::Find(std::string_view key) const {
-  if (kind_ != Kind::kObject) return nullptr;
+  if (kind() != Kind::kObject) return nullptr;
   const ObjectEntry* e =
-      FindStringKey(ObjectPayload(), PrefixOf(key), key, [](const Value&) { return false; });
+      FindStringKey(ObjectPayload(), PrefixNumber(key), key, [](const Value&) { return false; });
   return e ? &e->second : nullptr;
 }
 
 bool Value::SetContains(const Value& item) const {
-  if (kind_ != Kind::kSet) return false;
+  if (kind() != Kind::kSet) return false;
   const Set& s = AsSet();
   return std::binary_search(s.begin(), s.end(), item, ValueLess());
 }
 
 const Value* Value::Lookup(const Value& key) const {
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kArray: {
-      if (key.kind_ != Kind::kNumber) return nullptr;
+      if (key.kind() != Kind::kNumber) return nullptr;
       auto idx = key.AsNumber().AsInt();
       const Array& arr = Payload<Array>();
       if (!idx || *idx < 0 || static_cast<uint64_t>(*idx) >= arr.size()) return nullptr;
@@ -377,7 +371,7 @@ const Value* Value::Lookup(const Value& key) const {
 }
 
 std::optional<Value> Value::Index(const Value& key) const {
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kArray: {
       if (!key.IsNumber()) return std::nullopt;
       auto idx = key.AsNumber().AsInt();
@@ -399,14 +393,14 @@ std::optional<Value> Value::Index(const Value& key) const {
 }
 
 int Value::Compare(const Value& other) const {
-  if (kind_ != other.kind_) return kind_ < other.kind_ ? -1 : 1;
-  switch (kind_) {
+  if (kind() != other.kind()) return kind() < other.kind() ? -1 : 1;
+  switch (kind()) {
     case Kind::kNull:
       return 0;
     case Kind::kBoolean:
-      return flag_ == other.flag_ ? 0 : (flag_ ? 1 : -1);
+      return flag() == other.flag() ? 0 : (flag() ? 1 : -1);
     case Kind::kNumber:
-      if (flag_ && other.flag_) return i_ < other.i_ ? -1 : (i_ > other.i_ ? 1 : 0);
+      if (flag() && other.flag()) return i_ < other.i_ ? -1 : (i_ > other.i_ ? 1 : 0);
       return AsNumber().Compare(other.AsNumber());
     case Kind::kString: {
       if (node_ == other.node_) return 0;
@@ -416,8 +410,8 @@ int Value::Compare(const Value& other) const {
     case Kind::kArray:
     case Kind::kSet: {
       if (node_ == other.node_) return 0;
-      const auto& a = kind_ == Kind::kArray ? AsArray() : AsSet();
-      const auto& b = kind_ == Kind::kArray ? other.AsArray() : other.AsSet();
+      const auto& a = kind() == Kind::kArray ? AsArray() : AsSet();
+      const auto& b = kind() == Kind::kArray ? other.AsArray() : other.AsSet();
       size_t n = std::min(a.size(), b.size());
       for (size_t i = 0; i < n; ++i) {
         int c = a[i].Compare(b[i]);
@@ -444,11 +438,11 @@ int Value::Compare(const Value& other) const {
 
 std::string Value::ToJson() const {
   std::string out;
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kNull:
       return "null";
     case Kind::kBoolean:
-      return flag_ ? "true" : "false";
+      return flag() ? "true" : "false";
     case Kind::kNumber:
       return AsNumber().ToString();
     case Kind::kString:
@@ -456,7 +450,7 @@ std::string Value::ToJson() const {
       return out;
     case Kind::kArray:
     case Kind::kSet: {
-      const auto& items = kind_ == Kind::kArray ? AsArray() : AsSet();
+      const auto& items = kind() == Kind::kArray ? AsArray() : AsSet();
       out += '[';
       for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += ',';
@@ -484,7 +478,7 @@ std::string Value::ToJson() const {
 
 std::string Value::ToRego() const {
   std::string out;
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kArray: {
       out += '[';
       const Array& items = AsArray();
@@ -525,12 +519,12 @@ std::string Value::ToRego() const {
 }
 
 size_t Value::Footprint() const {
-  switch (kind_) {
+  switch (kind()) {
     case Kind::kString:
       return sizeof(Value) + AsString().size();
     case Kind::kArray:
     case Kind::kSet:
-      return sizeof(Value) * (1 + (kind_ == Kind::kArray ? AsArray() : AsSet()).size());
+      return sizeof(Value) * (1 + (kind() == Kind::kArray ? AsArray() : AsSet()).size());
     case Kind::kObject:
       return sizeof(Value) * (1 + 2 * AsObject().size());
     default:
