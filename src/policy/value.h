@@ -3,7 +3,6 @@
 // elements sorted by OPA's total order, so equal values compare equal and print the same.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -11,7 +10,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,10 +46,10 @@ using Set = std::vector<Value>;  // sorted, unique
 class Object;  // below: a sorted object's entries
 
 namespace value_detail {
-// A shared, immutable payload with an intrusive count: a Value is 16 bytes (kind, flag and one
-// word), where a std::shared_ptr and an inline Number made it 48. Plans of thousands of
-// resources are millions of values, so the size is most of the cost of building, copying and
-// freeing them.
+// A shared, immutable payload with an intrusive count: a Value is 16 bytes (a header word and
+// a payload word: number, boolean or node), where a std::shared_ptr and an inline Number made
+// it 48. Plans of thousands of resources are millions of values, so the size is most of the
+// cost of building, copying and freeing them.
 struct Node {
   mutable std::atomic<uint32_t> refs{1};
 };
@@ -102,7 +100,8 @@ class Value {
   static Value MakeSet(std::vector<Value> items);
   // Sorts by key; a later duplicate key replaces an earlier one.
   static Value MakeObject(std::vector<ObjectEntry> entries);
-  // Trusts that entries are already sorted and unique (builders that keep them so).
+  // For builders that keep entries sorted and unique: the order is checked (one pass), and
+  // sorted like MakeObject when it does not hold.
   static Value FromSortedObject(std::vector<ObjectEntry> entries);
   // An object of n entries taken (moved) from pairs laid out as key, value, key, value...
   // Sorts by key; a later duplicate key replaces an earlier one.
