@@ -200,6 +200,7 @@ class Value {
   // pointer, they decide most comparisons of keys without reading the string (a cache miss
   // per key on large inputs). One word, so copies and swaps stay two moves.
   friend int CompareKeys(const Value& a, const Value& b);
+  friend int CompareStrings(const Value& a, const Value& b);
   bool flag() const { return ((head_ >> 8) & 0xff) != 0; }
   static uint64_t Head(Kind kind, bool flag = false, uint64_t prefix = 0) {
     return static_cast<uint64_t>(kind) | (static_cast<uint64_t>(flag) << 8) | (prefix << 16);
