@@ -1,6 +1,7 @@
-// postgres::CommitWatch: a replica's commit clock, fed by the other connections' NOTIFY. On a
-// real PostgreSQL server (STATEHOUSE_TEST_PG_URL, as under `make test`; skipped without), in a
-// database of its own so that cutting its listener touches nobody else's.
+// postgres::CommitWatch and CommitNotifier: a replica's commit clock, fed by the other
+// replicas' notifications and by the heartbeat's snapshot comparison. On a real PostgreSQL server
+// (STATEHOUSE_TEST_PG_URL, as under `make test`; skipped without), in a database of its own so that
+// cutting its listener touches nobody else's.
 #include "storage/postgres/pg_commit_watch.h"
 
 #include <gtest/gtest.h>
@@ -58,9 +59,11 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
     EXPECT_EQ(watch.Connects(), 1u);
 
     // Another replica's write transaction: its own clock ticks at once, this one on the
-    // notification.
+    // notification its notifier sends after the commit. (The transaction writes nothing, so
+    // only the notification can tell.)
     CommitClock writer;
-    auto conn = postgres::Connect(url, &writer);
+    postgres::CommitNotifier notifier(url);
+    auto conn = postgres::Connect(url, &writer, &notifier);
     uint64_t before = watch.Clock().Count();
     conn->BeginWrite();
     conn->Exec("SELECT 1");
@@ -69,6 +72,36 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
     ASSERT_TRUE(WaitFor([&] { return watch.Clock().Count() > before; }))
         << "the notification never arrived";
     EXPECT_GE(watch.Notifications(), 1u);
+    EXPECT_GE(notifier.Sent(), 1u);
+
+    // A commit that nobody announces (a connection without a notifier) is counted all the
+    // same: it changes the database's transaction snapshot, which the next heartbeat reads.
+    auto silent = postgres::Connect(url);
+    silent->Exec("CREATE TABLE IF NOT EXISTS watch_probe (x int)");
+    auto snapshot = [&] {
+      sql::Statement s = silent->Prepare("SELECT pg_current_snapshot()::text");
+      EXPECT_TRUE(s.Step());
+      return s.Text(0);
+    };
+    ASSERT_TRUE(WaitFor([&] { return watch.Notifications() >= notifier.Sent(); }));
+    uint64_t notes_before = watch.Notifications();
+    uint64_t count_before = watch.Clock().Count();
+    uint64_t changes_before = watch.SnapshotChanges();
+    std::string snapshot_before = snapshot();
+    silent->Exec("INSERT INTO watch_probe VALUES (1)");
+    EXPECT_NE(snapshot(), snapshot_before) << "a commit must change the snapshot";
+    ASSERT_TRUE(WaitFor([&] { return watch.SnapshotChanges() > changes_before; }, 5s))
+        << "no heartbeat saw the snapshot change";
+    EXPECT_GT(watch.Clock().Count(), count_before);
+    EXPECT_EQ(watch.Notifications(), notes_before) << "nothing was announced";
+
+    // A notifier that stops sends what is pending first.
+    {
+      postgres::CommitNotifier last(url);
+      last.Poke();
+    }
+    ASSERT_TRUE(WaitFor([&] { return watch.Notifications() > notes_before; }))
+        << "the pending notification was dropped at stop";
 
     // A refused write ticks its own replica's clock too; reads tick nothing.
     conn->BeginWrite();

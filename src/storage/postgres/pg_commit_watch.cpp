@@ -40,10 +40,12 @@ class Listener {
     return ok && PQsetnonblocking(conn_, 1) == 0;
   }
 
-  // Sends a heartbeat and reads until its answer is complete or deadline passes. Counts the
-  // notifications that arrived meanwhile; false when the connection failed or timed out.
-  bool Heartbeat(SteadyClock::time_point deadline, uint64_t& notifications) {
-    if (!PQsendQuery(conn_, "SELECT 1")) return false;
+  // Sends a heartbeat and reads until its answer is complete or deadline passes: the
+  // database's transaction snapshot as text (xmin:xmax:running ids). Counts the notifications
+  // that arrived meanwhile; false when the connection failed or timed out.
+  bool Heartbeat(SteadyClock::time_point deadline, uint64_t& notifications, std::string& snapshot) {
+    if (!PQsendQuery(conn_, "SELECT pg_current_snapshot()::text")) return false;
+    snapshot.clear();
     while (PQflush(conn_) == 1) {
       if (!Wait(POLLOUT, deadline)) return false;
     }
@@ -56,7 +58,8 @@ class Listener {
           notifications += Drain();
           return true;
         }
-        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        if (ok) snapshot = PQgetvalue(r, 0, 0);
         PQclear(r);
         if (!ok) return false;
       }
@@ -156,16 +159,28 @@ void CommitWatch::Run() {
     connects_.fetch_add(1, std::memory_order_relaxed);
     // Commits made while nobody listened went unseen: everything kept before is stale.
     clock_.Tick();
+    std::string last_snapshot;  // none yet on this connection
     while (!stop_.load()) {
       auto sent = SteadyClock::now();
       uint64_t notes = 0;
-      bool alive = listener.Heartbeat(sent + clock_.Staleness(), notes);
+      std::string snapshot;
+      bool alive = listener.Heartbeat(sent + clock_.Staleness(), notes, snapshot);
       if (notes) {
         notifications_.fetch_add(notes, std::memory_order_relaxed);
         clock_.Tick();
       }
       if (!alive) break;
-      // Every commit made before `sent` has notified this connection by now.
+      // A transaction that finished since the last heartbeat's snapshot either was running
+      // then (listed) or started after it (at or above its xmax): either way this snapshot
+      // differs. The first one on a connection has nothing to compare with, so it ticks, which
+      // covers every commit before it.
+      if (snapshot != last_snapshot) {
+        if (!last_snapshot.empty()) snapshot_changes_.fetch_add(1, std::memory_order_relaxed);
+        clock_.Tick();
+        last_snapshot = std::move(snapshot);
+      }
+      // Every commit acknowledged before `sent` finished before this heartbeat's snapshot was
+      // taken, and has been counted by now.
       clock_.Confirm(sent);
       auto next = sent + heartbeat_;
       // Idle in short slices, so a stop is noticed quickly.
@@ -184,6 +199,81 @@ void CommitWatch::Run() {
     if (!stop_.load())
       warn("lost the connection that listens for other replicas' commits; reconnecting", "");
   }
+}
+
+CommitNotifier::CommitNotifier(std::string url) : url_(std::move(url)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+CommitNotifier::~CommitNotifier() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void CommitNotifier::Poke() {
+  // Only the poke that finds nothing pending wakes the thread; the others ride along.
+  if (pending_.exchange(true, std::memory_order_acq_rel)) return;
+  std::lock_guard lock(mutex_);
+  wake_.notify_one();
+}
+
+void CommitNotifier::Run() {
+  PGconn* conn = nullptr;
+  auto close = [&] {
+    if (conn) PQfinish(conn);
+    conn = nullptr;
+  };
+  SteadyClock::time_point retry_at{};  // after a failure, no new connection before this
+  bool warned = false;                 // one warning per outage
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || pending_.load(std::memory_order_acquire); });
+      stopping = stopping_;
+    }
+    if (!pending_.exchange(false, std::memory_order_acq_rel)) {
+      if (stopping) break;
+      continue;
+    }
+    if (!conn && SteadyClock::now() >= retry_at) {
+      const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+      const char* values[] = {url_.c_str(), "5", "statehouse-commit-notify", nullptr};
+      conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+      PGresult* r =
+          PQstatus(conn) == CONNECTION_OK ? PQexec(conn, "SET synchronous_commit = off") : nullptr;
+      bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (r) PQclear(r);
+      if (!ok) {
+        if (!warned)
+          log::Warn(
+              "cannot notify other replicas of commits; they see them at their next heartbeat",
+              {{"error", ErrorOf(conn)}});
+        warned = true;
+        close();
+        retry_at = SteadyClock::now() + std::chrono::seconds(1);
+      }
+    }
+    if (conn) {
+      PGresult* r = PQexec(conn, (std::string("NOTIFY ") + kCommitChannel).c_str());
+      bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (r) PQclear(r);
+      if (ok) {
+        sent_.fetch_add(1, std::memory_order_relaxed);
+        if (warned) log::Info("notifying other replicas of commits again");
+        warned = false;
+      } else {
+        close();  // the next poke connects again
+        retry_at = SteadyClock::now();
+      }
+    }
+    if (stopping) break;
+  }
+  close();
 }
 
 }  // namespace statehouse::storage::postgres

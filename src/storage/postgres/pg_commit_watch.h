@@ -1,11 +1,15 @@
-// The commit clock of a PostgreSQL replica. Every write transaction sends NOTIFY on the channel
-// below as part of its COMMIT, and this process ticks its clock after its own commits. A watcher
-// thread holds one more connection that LISTENs: each notification ticks the clock. Every
-// heartbeat (a query on that connection) proves that all notifications committed before it was
-// sent have arrived, and confirms the clock as of the heartbeat's sending; the clock vouches for
-// its count only while that confirmation is younger than the staleness bound. If the connection
-// drops, the confirmation ages out, caches are bypassed, and the clock ticks again once
-// listening resumes (notifications sent meanwhile were lost).
+// The commit clock of a PostgreSQL replica, and how replicas tell each other of commits.
+//
+// After each write transaction commits, this process ticks its own clock and pokes its
+// CommitNotifier, which sends NOTIFY on the channel below from a connection of its own. A
+// CommitWatch thread holds one more connection that LISTENs: each notification ticks the clock.
+// Notifications are only the fast path. What the guarantee rests on is the watch's heartbeat:
+// a query that reads PostgreSQL's transaction snapshot (the highest finished transaction id
+// and those still running). Any transaction that finished between two heartbeats changes it,
+// so a changed snapshot ticks the clock, and the clock is then confirmed as of the heartbeat's
+// sending; it vouches for its count only while that confirmation is younger than the staleness
+// bound. If the connection drops, the confirmation ages out, caches are bypassed, and the
+// clock ticks again once listening resumes.
 #pragma once
 
 #include <atomic>
@@ -22,6 +26,38 @@ namespace statehouse::storage::postgres {
 
 inline constexpr const char* kCommitChannel = "statehouse_commits";
 
+// Sends NOTIFY for this process's commits, outside the writers' transactions. PostgreSQL
+// serializes notifying transactions on one cluster-wide lock held until their commit is
+// flushed: a NOTIFY inside each write transaction held it across every write's WAL flush.
+// Here the notifying transaction is empty and does not wait for its flush
+// (synchronous_commit off), writers do not wait for it, and commits that arrive while one is
+// being sent share the next. A notification that is lost (database unreachable) only delays
+// other replicas until their next heartbeat.
+class CommitNotifier {
+ public:
+  explicit CommitNotifier(std::string url);
+  // Sends what is pending (one attempt), then stops.
+  ~CommitNotifier();
+  CommitNotifier(const CommitNotifier&) = delete;
+  CommitNotifier& operator=(const CommitNotifier&) = delete;
+
+  // A write transaction of this process committed (or may have).
+  void Poke();
+  // Notifications sent (tests and metrics).
+  uint64_t Sent() const { return sent_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+
+  const std::string url_;
+  std::atomic<bool> pending_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
 class CommitWatch {
  public:
   // staleness: the bound (> 0); heartbeats are sent five times within it.
@@ -31,8 +67,10 @@ class CommitWatch {
   CommitWatch& operator=(const CommitWatch&) = delete;
 
   CommitClock& Clock() { return clock_; }
-  // Notifications received and times listening (re)started (tests and logs).
+  // Notifications received, heartbeats that found the snapshot changed, and times listening
+  // (re)started (tests and logs).
   uint64_t Notifications() const { return notifications_.load(std::memory_order_relaxed); }
+  uint64_t SnapshotChanges() const { return snapshot_changes_.load(std::memory_order_relaxed); }
   uint64_t Connects() const { return connects_.load(std::memory_order_relaxed); }
 
  private:
@@ -44,6 +82,7 @@ class CommitWatch {
   CommitClock clock_;
   const std::chrono::milliseconds heartbeat_;
   std::atomic<uint64_t> notifications_{0};
+  std::atomic<uint64_t> snapshot_changes_{0};
   std::atomic<uint64_t> connects_{0};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -41,7 +41,8 @@ class PgConnection;
 
 class PgConnection final : public sql::Connection {
  public:
-  PgConnection(const std::string& url, CommitClock* clock) : clock_(clock) {
+  PgConnection(const std::string& url, CommitClock* clock, CommitNotifier* notifier)
+      : clock_(clock), notifier_(notifier) {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {url.c_str(), "5", "statehouse", nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -79,17 +80,16 @@ class PgConnection final : public sql::Connection {
     writing_ = false;
   }
   void Commit() override {
-    bool notify = writing_ && clock_;
+    bool wrote = writing_ && clock_;
     writing_ = false;
-    if (!notify) return Exec("COMMIT");
-    // The notification is sent when, and only if, the transaction commits; one round trip.
+    if (!wrote) return Exec("COMMIT");
     try {
-      Exec(kNotifyAndCommit);
+      Exec("COMMIT");
     } catch (...) {
-      clock_->Tick();  // the outcome may be unknown (a lost connection): count it
+      Committed();  // the outcome may be unknown (a lost connection): count it
       throw;
     }
-    clock_->Tick();
+    Committed();
   }
   void Rollback() noexcept override {
     // A refused write may have read newer rows than this replica's cache holds (a 412 after
@@ -114,10 +114,15 @@ class PgConnection final : public sql::Connection {
 
  private:
   class PgStatement;
-  static inline const std::string kNotifyAndCommit =
-      std::string("NOTIFY ") + kCommitChannel + "; COMMIT";
+  // This replica forgets at once; the others hear of it from the notifier (see CommitWatch).
+  void Committed() {
+    clock_->Tick();
+    if (notifier_) notifier_->Poke();
+  }
+
   PGconn* conn_ = nullptr;
   CommitClock* clock_;
+  CommitNotifier* notifier_;
   bool writing_ = false;
   int64_t changes_ = 0;
   bool broken_ = false;
@@ -249,8 +254,9 @@ void ThrowResult(PgConnection& conn, PGresult* result, std::string_view what) {
 
 }  // namespace
 
-std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock) {
-  return std::make_unique<PgConnection>(url, clock);
+std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock,
+                                         CommitNotifier* notifier) {
+  return std::make_unique<PgConnection>(url, clock, notifier);
 }
 
 }  // namespace statehouse::storage::postgres

@@ -9,9 +9,12 @@
 
 namespace statehouse::storage::postgres {
 
+class CommitNotifier;
+
 // Throws kUnavailable when the server cannot be reached. With a clock, every write
-// transaction notifies the other replicas as it commits (see CommitWatch) and ticks the clock
-// once its COMMIT has returned.
-std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock = nullptr);
+// transaction ticks the clock once its COMMIT has returned, and pokes the notifier, which
+// tells the other replicas (see CommitWatch).
+std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock = nullptr,
+                                         CommitNotifier* notifier = nullptr);
 
 }  // namespace statehouse::storage::postgres

@@ -243,8 +243,11 @@ std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string
   // The connections hold the clock (and so the watch) for as long as they live.
   std::shared_ptr<CommitClock> clock = watch ? std::shared_ptr<CommitClock>(watch, &watch->Clock())
                                              : std::make_shared<CommitClock>();
+  // Other replicas may cache even when this one does not: commits are always announced.
+  auto notifier = std::make_shared<postgres::CommitNotifier>(url);
   auto pool = std::make_unique<sql::ConnectionPool>(
-      [url, clock] { return postgres::Connect(url, clock.get()); }, pool_size,
+      [url, clock, notifier] { return postgres::Connect(url, clock.get(), notifier.get()); },
+      pool_size,
       /*acquire_timeout_ms=*/5000);
   return sql::MakeDatabase(
       "postgres", std::move(pool), PostgresMigrations(),
