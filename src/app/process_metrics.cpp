@@ -125,6 +125,16 @@ void AddDatabaseMetrics(metrics::Registry& registry, storage::Database& db) {
     One(out, "statehouse_db_group_committed_writes_total",
         "Write transactions those commits covered", Type::kCounter,
         static_cast<double>(grouped.writes));
+    auto signals = db.ReplicaSignals();
+    One(out, "statehouse_db_commit_notifications_sent_total",
+        "NOTIFYs this replica sent for its commits (PostgreSQL; commits close together share one)",
+        Type::kCounter, static_cast<double>(signals.notifications_sent));
+    One(out, "statehouse_db_commit_notifications_received_total",
+        "Commit notifications this replica heard (PostgreSQL)", Type::kCounter,
+        static_cast<double>(signals.notifications_received));
+    One(out, "statehouse_db_commit_snapshot_changes_total",
+        "Heartbeats that found PostgreSQL's transaction snapshot changed (PostgreSQL)",
+        Type::kCounter, static_cast<double>(signals.snapshot_changes));
   });
 
   // Totals are counted at each scrape (scrapes are rare and admin-only); one at a time.

@@ -475,6 +475,12 @@ class Database : public AccountStore,
     uint64_t commits = 0, writes = 0;
   };
   virtual GroupCommitCounts GroupCommits() const = 0;
+  // PostgreSQL replicas: commit notifications sent and received, and heartbeats that found the
+  // transaction snapshot changed (see CommitWatch); zeros on SQLite.
+  struct ReplicaSignalCounts {
+    uint64_t notifications_sent = 0, notifications_received = 0, snapshot_changes = 0;
+  };
+  virtual ReplicaSignalCounts ReplicaSignals() const = 0;
 };
 
 }  // namespace statehouse::storage

@@ -474,6 +474,15 @@ def cache_hits(client: Client) -> float:
     raise AssertionError("no reply cache hit counter in /metrics")
 
 
+def metric(client: Client, name: str) -> float:
+    r = client.get("/metrics")
+    assert r.status_code == 200, describe(r)
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def two_replicas_and_a_workspace(rs):
     """Clients of the set's two replicas and a workspace created through the first, once the
     bound has passed since."""
@@ -505,6 +514,8 @@ def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
     stale_reads = stale_pairs = 0
     worst = 0.0
     last_seen = -1
+    sent_before = metric(a, "statehouse_db_commit_notifications_sent_total")
+    heard_before = metric(b, "statehouse_db_commit_notifications_received_total")
     for i in range(FRESHNESS_PAIRS):
         before = b.get(ws)
         assert before.status_code == 200, describe(before)
@@ -533,6 +544,13 @@ def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
     print(f"\n{FRESHNESS_PAIRS} write/read pairs across replicas: {stale_pairs} pairs had a stale "
           f"first read ({stale_reads} stale reads), the latest one started "
           f"{worst * 1000:.2f} ms after the acknowledgement (bound {STALENESS_S * 1000:.0f} ms)")
+    # The writer announced its commits and the reader heard them (sequential writes: about
+    # one notification each; the heartbeat's snapshot check is the net, not the rule).
+    sent = metric(a, "statehouse_db_commit_notifications_sent_total") - sent_before
+    heard = metric(b, "statehouse_db_commit_notifications_received_total") - heard_before
+    print(f"notifications: {sent:.0f} sent by the writer, {heard:.0f} heard by the reader, "
+          f"{metric(b, 'statehouse_db_commit_snapshot_changes_total'):.0f} snapshot changes seen by the reader")
+    assert sent >= FRESHNESS_PAIRS * 0.9 and heard >= FRESHNESS_PAIRS * 0.9, (sent, heard)
 
 
 def test_replica_that_stops_hearing_commits_reads_afresh(replica_set):

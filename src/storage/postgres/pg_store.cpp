@@ -252,7 +252,16 @@ std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string
   return sql::MakeDatabase(
       "postgres", std::move(pool), PostgresMigrations(),
       [cache_dir](sql::ConnectionPool& p) { return std::make_unique<PgBlobStore>(p, cache_dir); },
-      watch ? clock : nullptr);
+      watch ? clock : nullptr,
+      [watch, notifier] {
+        Database::ReplicaSignalCounts counts;
+        counts.notifications_sent = notifier->Sent();
+        if (watch) {
+          counts.notifications_received = watch->Notifications();
+          counts.snapshot_changes = watch->SnapshotChanges();
+        }
+        return counts;
+      });
 }
 
 }  // namespace statehouse::storage

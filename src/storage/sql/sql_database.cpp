@@ -114,11 +114,13 @@ class SqlDatabase final : public Database {
  public:
   SqlDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
               const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs,
-              std::shared_ptr<const CommitClock> commits)
+              std::shared_ptr<const CommitClock> commits,
+              std::function<ReplicaSignalCounts()> replica_signals)
       : backend_(std::move(backend)),
         owned_pool_(std::move(pool)),
         pool_(*owned_pool_),
-        commits_(std::move(commits)) {
+        commits_(std::move(commits)),
+        replica_signals_(std::move(replica_signals)) {
     Migrate(migrations);
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
@@ -174,6 +176,9 @@ class SqlDatabase final : public Database {
   GroupCommitCounts GroupCommits() const override {
     auto counts = pool_.GroupCommits();
     return {counts.commits, counts.writes};
+  }
+  ReplicaSignalCounts ReplicaSignals() const override {
+    return replica_signals_ ? replica_signals_() : ReplicaSignalCounts{};
   }
 
   void Ping() override {
@@ -694,6 +699,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<ConnectionPool> owned_pool_;
   ConnectionPool& pool_;
   std::shared_ptr<const CommitClock> commits_;
+  std::function<ReplicaSignalCounts()> replica_signals_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
@@ -706,13 +712,13 @@ class SqlDatabase final : public Database {
 
 }  // namespace
 
-std::unique_ptr<Database> sql::MakeDatabase(std::string backend,
-                                            std::unique_ptr<ConnectionPool> pool,
-                                            const std::vector<Migration>& migrations,
-                                            const BlobStoreFactory& blobs,
-                                            std::shared_ptr<const CommitClock> commits) {
+std::unique_ptr<Database> sql::MakeDatabase(
+    std::string backend, std::unique_ptr<ConnectionPool> pool,
+    const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
+    std::shared_ptr<const CommitClock> commits,
+    std::function<Database::ReplicaSignalCounts()> replica_signals) {
   return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs,
-                                       std::move(commits));
+                                       std::move(commits), std::move(replica_signals));
 }
 
 }  // namespace statehouse::storage

@@ -17,10 +17,11 @@ using BlobStoreFactory = std::function<std::unique_ptr<BlobStore>(ConnectionPool
 
 // A Database over a pool: applies the migrations, then serves every store.
 // commits: the backend's commit clock (Database::CommitCounter), or null.
-std::unique_ptr<Database> MakeDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
-                                       const std::vector<Migration>& migrations,
-                                       const BlobStoreFactory& blobs,
-                                       std::shared_ptr<const CommitClock> commits = {});
+std::unique_ptr<Database> MakeDatabase(
+    std::string backend, std::unique_ptr<ConnectionPool> pool,
+    const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
+    std::shared_ptr<const CommitClock> commits = {},
+    std::function<Database::ReplicaSignalCounts()> replica_signals = {});
 
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
