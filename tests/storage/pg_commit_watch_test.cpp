@@ -41,6 +41,18 @@ TEST(PgCommitWatchTest, UnreachableServerVouchesForNothingAndStopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "stopping waited on the backoff";
 }
 
+TEST(PgCommitWatchTest, NotifierWithoutADatabaseNeitherBlocksWritersNorItsStop) {
+  auto start = std::chrono::steady_clock::now();
+  {
+    postgres::CommitNotifier notifier("postgresql://127.0.0.1:1/nothing?connect_timeout=1");
+    for (int i = 0; i < 1000; ++i) notifier.Poke();  // writers never wait for it
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(notifier.Sent(), 0u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "stopping waited too long";
+}
+
 TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
   const char* base = std::getenv("STATEHOUSE_TEST_PG_URL");
   if (!base) GTEST_SKIP() << "needs PostgreSQL: set STATEHOUSE_TEST_PG_URL (make test does)";
