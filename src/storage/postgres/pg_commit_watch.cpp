@@ -229,6 +229,16 @@ void CommitNotifier::Run() {
   };
   SteadyClock::time_point retry_at{};  // after a failure, no new connection before this
   bool warned = false;                 // one warning per outage
+  bool retried = false;                // the last NOTIFY failed and was sent again
+  // Gives up on this notification: the others see the commit at their next heartbeat.
+  auto fail = [&] {
+    if (!warned)
+      log::Warn("cannot notify other replicas of commits; they see them at their next heartbeat",
+                {{"error", ErrorOf(conn)}});
+    warned = true;
+    close();
+    retry_at = SteadyClock::now() + std::chrono::seconds(1);
+  };
   for (;;) {
     bool stopping;
     {
@@ -248,15 +258,7 @@ void CommitNotifier::Run() {
           PQstatus(conn) == CONNECTION_OK ? PQexec(conn, "SET synchronous_commit = off") : nullptr;
       bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
       if (r) PQclear(r);
-      if (!ok) {
-        if (!warned)
-          log::Warn(
-              "cannot notify other replicas of commits; they see them at their next heartbeat",
-              {{"error", ErrorOf(conn)}});
-        warned = true;
-        close();
-        retry_at = SteadyClock::now() + std::chrono::seconds(1);
-      }
+      if (!ok) fail();
     }
     if (conn) {
       PGresult* r = PQexec(conn, (std::string("NOTIFY ") + kCommitChannel).c_str());
@@ -265,10 +267,16 @@ void CommitNotifier::Run() {
       if (ok) {
         sent_.fetch_add(1, std::memory_order_relaxed);
         if (warned) log::Info("notifying other replicas of commits again");
-        warned = false;
-      } else {
-        close();  // the next poke connects again
+        warned = retried = false;
+      } else if (!retried && !stopping) {
+        // Most often a connection the database closed while it was idle (a restart): connect
+        // again at once and send again, once.
+        close();
+        retried = true;
         retry_at = SteadyClock::now();
+        pending_.store(true, std::memory_order_release);
+      } else {
+        fail();
       }
     }
     if (stopping) break;
