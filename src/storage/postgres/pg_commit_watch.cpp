@@ -273,7 +273,6 @@ void CommitNotifier::Run() {
         // again at once and send again, once.
         close();
         retried = true;
-        retry_at = SteadyClock::now();
         pending_.store(true, std::memory_order_release);
       } else {
         fail();
