@@ -11,7 +11,7 @@ import {promisify} from 'node:util';
 import {after, before, describe, test} from 'node:test';
 
 import {ARTIFACTS, chromiumPath, openPage, screenshot, Server, signIn, unexpectedProblems,
-        unlabelledControls} from './harness.js';
+        unlabelledControls, waitForLocation} from './harness.js';
 
 const chromium = chromiumPath();
 const runCommand = promisify(execFile);
@@ -45,7 +45,7 @@ describe('console', {skip}, () => {
   test('sign in refuses a wrong token, keeps the right one in session storage only, signs out', async () => {
     const {context, page} = await openPage(browser, server);
     await page.goto(`${server.url}/ui/orgs/x`);
-    await page.waitForURL(/\/ui\/signin\?next=/);
+    await waitForLocation(page, /\/ui\/signin\?next=/);
     const [account, id] = server.token.split('.').slice(1, 3);
     await page.fill('#token', `pat.${account}.${id}.wrongsecret`);
     await page.click('form.signin button[type=submit]');
@@ -54,15 +54,15 @@ describe('console', {skip}, () => {
 
     await page.fill('#token', server.token);
     await page.click('form.signin button[type=submit]');
-    await page.waitForURL(/\/ui\/orgs\/x$/, {waitUntil: 'commit'});  // back where the deep link pointed
+    await waitForLocation(page, /\/ui\/orgs\/x$/);  // back where the deep link pointed
     assert.equal(await page.evaluate(() => sessionStorage.getItem('statehouse.token')), server.token);
     assert.deepEqual(await context.cookies(), []);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     await page.click('#sign-out');
-    await page.waitForURL(/\/ui\/signin$/);
+    await waitForLocation(page, /\/ui\/signin$/);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('statehouse.token')), null);
     await page.goto(`${server.url}/ui`);
-    await page.waitForURL(/\/ui\/signin/);
+    await waitForLocation(page, /\/ui\/signin/);
     assert.deepEqual(unexpectedProblems(page, ['status of 401', 'status of 404']), []);
     await context.close();
   });
@@ -70,10 +70,13 @@ describe('console', {skip}, () => {
   test('a 401 on any page returns to sign-in', async () => {
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
+    // The list has loaded: no request of this page can read the replaced token and meet its 401
+    // while the reload below is under way (the reloaded page would then find no token at all).
+    await page.getByText('There are no organizations yet').waitFor();
     await page.evaluate(() => sessionStorage.setItem('statehouse.token', 'pat.default.nobody.nothing'));
     await page.reload();
-    await page.waitForURL(/\/ui\/signin\?expired=1/);
+    await waitForLocation(page, /\/ui\/signin\?expired=1/);
     await page.getByText('Your session ended').waitFor();
     await context.close();
   });
@@ -81,7 +84,7 @@ describe('console', {skip}, () => {
   test('create an org, a project and a workspace; edit a field; a stale edit is refused', async () => {
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     await page.getByText('There are no organizations yet').waitFor();
     await screenshot(page, 'orgs-empty');
 
@@ -89,13 +92,13 @@ describe('console', {skip}, () => {
     await page.fill('#new-org-name', 'Platform');
     await page.fill('#new-org-identifier', 'platform');
     await page.click('button:has-text("Create organization")');
-    await page.waitForURL(/\/ui\/orgs\/platform$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui\/orgs\/platform$/);
 
     await openPanel(page, 'New project');
     await page.fill('#new-project-name', 'Network');
     await page.fill('#new-project-identifier', 'network');
     await page.click('button:has-text("Create project")');
-    await page.waitForURL(/\/ui\/orgs\/platform\/projects\/network$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui\/orgs\/platform\/projects\/network$/);
 
     // A refused identifier is shown next to its field, and nothing is created.
     await page.getByText('This project has no workspaces yet').waitFor();
@@ -106,7 +109,7 @@ describe('console', {skip}, () => {
     await page.fill('#new-ws-identifier', 'vpc');
     await page.fill('#new-ws-provisioner_version', '1.11.4');
     await page.click('button:has-text("Create workspace")');
-    await page.waitForURL(/\/workspaces\/vpc(\/settings)?$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/workspaces\/vpc(\/settings)?$/);
     const created = await server.api('GET', '/iacm/api/orgs/platform/projects/network/workspaces/vpc');
     assert.equal(created.status, 200);
     assert.equal(created.body.provisioner_version, '1.11.4');
@@ -162,7 +165,7 @@ output "size" {
 
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/vpc/state`);
     const rows = page.locator('form#state-versions tr[data-version-id]');
     await rows.nth(1).waitFor();
@@ -175,7 +178,7 @@ output "size" {
     await page.getByLabel('Compare to serial 2', {exact: true}).check();
     await page.click('#state-compare');
     await page.locator('#state-diff').waitFor();
-    await page.waitForURL(/\/state\/diff\?from=.+&to=.+/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/state\/diff\?from=.+&to=.+/);
     await page.locator('#state-diff-summary').waitFor();
     await page.locator('section[aria-labelledby=diff-added]').getByText('terraform_data.extra').waitFor();
     const changed = page.locator('.diff-resource[data-address="terraform_data.network"]');
@@ -218,7 +221,7 @@ output "size" {
 
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     // The list shows who holds it.
     await page.goto(`${server.url}/ui/orgs/platform/projects/network`);
     await page.locator('tr', {hasText: 'vpc'}).getByText('alice@build-7').waitFor();
@@ -235,7 +238,7 @@ output "size" {
     }
     assert.ok(reached, 'the Lock tab is reachable with Tab');
     await page.keyboard.press('Enter');
-    await page.waitForURL(/\/workspaces\/vpc\/lock$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/workspaces\/vpc\/lock$/);
     await page.locator('#lock-who').getByText('alice@build-7').waitFor();
     assert.match(await page.locator('#lock-id').innerText(), /f00dcafe/);
     assert.match(await page.locator('#lock-operation').innerText(), /OperationTypeApply/);
@@ -257,7 +260,7 @@ output "size" {
                                                                    tags: {'<b>': '<i>x</i>'}});
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     await page.goto(`${server.url}/ui/orgs/platform/projects/network`);
     await page.getByText(xss, {exact: true}).first().waitFor();
     assert.equal(await page.locator('#main img').count(), 0);
@@ -284,7 +287,7 @@ output "size" {
 
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/vpc/policies`);
     const evaluation = page.locator('details.evaluation[data-status="warning"]').first();
     await evaluation.waitFor();
@@ -333,12 +336,12 @@ output "app" {
 
     const {context, page} = await openPage(browser, server);
     await signIn(page, server);
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     await page.goto(`${server.url}/ui/orgs/platform/projects/network/workspaces/app/runs`);
     await page.selectOption('#run-kind', 'apply');
     await page.fill('#run-message', 'from the browser test');
     await page.click('#run-start');
-    await page.waitForURL(/\/workspaces\/app\/runs\/[^/]+$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/workspaces\/app\/runs\/[^/]+$/);
     await page.locator('#run-status[data-status="awaiting_approval"]').waitFor({timeout: 120000});
     await page.locator('#run-log').getByText('Plan: 1 to add').waitFor();
     await page.click('#run-approve');
@@ -373,7 +376,7 @@ output "app" {
     const firstLoad = transferred.reduce((a, b) => a + b, 0);
     await page.fill('#token', server.token);
     await page.click('form.signin button[type=submit]');
-    await page.waitForURL(/\/ui$/, {waitUntil: 'commit'});
+    await waitForLocation(page, /\/ui$/);
     const timings = [];
     for (let round = 0; round < 5; round += 1) {
       await page.goto(`${server.url}/ui/orgs/platform/projects/network?limit=100&page=1`);

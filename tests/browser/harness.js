@@ -154,6 +154,14 @@ export async function signIn(page, server, token = server.token) {
   await page.click('form.signin button[type=submit]');
 }
 
+// Waits until the page's own location matches. The console moves with the History API, and
+// when that happens while a load is finishing (a redirect to sign-in right after goto or
+// reload), Playwright's waitForURL can miss it and wait for a navigation that never comes.
+export async function waitForLocation(page, pattern, {timeout = 30000} = {}) {
+  await page.waitForFunction(([source, flags]) => new RegExp(source, flags).test(location.href),
+                             [pattern.source, pattern.flags], {timeout});
+}
+
 export async function screenshot(page, name) {
   fs.mkdirSync(ARTIFACTS, {recursive: true});
   await page.screenshot({path: path.join(ARTIFACTS, `${name}.png`), fullPage: false});
