@@ -223,6 +223,7 @@ int Serve(const Config& config) {
     http::DispatcherOptions dispatch_options;
     dispatch_options.default_body_limit = static_cast<size_t>(config.max_body_bytes);
     dispatch_options.commit_counter = db->CommitCounter();
+    dispatch_options.credentials_counter = db->CredentialsCounter();
     dispatch_options.run_tokens =
         [&runner_ref](std::string_view token) -> std::optional<auth::Principal> {
       runs::Runner* r = runner_ref.load();

@@ -1,6 +1,7 @@
 // TokenVerifier over a real SQLite database: remembered token rows never outlive a committed
-// write, every call still checks the secret and the validity window, and without a commit
-// counter every call reads the store. Also Database::CommitCounter() of SQLite itself.
+// change to a token row, every call still checks the secret and the validity window, and
+// without a counter every call reads the store. Also Database::CommitCounter() and
+// Database::CredentialsCounter() of SQLite themselves.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "auth/auth.h"
 #include "common/error.h"
@@ -134,7 +137,8 @@ class TokenVerifierTest : public ::testing::Test {
     }
   }
 
-  const storage::CommitClock* Counter() const { return db_->CommitCounter(); }
+  // What the server gives its verifier.
+  const storage::CommitClock* Counter() const { return db_->CredentialsCounter(); }
 
   void AddOrg(const std::string& id) {
     storage::OrgRecord o;
@@ -354,17 +358,51 @@ TEST_F(TokenVerifierTest, NotYetValidTokenIsRefusedEvenIfRemembered) {
   EXPECT_EQ(Cached(v, value, kNow), ErrorCode::kUnauthenticated);
 }
 
-TEST_F(TokenVerifierTest, UnrelatedWriteMakesTheRowBeReadAgain) {
+TEST_F(TokenVerifierTest, WriteThatChangesNoTokenKeepsTheRowRemembered) {
   std::string value = AddToken("t1");
   TokenVerifier v(*counting_, Counter());
   v.Authenticate(value, kNow);
   v.Authenticate(value, kNow);
   EXPECT_EQ(counting_->gets, 1);
-  AddOrg("o1");  // any committed write
+  AddOrg("o1");  // a committed write that touches no token row
+  v.Authenticate(value, kNow);
+  EXPECT_EQ(counting_->gets, 1);
+  AddToken("t2");  // another token's row
   v.Authenticate(value, kNow);
   EXPECT_EQ(counting_->gets, 2);
   v.Authenticate(value, kNow);
   EXPECT_EQ(counting_->gets, 2);
+}
+
+TEST_F(TokenVerifierTest, TokensDeletedWithTheirApiKeyAreRefused) {
+  // The tokens go by the foreign key's cascade, not by a statement naming them.
+  std::string value = AddToken("t1");
+  TokenVerifier v(*counting_, Counter());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Cached(v, value, kNow), std::nullopt);
+  db_->DeleteApiKey("acct", "key");
+  ASSERT_FALSE(db_->GetToken("acct", "t1"));
+  EXPECT_EQ(Cached(v, value, kNow), ErrorCode::kUnauthenticated);
+}
+
+TEST_F(TokenVerifierTest, TokenChangedInASharedCommitIsSeen) {
+  // Group commit: the token's change rides in one transaction with other writes.
+  std::string value = AddToken("t1");
+  TokenVerifier v(*counting_, Counter());
+  ASSERT_EQ(Cached(v, value, kNow), std::nullopt);
+  std::atomic<bool> go{false};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 6; ++i)
+    writers.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      AddOrg("shared" + std::to_string(i));
+    });
+  writers.emplace_back([&] {
+    while (!go.load()) std::this_thread::yield();
+    db_->DeleteToken("acct", "t1");
+  });
+  go = true;
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(Cached(v, value, kNow), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(TokenVerifierTest, WithoutACounterEveryCallReadsTheStore) {
@@ -512,6 +550,52 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterCountsWritesOfASecondHandleOnTheSam
   o.created = o.updated = 1;
   second->CreateOrg(o);
   EXPECT_GT(counter->Count(), before);
+}
+
+TEST_F(TokenVerifierTest, SqliteCredentialsCounterMovesOnTokenChangesOnly) {
+  const storage::CommitClock* credentials = db_->CredentialsCounter();
+  ASSERT_NE(credentials, nullptr);
+  ASSERT_NE(credentials, db_->CommitCounter()) << "SQLite tells token changes apart";
+  uint64_t start = credentials->Count();
+  AddOrg("o1");
+  storage::ProjectRecord p;
+  p.account = "acct";
+  p.org = "o1";
+  p.identifier = "p1";
+  p.name = "p1";
+  p.created = p.updated = 1;
+  db_->CreateProject(p);
+  storage::ApiKeyRecord k;
+  k.account = "acct";
+  k.identifier = "key2";
+  k.name = "Key 2";
+  k.api_key_type = "SERVICE_ACCOUNT";
+  k.parent_identifier = "svc";
+  k.created = k.updated = 1;
+  db_->CreateApiKey(k);
+  EXPECT_EQ(credentials->Count(), start) << "no token row changed";
+
+  std::string value = AddToken("t1");
+  uint64_t created = credentials->Count();
+  EXPECT_GT(created, start) << "creating a token";
+  auto row = db_->GetToken("acct", "t1");
+  row->name = "renamed";
+  db_->UpdateToken(*row);
+  uint64_t updated = credentials->Count();
+  EXPECT_GT(updated, created) << "updating a token";
+  EXPECT_EQ(CodeOf([&] { AddToken("t1"); }), ErrorCode::kConflict);
+  AddOrg("o2");
+  db_->DeleteToken("acct", "t1");
+  uint64_t deleted = credentials->Count();
+  EXPECT_GT(deleted, updated) << "deleting a token";
+  AddToken("t2");
+  uint64_t recreated = credentials->Count();
+  db_->DeleteApiKey("acct", "key");  // cascades to t2
+  EXPECT_GT(credentials->Count(), recreated) << "a token deleted by its API key's cascade";
+  uint64_t settled = credentials->Count();
+  AddOrg("o3");
+  db_->GetToken("acct", "t2");
+  EXPECT_EQ(credentials->Count(), settled);
 }
 
 TEST_F(TokenVerifierTest, FailedWriteLeavesDataUnchanged) {

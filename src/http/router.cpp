@@ -129,7 +129,9 @@ const Route* Router::Match(std::string_view method, std::string_view path, NameV
 Dispatcher::Dispatcher(const Router& router, storage::TokenStore& tokens, DispatcherOptions options)
     : router_(router),
       options_(options),
-      tokens_(std::make_unique<auth::TokenVerifier>(tokens, options.commit_counter)),
+      tokens_(std::make_unique<auth::TokenVerifier>(tokens, options.credentials_counter
+                                                                ? options.credentials_counter
+                                                                : options.commit_counter)),
       replies_(std::make_unique<ReplyCache>(options.commit_counter)) {}
 
 Dispatcher::~Dispatcher() = default;

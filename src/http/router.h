@@ -129,8 +129,9 @@ struct AuditedRequest {
 
 struct DispatcherOptions {
   size_t default_body_limit = 1 << 20;
-  // The database's commit clock (storage::Database::CommitCounter); when set, verified
-  // token rows and cacheable answers are reused while it stands still.
+  // The database's commit clock (storage::Database::CommitCounter); when set, cacheable
+  // answers (and, without credentials_counter, verified token rows) are reused while it
+  // stands still.
   const storage::CommitClock* commit_counter = nullptr;
   // Run tokens (the runner's): the principal of a run token, nullopt for text that is not
   // one. Such a principal may use its own workspace's terraform-backend routes only.
@@ -138,6 +139,9 @@ struct DispatcherOptions {
   // The audit trail (see AuditedRequest). Must not block on a database: it runs on the
   // request's worker before the answer is sent.
   std::function<void(const AuditedRequest&)> audit;
+  // The database's clock of token-row changes (Database::CredentialsCounter): verified token
+  // rows are reused while it stands still. Null: commit_counter stands for it.
+  const storage::CommitClock* credentials_counter = nullptr;
 };
 
 class Dispatcher {

@@ -456,6 +456,11 @@ class Database : public AccountStore,
   // other replicas' commits within a bounded delay. Null when nothing may be cached
   // (PostgreSQL with --replica-staleness-ms 0).
   virtual const CommitClock* CommitCounter() const = 0;
+  // Moves at least whenever a committed write changed a token row (created, updated, deleted,
+  // also through a cascade), so a remembered token row stays true while it stands still. On
+  // SQLite it moves for those commits only (other writes leave verified tokens remembered);
+  // where the database cannot tell which rows a commit changed, it is CommitCounter itself.
+  virtual const CommitClock* CredentialsCounter() const { return CommitCounter(); }
   virtual std::string BackendName() const = 0;
 
   // Totals for metrics, read at scrape time.

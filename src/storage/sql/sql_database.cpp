@@ -115,11 +115,13 @@ class SqlDatabase final : public Database {
   SqlDatabase(std::string backend, std::unique_ptr<ConnectionPool> pool,
               const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs,
               std::shared_ptr<const CommitClock> commits,
-              std::function<ReplicaSignalCounts()> replica_signals)
+              std::function<ReplicaSignalCounts()> replica_signals,
+              std::shared_ptr<const CommitClock> credentials)
       : backend_(std::move(backend)),
         owned_pool_(std::move(pool)),
         pool_(*owned_pool_),
         commits_(std::move(commits)),
+        credentials_(std::move(credentials)),
         replica_signals_(std::move(replica_signals)) {
     Migrate(migrations);
     workspaces_ = sql::MakeWorkspaceStore(pool_);
@@ -144,6 +146,9 @@ class SqlDatabase final : public Database {
 
   std::string BackendName() const override { return backend_; }
   const CommitClock* CommitCounter() const override { return commits_.get(); }
+  const CommitClock* CredentialsCounter() const override {
+    return credentials_ ? credentials_.get() : commits_.get();
+  }
 
   Totals ReadTotals() override {
     return pool_.ReadTransaction([](Connection& c) {
@@ -699,6 +704,7 @@ class SqlDatabase final : public Database {
   std::unique_ptr<ConnectionPool> owned_pool_;
   ConnectionPool& pool_;
   std::shared_ptr<const CommitClock> commits_;
+  std::shared_ptr<const CommitClock> credentials_;  // null: commits_ stands for it
   std::function<ReplicaSignalCounts()> replica_signals_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
@@ -716,9 +722,11 @@ std::unique_ptr<Database> sql::MakeDatabase(
     std::string backend, std::unique_ptr<ConnectionPool> pool,
     const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
     std::shared_ptr<const CommitClock> commits,
-    std::function<Database::ReplicaSignalCounts()> replica_signals) {
+    std::function<Database::ReplicaSignalCounts()> replica_signals,
+    std::shared_ptr<const CommitClock> credentials) {
   return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs,
-                                       std::move(commits), std::move(replica_signals));
+                                       std::move(commits), std::move(replica_signals),
+                                       std::move(credentials));
 }
 
 }  // namespace statehouse::storage

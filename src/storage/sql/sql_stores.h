@@ -16,12 +16,14 @@ namespace statehouse::storage::sql {
 using BlobStoreFactory = std::function<std::unique_ptr<BlobStore>(ConnectionPool&)>;
 
 // A Database over a pool: applies the migrations, then serves every store.
-// commits: the backend's commit clock (Database::CommitCounter), or null.
+// commits: the backend's commit clock (Database::CommitCounter), or null. credentials: its
+// clock of token-row changes (Database::CredentialsCounter); null when commits stands for it.
 std::unique_ptr<Database> MakeDatabase(
     std::string backend, std::unique_ptr<ConnectionPool> pool,
     const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
     std::shared_ptr<const CommitClock> commits = {},
-    std::function<Database::ReplicaSignalCounts()> replica_signals = {});
+    std::function<Database::ReplicaSignalCounts()> replica_signals = {},
+    std::shared_ptr<const CommitClock> credentials = {});
 
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);

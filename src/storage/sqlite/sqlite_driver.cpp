@@ -1,7 +1,10 @@
 #include "storage/sqlite/sqlite_driver.h"
 
+// Declares sqlite3_preupdate_hook (Debian's SQLite is built with it, for its session extension).
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -83,7 +86,8 @@ class SqliteStatement final : public sql::StatementImpl {
 // in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
 struct SharedFile {
   std::mutex writer;
-  CommitClock commits;  // exact: this process is the file's only writer
+  CommitClock commits;      // exact: this process is the file's only writer
+  CommitClock credentials;  // the commits among them that changed a token row
 };
 
 std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
@@ -128,6 +132,17 @@ class SqliteConnection final : public sql::Connection {
           return 0;
         },
         this);
+    // Every row change, whatever statement made it (a foreign-key cascade from api_keys too),
+    // passes here: a token row changed in this transaction moves the credentials clock when
+    // it commits. Kept per connection and by table name, so no schema change can lose it.
+    sqlite3_preupdate_hook(
+        db_,
+        [](void* self, sqlite3*, int, const char*, const char* table, sqlite3_int64,
+           sqlite3_int64) {
+          if (std::strcmp(table, "tokens") == 0)
+            static_cast<SqliteConnection*>(self)->tokens_changed_ = true;
+        },
+        this);
   }
   ~SqliteConnection() override {
     cache_.clear();
@@ -161,14 +176,20 @@ class SqliteConnection final : public sql::Connection {
   void Rollback() noexcept override {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     committing_ = false;
+    tokens_changed_ = false;
     writing_ = {};
   }
   // After any statement: a commit happened (or was attempted; counting one too many only
   // costs a cache miss).
+  // A token row changed by a savepoint rolled back later still counts: one tick too many.
   void CountCommit() {
     if (!committing_) return;
     committing_ = false;
     shared_->commits.Tick();
+    if (tokens_changed_) {
+      tokens_changed_ = false;
+      shared_->credentials.Tick();
+    }
   }
   const char* ForUpdate() const override { return ""; }
   void LockMigrations() override {}  // BEGIN IMMEDIATE already excludes other writers
@@ -192,6 +213,7 @@ class SqliteConnection final : public sql::Connection {
   std::shared_ptr<SharedFile> shared_;
   std::unique_lock<std::mutex> writing_;
   bool committing_ = false;
+  bool tokens_changed_ = false;  // since the last commit or rollback
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
 };
@@ -203,6 +225,11 @@ void CountCommit(SqliteConnection* connection) { connection->CountCommit(); }
 std::shared_ptr<const CommitClock> CommitCounter(const std::string& path) {
   auto shared = SharedFileFor(path);
   return {shared, &shared->commits};
+}
+
+std::shared_ptr<const CommitClock> CredentialsCounter(const std::string& path) {
+  auto shared = SharedFileFor(path);
+  return {shared, &shared->credentials};
 }
 
 std::unique_ptr<sql::Connection> Connect(const std::string& path) {

@@ -26,5 +26,7 @@ void OnlineBackup(const std::string& source_path, const std::string& dest_path);
 
 // The count of write transactions committed to this file by this process's connections.
 std::shared_ptr<const CommitClock> CommitCounter(const std::string& path);
+// The count of those that changed a row of the tokens table (Database::CredentialsCounter).
+std::shared_ptr<const CommitClock> CredentialsCounter(const std::string& path);
 
 }  // namespace statehouse::storage::sqlite

@@ -23,7 +23,7 @@ std::unique_ptr<Database> OpenSqlite(const std::string& path, size_t pool_size) 
   return sql::MakeDatabase(
       "sqlite", std::move(pool), SqliteMigrations(),
       [blobs](sql::ConnectionPool&) { return OpenFileBlobStore(blobs); },
-      sqlite::CommitCounter(path));
+      sqlite::CommitCounter(path), {}, sqlite::CredentialsCounter(path));
 }
 
 }  // namespace statehouse::storage
