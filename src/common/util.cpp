@@ -90,11 +90,25 @@ std::string RandomUuid() {
 #include <openssl/evp.h>
 
 namespace statehouse {
+namespace {
+// Fetched once: EVP_sha256() and EVP_md5() make OpenSSL 3 look the algorithm up in its
+// provider tables again on every EVP_DigestInit_ex, a visible cost when every request checks a
+// token secret. Kept for the life of the process.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md ? md : EVP_sha256();
+}
+const EVP_MD* Md5Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  return md ? md : EVP_md5();
+}
+}  // namespace
+
 std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  bool ok = ctx && EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1;
   for (std::string_view p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
   ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1;
   EVP_MD_CTX_free(ctx);
@@ -103,7 +117,7 @@ std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
 }
 
 DigestStream::DigestStream(Algorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
-  const EVP_MD* md = algorithm == Algorithm::kMd5 ? EVP_md5() : EVP_sha256();
+  const EVP_MD* md = algorithm == Algorithm::kMd5 ? Md5Md() : Sha256Md();
   if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), md, nullptr) != 1)
     Fail(ErrorCode::kInternal, "digest init failed");
 }
