@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -145,6 +146,46 @@ TEST_F(GroupCommitTest, AWriteThatBreaksTheSharedTransactionLeavesTheOthersCommi
     }
   }
   EXPECT_EQ(Writers(), expected);
+}
+
+TEST_F(GroupCommitTest, ManyWritersWithSmallBatchesAllReturnTheirOwnOutcome) {
+  // Leadership changes hands often (3 writes per commit, 1 ms of work, and some writes slower
+  // than that, which sends the rest of their batch to the next commit): every call returns,
+  // with its own outcome, and exactly the writes that succeeded are stored.
+  pool_->EnableGroupCommit(3, 1);
+  constexpr int kThreads = 12, kPerThread = 60;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int64_t>> stored(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        int64_t id = t * 1000 + k;
+        try {
+          int64_t changed = pool_->WriteTransaction([&](Connection& c) {
+            Insert(c, id);
+            if (k % 17 == 5) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            if (k % 7 == 3) Fail(ErrorCode::kConflict, "write " + std::to_string(id) + " fails");
+            return c.Changes();
+          });
+          EXPECT_EQ(changed, 1);
+          stored[t].push_back(id);
+        } catch (const Error& e) {
+          EXPECT_EQ(std::string(e.what()), "write " + std::to_string(id) + " fails");
+          EXPECT_EQ(k % 7, 3);
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<int64_t> expected;
+  for (const auto& ids : stored) expected.insert(expected.end(), ids.begin(), ids.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(Writers(), expected);
+  EXPECT_EQ(failures.load(), kThreads * ((kPerThread + 3) / 7));
+  auto counts = pool_->GroupCommits();
+  EXPECT_EQ(counts.writes - before_.writes, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
 }  // namespace

@@ -64,33 +64,67 @@ ConnectionPool::GroupCommitCounts ConnectionPool::GroupCommits() const {
 }
 
 void ConnectionPool::RunGrouped(GroupedWrite& write) {
+  // Waits on the write's own signal until its outcome is final or it is asked to lead.
+  auto await_signal = [&write](bool lead_too) {
+    std::unique_lock own(write.signal_mutex);
+    write.wake.wait(own, [&] { return write.done || (lead_too && write.lead); });
+    write.lead = false;
+    return write.done;
+  };
+  auto outcome = [&write] {
+    if (write.error) std::rethrow_exception(write.error);
+  };
+
   std::unique_lock lock(group_mutex_);
   group_queue_.push_back(&write);
-  while (!write.done) {
-    if (group_leader_) {
-      write.wake.wait(lock);
-      continue;
-    }
-    // Lead until this write is done, then hand over to the oldest writer still waiting.
-    group_leader_ = true;
-    while (!write.done) {
-      size_t n = std::min(group_queue_.size(), max_batch_);
-      std::vector<GroupedWrite*> batch(group_queue_.begin(), group_queue_.begin() + n);
-      group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
-      lock.unlock();
-      std::vector<GroupedWrite*> requeue;
-      CommitBatch(batch, requeue);
-      lock.lock();
-      group_queue_.insert(group_queue_.begin(), requeue.begin(), requeue.end());
-      for (GroupedWrite* w : batch) {
-        w->done = w->ran;
-        if (w->done && w != &write) w->wake.notify_one();
-      }
-    }
-    group_leader_ = false;
-    if (!group_queue_.empty()) group_queue_.front()->wake.notify_one();
+  write.queued = true;
+  while (group_leader_ && write.queued) {
+    lock.unlock();
+    if (await_signal(true)) return outcome();
+    lock.lock();
   }
-  if (write.error) std::rethrow_exception(write.error);
+  if (!write.queued) {  // a leader took it meanwhile: its outcome follows
+    lock.unlock();
+    await_signal(false);
+    return outcome();
+  }
+
+  // Lead until this write has run, then hand over to the oldest writer still waiting.
+  group_leader_ = true;
+  std::vector<GroupedWrite*> finished;
+  while (write.queued) {
+    size_t n = std::min(group_queue_.size(), max_batch_);
+    std::vector<GroupedWrite*> batch(group_queue_.begin(), group_queue_.begin() + n);
+    group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
+    for (GroupedWrite* w : batch) w->queued = false;
+    lock.unlock();
+    std::vector<GroupedWrite*> requeue;
+    CommitBatch(batch, requeue);
+    lock.lock();
+    group_queue_.insert(group_queue_.begin(), requeue.begin(), requeue.end());
+    for (GroupedWrite* w : requeue) w->queued = true;
+    finished.clear();
+    for (GroupedWrite* w : batch)
+      if (w->ran && w != &write) finished.push_back(w);
+    lock.unlock();
+    // A finished write's thread cannot return before its done is set here, so it is alive.
+    for (GroupedWrite* w : finished) {
+      std::lock_guard own(w->signal_mutex);
+      w->done = true;
+      w->wake.notify_one();
+    }
+    lock.lock();
+  }
+  group_leader_ = false;
+  if (!group_queue_.empty()) {
+    // Signalled under group_mutex_: while queued, no leader can finish it and let it return.
+    GroupedWrite* next = group_queue_.front();
+    std::lock_guard own(next->signal_mutex);
+    next->lead = true;
+    next->wake.notify_one();
+  }
+  lock.unlock();
+  outcome();
 }
 
 void ConnectionPool::RunAlone(GroupedWrite& write) {

@@ -242,10 +242,14 @@ class ConnectionPool {
     explicit GroupedWrite(std::function<void(Connection&)> w) : work(std::move(w)) {}
     std::function<void(Connection&)> work;
     std::exception_ptr error;
-    bool ran = false;   // its savepoint was released or rolled back
-    bool done = false;  // its outcome is final (committed, or error set)
-    // Woken alone (no thundering herd): when done, or when it is to lead the next commit.
+    bool ran = false;     // its savepoint was released or rolled back (the leader's)
+    bool queued = false;  // in group_queue_, no leader has taken it (under group_mutex_)
+    // Its own signal, so a waiter woken does not queue on group_mutex_ behind the leader
+    // that is still waking the others. Under signal_mutex:
+    std::mutex signal_mutex;
     std::condition_variable wake;
+    bool done = false;  // its outcome is final (committed, or error set)
+    bool lead = false;  // asked to lead the next commit
   };
   void RunGrouped(GroupedWrite& write);
   void CommitBatch(std::vector<GroupedWrite*>& batch, std::vector<GroupedWrite*>& requeue);
