@@ -79,16 +79,7 @@ class TokenVerifierTest : public ::testing::Test {
     db_ = storage::OpenSqlite((dir_ / "test.db").string(), 2);
     ASSERT_TRUE(db_->CreateAccount({"acct", 1}));
     ASSERT_TRUE(db_->CreateAccount({"other", 1}));
-    for (const char* account : {"acct", "other"}) {
-      storage::ApiKeyRecord k;
-      k.account = account;
-      k.identifier = "key";
-      k.name = "Key";
-      k.api_key_type = "SERVICE_ACCOUNT";
-      k.parent_identifier = "svc";
-      k.created = k.updated = 1;
-      db_->CreateApiKey(k);
-    }
+    for (const char* account : {"acct", "other"}) AddApiKey(account, "key", "Key");
     counting_ = std::make_unique<CountingTokens>(*db_);
   }
   void TearDown() override {
@@ -140,6 +131,27 @@ class TokenVerifierTest : public ::testing::Test {
   // What the server gives its verifier.
   const storage::CommitClock* Counter() const { return db_->CredentialsCounter(); }
 
+  void AddApiKey(const std::string& account, const std::string& id, const std::string& name) {
+    storage::ApiKeyRecord k;
+    k.account = account;
+    k.identifier = id;
+    k.name = name;
+    k.api_key_type = "SERVICE_ACCOUNT";
+    k.parent_identifier = "svc";
+    k.created = k.updated = 1;
+    db_->CreateApiKey(k);
+  }
+
+  void AddProject(const std::string& org, const std::string& id) {
+    storage::ProjectRecord p;
+    p.account = "acct";
+    p.org = org;
+    p.identifier = id;
+    p.name = id;
+    p.created = p.updated = 1;
+    db_->CreateProject(p);
+  }
+
   void AddOrg(const std::string& id) {
     storage::OrgRecord o;
     o.account = "acct";
@@ -168,13 +180,7 @@ TEST_F(TokenVerifierTest, RememberedTokenKeepsWorking) {
 
 TEST_F(TokenVerifierTest, RememberedPrincipalKeepsItsScope) {
   AddOrg("o1");
-  storage::ProjectRecord p;
-  p.account = "acct";
-  p.org = "o1";
-  p.identifier = "p1";
-  p.name = "p1";
-  p.created = p.updated = 1;
-  db_->CreateProject(p);
+  AddProject("o1", "p1");
   std::string value = domain::CreateOperatorToken(*db_, "acct", Role::kViewer, "o1", "p1");
   TokenVerifier v(*counting_, Counter());
   for (int i = 0; i < 3; ++i) {
@@ -498,14 +504,8 @@ TEST_F(TokenVerifierTest, SqliteCommitCounterMovesOnMultiStatementWrites) {
   const storage::CommitClock* counter = db_->CommitCounter();
   ASSERT_NE(counter, nullptr);
   AddOrg("o1");
-  storage::ProjectRecord p;
-  p.account = "acct";
-  p.org = "o1";
-  p.identifier = "p1";
-  p.name = "p1";
-  p.created = p.updated = 1;
   uint64_t before = counter->Count();
-  db_->CreateProject(p);
+  AddProject("o1", "p1");
   uint64_t after_project = counter->Count();
   EXPECT_GT(after_project, before);
 
@@ -558,24 +558,11 @@ TEST_F(TokenVerifierTest, SqliteCredentialsCounterMovesOnTokenChangesOnly) {
   ASSERT_NE(credentials, db_->CommitCounter()) << "SQLite tells token changes apart";
   uint64_t start = credentials->Count();
   AddOrg("o1");
-  storage::ProjectRecord p;
-  p.account = "acct";
-  p.org = "o1";
-  p.identifier = "p1";
-  p.name = "p1";
-  p.created = p.updated = 1;
-  db_->CreateProject(p);
-  storage::ApiKeyRecord k;
-  k.account = "acct";
-  k.identifier = "key2";
-  k.name = "Key 2";
-  k.api_key_type = "SERVICE_ACCOUNT";
-  k.parent_identifier = "svc";
-  k.created = k.updated = 1;
-  db_->CreateApiKey(k);
+  AddProject("o1", "p1");
+  AddApiKey("acct", "key2", "Key 2");
   EXPECT_EQ(credentials->Count(), start) << "no token row changed";
 
-  std::string value = AddToken("t1");
+  AddToken("t1");
   uint64_t created = credentials->Count();
   EXPECT_GT(created, start) << "creating a token";
   auto row = db_->GetToken("acct", "t1");
