@@ -383,7 +383,7 @@ void RegisterEvaluations(http::Router& router, Services& s) {
          auto d = s.policies.EvaluateByType(ctx.principal, ScopeOf(ctx), QueryText(ctx, "type"),
                                             QueryText(ctx, "action"), QueryText(ctx, "entity"),
                                             metadata, ctx.body);
-         return Reply::Of(200, d.evaluation);
+         return Reply::Of(200, d.Evaluation());
        }});
   router.Add({"GET", std::string(kPrefix) + "/evaluations", Access::kRead, [&s](Context& ctx) {
                 auto p = ListParamsOf(ctx);

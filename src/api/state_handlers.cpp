@@ -574,7 +574,7 @@ void RegisterStateRoutes(http::Router& router, Services& s) {
                     s.states.ForceUnlock(ctx.principal, ScopeOf(ctx), Ws(ctx), &decision);
                 json::object out;
                 out["policy_evaluation"] =
-                    decision.evaluated ? decision.evaluation : PassingEvaluation(ctx, Ws(ctx));
+                    decision.evaluated ? decision.Evaluation() : PassingEvaluation(ctx, Ws(ctx));
                 out["unlocked"] = removed.has_value();
                 if (removed) out["lock_id"] = removed->lock_id;
                 return Reply::Of(200, std::move(out));

@@ -171,18 +171,88 @@ void CollectMessages(const policy::Value* v, std::vector<std::string>& out,
 struct RawOutcome {
   std::vector<std::string> deny;
   std::vector<std::string> warn;
-  json::value output;  // the package document; null when undefined
+  std::string output_json = "null";  // the package document's text; null when undefined
   std::string error;
 };
 
-json::value BoundedOutput(json::value output) {
-  if (output.is_null()) return output;
-  std::string text = json::serialize(output);
-  if (text.size() <= kMaxOutputBytes) return output;
+// The package document's text as stored: itself, or a marker when larger than
+// kMaxOutputBytes.
+std::string BoundedOutputJson(const policy::Value& output) {
+  std::string text = output.ToJson();
+  if (text.size() <= kMaxOutputBytes) return text;
   json::object marker;
   marker["truncated"] = true;
   marker["size_bytes"] = static_cast<int64_t>(text.size());
-  return marker;
+  return json::serialize(marker);
+}
+
+// Writes a JSON object's members into a text as json::serialize writes them (keys are
+// literals that need no escaping). Evaluation documents are written this way: they are stored
+// and sent as text, so building them as json::value trees first doubled their cost.
+class ObjectJson {
+ public:
+  explicit ObjectJson(std::string& out) : out_(out) { out_ += '{'; }
+  ObjectJson& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    AppendJsonQuoted(out_, value);
+    return *this;
+  }
+  ObjectJson& Int(std::string_view key, int64_t value) {
+    Key(key);
+    out_ += std::to_string(value);
+    return *this;
+  }
+  ObjectJson& Double(std::string_view key, double value) {
+    Key(key);
+    out_ += json::serialize(json::value(value));
+    return *this;
+  }
+  ObjectJson& Bool(std::string_view key, bool value) {
+    Key(key);
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+  ObjectJson& Strs(std::string_view key, const std::vector<std::string>& values) {
+    Key(key);
+    out_ += '[';
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i) out_ += ',';
+      AppendJsonQuoted(out_, values[i]);
+    }
+    out_ += ']';
+    return *this;
+  }
+  // A member whose value is JSON text already.
+  ObjectJson& Raw(std::string_view key, std::string_view json_text) {
+    Key(key);
+    out_ += json_text;
+    return *this;
+  }
+  void Close() { out_ += '}'; }
+  // Starts a member whose value the caller appends.
+  void Key(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+// PolicyDocument's text.
+void AppendPolicyJson(std::string& out, const storage::PolicyRecord& p, bool with_rego) {
+  ObjectJson o(out);
+  o.Str("account_id", p.account).Str("org_id", p.org).Str("project_id", p.project);
+  o.Str("identifier", p.identifier).Str("name", p.name);
+  if (with_rego) o.Str("rego", p.rego);
+  o.Str("policy_package_name", p.package_name);
+  o.Int("polciy_size_in_bytes", static_cast<int64_t>(p.rego.size()));  // the spec's spelling
+  o.Int("created", p.created).Int("updated", p.updated);
+  o.Close();
 }
 
 RawOutcome RunPolicy(const Compiled& compiled, const policy::Value& input,
@@ -192,7 +262,7 @@ RawOutcome RunPolicy(const Compiled& compiled, const policy::Value& input,
     std::optional<policy::Value> doc =
         compiled.policy->Evaluate(PackagePath(compiled.package), input, options);
     if (doc) {
-      r.output = BoundedOutput(policy::ToBoostJson(*doc));
+      r.output_json = BoundedOutputJson(*doc);
       if (doc->IsObject()) {
         CollectMessages(doc->Find("deny"), r.deny, "denied by policy '" + policy_name + "'");
         CollectMessages(doc->Find("warn"), r.warn, "warning from policy '" + policy_name + "'");
@@ -219,29 +289,22 @@ PolicyStatus Worst(PolicyStatus a, PolicyStatus b) {
   return static_cast<int>(a) >= static_cast<int>(b) ? a : b;
 }
 
-json::array Strings(const std::vector<std::string>& v) {
-  json::array out;
-  for (const auto& s : v) out.emplace_back(s);
-  return out;
-}
-
-// One EvaluatedPolicy (both spellings of the error: the PM spec's "error" and IaCM's
+// One EvaluatedPolicy's text (both spellings of the error: the PM spec's "error" and IaCM's
 // "rego_error").
-json::object EvaluatedPolicyJson(json::object policy_doc, const RawOutcome& r, PolicyStatus status,
-                                 std::string_view severity) {
-  json::object o;
-  o["policy"] = std::move(policy_doc);
-  o["status"] = PolicyStatusName(status);
-  o["deny_messages"] = Strings(r.deny);
-  o["warn_messages"] = Strings(r.warn);
-  o["error"] = r.error;
-  o["rego_error"] = r.error;
-  o["output"] = r.output;
+void AppendEvaluatedPolicyJson(std::string& out, const storage::PolicyRecord& policy,
+                               const RawOutcome& r, PolicyStatus status,
+                               std::string_view severity) {
+  ObjectJson o(out);
+  o.Key("policy");
+  AppendPolicyJson(out, policy, true);
+  o.Str("status", PolicyStatusName(status)).Strs("deny_messages", r.deny);
+  o.Strs("warn_messages", r.warn).Str("error", r.error).Str("rego_error", r.error);
+  o.Raw("output", r.output_json);
   if (!severity.empty()) {
-    o["severity"] = severity;
-    o["policy_severity"] = severity == "warning" ? "Warn & Continue" : "Error & Exit";
+    o.Str("severity", severity);
+    o.Str("policy_severity", severity == "warning" ? "Warn & Continue" : "Error & Exit");
   }
-  return o;
+  o.Close();
 }
 
 // The input as stored: its JSON text, or a marker when that exceeds max bytes (kept says
@@ -363,48 +426,34 @@ void ValidatePolicyIdentifier(std::string_view field, std::string_view v) {
 // Documents
 
 json::object PolicyDocument(const storage::PolicyRecord& p, bool with_rego) {
-  json::object o;
-  o["account_id"] = p.account;
-  o["org_id"] = p.org;
-  o["project_id"] = p.project;
-  o["identifier"] = p.identifier;
-  o["name"] = p.name;
-  if (with_rego) o["rego"] = p.rego;
-  o["policy_package_name"] = p.package_name;
-  o["polciy_size_in_bytes"] = static_cast<int64_t>(p.rego.size());  // the spec's spelling
-  o["created"] = p.created;
-  o["updated"] = p.updated;
-  return o;
+  std::string text;
+  AppendPolicyJson(text, p, with_rego);
+  return json::parse(text).as_object();
 }
 
-namespace {
-// The Evaluation document of a record whose details (and input) are already parsed.
-json::object EvaluationDocumentOf(const storage::EvaluationRecord& r, json::value details,
-                                  const json::value* input) {
-  json::object o;
-  o["id"] = r.id;
-  o["account_id"] = r.account;
-  o["org_id"] = r.org;
-  o["project_id"] = r.project;
-  o["entity"] = r.entity;
-  o["entity_metadata"] = r.entity_metadata;
-  o["type"] = r.type;
-  o["action"] = r.action;
-  o["status"] = r.status;
-  o["created"] = r.created;
-  if (!r.execution_id.empty()) o["execution_id"] = r.execution_id;
-  o["duration_ms"] = static_cast<double>(r.duration_us) / 1000.0;
-  if (!details.is_array()) details = json::array();
-  o["details"] = std::move(details);
-  if (input) o["input"] = *input;
-  return o;
+std::string EvaluationDocumentJson(const storage::EvaluationRecord& r, bool with_input) {
+  std::string out;
+  out.reserve(r.details_json.size() + (with_input ? r.input_json.size() : 0) + 512);
+  ObjectJson o(out);
+  o.Int("id", r.id).Str("account_id", r.account).Str("org_id", r.org).Str("project_id", r.project);
+  o.Str("entity", r.entity).Str("entity_metadata", r.entity_metadata);
+  o.Str("type", r.type).Str("action", r.action).Str("status", r.status).Int("created", r.created);
+  if (!r.execution_id.empty()) o.Str("execution_id", r.execution_id);
+  o.Double("duration_ms", static_cast<double>(r.duration_us) / 1000.0);
+  o.Raw("details", r.details_json.empty() ? std::string_view("[]") : r.details_json);
+  if (with_input) o.Raw("input", r.input_json.empty() ? std::string_view("null") : r.input_json);
+  o.Close();
+  return out;
 }
-}  // namespace
 
 json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_input) {
-  json::value input = with_input ? ParseOr(r.input_json, nullptr) : json::value();
-  return EvaluationDocumentOf(r, ParseOr(r.details_json, json::array()),
-                              with_input ? &input : nullptr);
+  json::value doc = ParseOr(EvaluationDocumentJson(r, with_input), nullptr);
+  if (doc.is_object()) return std::move(doc.get_object());
+  // A stored text that is not JSON (not written by this server): shown without it.
+  storage::EvaluationRecord bare = r;
+  bare.details_json = "[]";
+  bare.input_json = "null";
+  return json::parse(EvaluationDocumentJson(bare, with_input)).as_object();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -413,11 +462,13 @@ json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_in
 void PolicyDecision::Recorded() {
   if (!pending) return;
   evaluation_id = pending->id;
-  if (evaluation.is_object())
-    evaluation.get_object()["id"] = evaluation_id;  // built by Evaluate, the id was unknown
-  else
-    evaluation = EvaluationDocument(*pending, true);
+  evaluation_json = EvaluationDocumentJson(*pending, true);
   pending.reset();
+}
+
+json::value PolicyDecision::Evaluation() const {
+  if (evaluation_json.empty()) return nullptr;
+  return json::parse(evaluation_json);
 }
 
 std::string PolicyDecision::Message() const {
@@ -463,10 +514,9 @@ Error PolicyDecision::ViolationError() const {
   std::string lines = Message();
   if (!lines.empty()) message += ":\n" + lines;
   // The error body is the spec's PolicyViolationError: IaCMError plus policy_evaluation.
-  return Error(ErrorCode::kInvalidArgument, message,
-               evaluation.is_object()
-                   ? json::serialize(json::object{{"policy_evaluation", evaluation}})
-                   : std::string());
+  return Error(
+      ErrorCode::kInvalidArgument, message,
+      evaluation_json.empty() ? std::string() : "{\"policy_evaluation\":" + evaluation_json + "}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -823,7 +873,9 @@ json::object PolicyService::EvaluateRego(const auth::Principal& who, const Polic
     status = PolicyStatus::kError;
   else if (!r.warn.empty())
     status = PolicyStatus::kWarning;
-  return EvaluatedPolicyJson(PolicyDocument(p, true), r, status, "");
+  std::string text;
+  AppendEvaluatedPolicyJson(text, p, r, status, "");
+  return json::parse(text).as_object();
 }
 
 storage::Page<storage::EvaluationRecord> PolicyService::ListEvaluations(
@@ -913,12 +965,19 @@ bool PolicyService::Applies(const auth::Principal& who, const EnforcementRequest
 PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
                                        const EnforcementRequest& request,
                                        const json::value& input) {
+  return Evaluate(who, request, [&input]() -> const json::value& { return input; });
+}
+
+PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
+                                       const EnforcementRequest& request,
+                                       const std::function<const json::value&()>& make_input) {
   auto start = std::chrono::steady_clock::now();
   const PolicyTrigger* trigger = &TriggerOf(request);
   PolicyDecision decision;
   std::vector<storage::PolicySetRecord> sets = SetsFor(who, request);
   if (sets.empty() && !request.record_without_sets) return decision;
 
+  const json::value& input = make_input();
   policy::Value in = policy::FromJson(input);
   policy::EvalOptions options;
   options.timeout_ms = options_.eval_timeout_ms;
@@ -926,10 +985,10 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
   // A policy linked by several sets is evaluated once.
   std::map<std::string, RawOutcome> memo;
 
-  json::array details;
+  std::string details = "[";
   PolicyStatus overall = PolicyStatus::kPass;
   for (const auto& set : sets) {
-    json::array evaluated;
+    std::string evaluated = "[";
     PolicyStatus set_status = PolicyStatus::kPass;
     for (const auto& link : set.policies) {
       if (!link.resolved) continue;  // unlinked meanwhile
@@ -966,26 +1025,23 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
       outcome.warn_messages = r.warn;
       outcome.error = r.error;
       decision.outcomes.push_back(std::move(outcome));
-      evaluated.push_back(EvaluatedPolicyJson(PolicyDocument(p, true), r, status, link.severity));
+      if (evaluated.size() > 1) evaluated += ',';
+      AppendEvaluatedPolicyJson(evaluated, p, r, status, link.severity);
     }
+    evaluated += ']';
     overall = Worst(overall, set_status);
-    json::object d;
-    d["account_id"] = set.account;
-    d["org_id"] = set.org;
-    d["project_id"] = set.project;
-    d["identifier"] = set.identifier;
-    d["name"] = set.name;
-    if (!set.description.empty()) d["description"] = set.description;
-    d["type"] = set.type;
-    d["action"] = set.action;
-    d["enabled"] = set.enabled;
-    d["entity_selector"] = set.entity_selector;
-    d["created"] = set.created;
-    d["updated"] = set.updated;
-    d["status"] = PolicyStatusName(set_status);
-    d["details"] = std::move(evaluated);
-    details.push_back(std::move(d));
+    if (details.size() > 1) details += ',';
+    ObjectJson d(details);
+    d.Str("account_id", set.account).Str("org_id", set.org).Str("project_id", set.project);
+    d.Str("identifier", set.identifier).Str("name", set.name);
+    if (!set.description.empty()) d.Str("description", set.description);
+    d.Str("type", set.type).Str("action", set.action).Bool("enabled", set.enabled);
+    d.Str("entity_selector", set.entity_selector);
+    d.Int("created", set.created).Int("updated", set.updated);
+    d.Str("status", PolicyStatusName(set_status)).Raw("details", evaluated);
+    d.Close();
   }
+  details += ']';
 
   storage::EvaluationRecord rec;
   rec.account = who.account;
@@ -999,17 +1055,15 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
   rec.execution_id = request.execution_id;
   bool input_kept = true;
   rec.input_json = BoundedInput(input, options_.max_stored_input_bytes, input_kept);
-  rec.details_json = json::serialize(details);
-  // The reply shows what is stored: the input, or the marker that replaced a large one.
-  json::value stored_input = input_kept ? json::value() : ParseOr(rec.input_json, nullptr);
+  rec.details_json = std::move(details);
   rec.created = NowMillis();
   rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
   decision.status = overall;
   decision.evaluated = true;
-  decision.evaluation =
-      EvaluationDocumentOf(rec, std::move(details), input_kept ? &input : &stored_input);
+  // Recorded() makes evaluation_json once the record has its id. The reply shows what is
+  // stored: the input, or the marker that replaced a large one.
   decision.pending = std::move(rec);
   return decision;
 }

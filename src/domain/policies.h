@@ -25,6 +25,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -148,17 +149,20 @@ struct PolicyDecision {
   // False when no enabled policy set applies: nothing was evaluated or recorded.
   bool evaluated = false;
   int64_t evaluation_id = 0;  // the recorded evaluation (GET /pm/api/v1/evaluations/{id})
-  // The recorded evaluation: the spec's Evaluation / IaCMEvaluation (id, status, entity,
-  // entity_metadata, type, action, account_id, org_id, project_id, created, input, details,
-  // duration_ms), ready for a response's policy_evaluation. Null when !evaluated.
-  boost::json::value evaluation;
+  // The recorded evaluation as JSON text: the spec's Evaluation / IaCMEvaluation (id, status,
+  // entity, entity_metadata, type, action, account_id, org_id, project_id, created, input,
+  // details, duration_ms), ready for a response's policy_evaluation (Reply::json_members).
+  // Empty when !evaluated. Text, not a document: its details are the stored text, made once.
+  std::string evaluation_json;
   std::vector<PolicyOutcome> outcomes;  // one per evaluated (set, policy)
   // From PolicyService::Evaluate: the evaluation still to store. The caller stores it (in
   // the transaction of the change it checked, which sets its id) and calls Recorded().
   std::optional<storage::EvaluationRecord> pending;
 
-  // Fills evaluation_id and evaluation from the stored pending record and drops it.
+  // Fills evaluation_id and evaluation_json from the stored pending record and drops it.
   void Recorded();
+  // evaluation_json parsed (null when !evaluated), for replies that embed it in a document.
+  boost::json::value Evaluation() const;
 
   bool Blocked() const { return status == PolicyStatus::kError; }
   const char* StatusName() const { return PolicyStatusName(status); }
@@ -288,6 +292,10 @@ class PolicyService {
   // Enforce without storing: the evaluation comes back in decision.pending (when evaluated).
   PolicyDecision Evaluate(const auth::Principal& who, const EnforcementRequest& request,
                           const boost::json::value& input);
+  // The same, with the input made only when a set applies (a save without policies does not
+  // build the document it would check).
+  PolicyDecision Evaluate(const auth::Principal& who, const EnforcementRequest& request,
+                          const std::function<const boost::json::value&()>& make_input);
   // True when Enforce would evaluate at least one enabled policy set for the request (or
   // record an evaluation anyway): callers skip reading and parsing the input otherwise.
   bool Applies(const auth::Principal& who, const EnforcementRequest& request);
@@ -322,6 +330,8 @@ void ValidatePolicyIdentifier(std::string_view field, std::string_view value);
 
 // The spec's Evaluation document of a record; with_input adds the stored (bounded) input.
 boost::json::object EvaluationDocument(const storage::EvaluationRecord& record, bool with_input);
+// The same as JSON text, made from the record's stored texts without parsing them.
+std::string EvaluationDocumentJson(const storage::EvaluationRecord& record, bool with_input);
 
 // The PolicyManagementPolicy fields shared by every view of a policy.
 boost::json::object PolicyDocument(const storage::PolicyRecord& policy, bool with_rego);

@@ -184,7 +184,8 @@ TEST_F(PolicyServiceTest, NothingAppliesNothingIsRecorded) {
   PolicyDecision d = Enforce(json::object{{"provisioner", "ansible"}});
   EXPECT_EQ(d.status, PolicyStatus::kPass);
   EXPECT_FALSE(d.evaluated);
-  EXPECT_TRUE(d.evaluation.is_null());
+  EXPECT_TRUE(d.evaluation_json.empty());
+  EXPECT_TRUE(d.Evaluation().is_null());
   EXPECT_TRUE(d.Message().empty());
   EXPECT_EQ(service_->ListEvaluations(admin_, project_, {}).total, 0);
 }
@@ -217,7 +218,8 @@ TEST_F(PolicyServiceTest, SeveritiesDecideTheStatus) {
 
   PolicyDecision ansible = Enforce(json::parse(R"({"provisioner":"ansible","tags":{"team":"x"}})"));
   EXPECT_EQ(ansible.status, PolicyStatus::kError);
-  const json::object& doc = ansible.evaluation.as_object();
+  json::value parsed = ansible.Evaluation();
+  const json::object& doc = parsed.as_object();
   EXPECT_EQ(doc.at("status"), "error");
   EXPECT_EQ(doc.at("type"), "workspace");
   EXPECT_EQ(doc.at("action"), "onsave");

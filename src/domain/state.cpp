@@ -713,7 +713,7 @@ void StateService::GuardForceUnlock(const auth::Principal& who, const storage::W
     throw Error(ErrorCode::kPermissionDenied,
                 "force-unlock of workspace '" + w.identifier + "' refused by policy" +
                     (result.Message().empty() ? std::string() : ":\n" + result.Message()),
-                json::serialize(json::object{{"policy_evaluation", result.evaluation}}));
+                "{\"policy_evaluation\":" + result.evaluation_json + "}");
   }
   if (decision) *decision = std::move(result);
 }

@@ -445,9 +445,11 @@ PolicyDecision WorkspaceService::CheckOnSave(const auth::Principal& who,
       WorkspaceEntity(candidate.account, candidate.org, candidate.project, candidate.identifier);
   request.entity_metadata["workspace"] = candidate.identifier;
   request.entity_metadata["name"] = candidate.name;
-  json::object input;
-  input["workspace"] = WorkspaceDocument(candidate);
-  PolicyDecision result = policies_->Evaluate(who, request, input);
+  json::value input;
+  PolicyDecision result = policies_->Evaluate(who, request, [&]() -> const json::value& {
+    input = json::object{{"workspace", WorkspaceDocument(candidate)}};
+    return input;
+  });
   if (result.Blocked()) {
     // Nothing is saved, but the refusal is recorded.
     result.pending->id = db_.Policies().AddEvaluation(*result.pending);

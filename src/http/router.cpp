@@ -157,6 +157,28 @@ static Response Serialize(int status, const boost::json::value& body, ReplyForma
   return res;
 }
 
+// A reply whose object body has members given as JSON text (Reply::json_members).
+static Response SerializeWithMembers(Reply& reply, ReplyFormat format) {
+  if (!reply.body.is_object()) reply.body = boost::json::object();
+  if (format != ReplyFormat::kJson) {
+    for (auto& [name, text] : reply.json_members)
+      reply.body.get_object()[name] = boost::json::parse(text);
+    return Serialize(reply.status, reply.body, format);
+  }
+  Response res = Serialize(reply.status, reply.body, format);
+  res.body.pop_back();  // the object's '}'
+  bool first = reply.body.get_object().empty();
+  for (const auto& [name, text] : reply.json_members) {
+    if (!first) res.body += ',';
+    first = false;
+    res.body += boost::json::serialize(boost::json::string_view(name));
+    res.body += ':';
+    res.body += text;
+  }
+  res.body += '}';
+  return res;
+}
+
 // Every error reply is made here: the spec's IaCMError body in the reply format, or, when the
 // client's Accept asks for it, as the specs' error media type (application/vnd.goa.error, the
 // same JSON).
@@ -410,6 +432,8 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
     res.status = reply.status;
     res.body = std::move(*reply.raw_body);
     res.content_type = std::move(reply.content_type);
+  } else if (!reply.json_members.empty()) {
+    res = SerializeWithMembers(reply, format);
   } else {
     res = Serialize(reply.status, reply.body, format);
   }

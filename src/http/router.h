@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "auth/auth.h"
@@ -57,6 +58,10 @@ struct Reply {
   // A body produced while it is sent (live logs), with content_type; never kept by the reply
   // cache.
   std::shared_ptr<ChunkSource> stream;
+  // Members of an object body given as JSON text already made (a large document that was
+  // serialized once for storage is not built and serialized again): appended to body's text
+  // in JSON replies, parsed into body for YAML ones.
+  std::vector<std::pair<std::string, std::string>> json_members;
 
   static Reply Of(int status, boost::json::value body) {
     Reply r;

@@ -225,6 +225,12 @@ class DispatcherTest : public ::testing::Test {
     router_.Add({"POST", "/v1/held", Access::kWrite, [](Context&) -> Reply {
                    throw Error(ErrorCode::kLocked, "locked", R"({"ID":"lock-1","Who":"ci"})");
                  }});
+    router_.Add({"GET", "/v1/members", Access::kRead, [](Context&) {
+                   Reply r = Reply::Of(200, json::object{{"name", "ws"}});
+                   r.json_members.emplace_back("policy_evaluation", R"({"id":7,"details":[1.5]})");
+                   r.json_members.emplace_back("with \"quote\"", "[]");
+                   return r;
+                 }});
     // Counts its runs, so tests can tell a kept answer from a fresh one.
     router_.Add(Cacheable({"GET", "/v1/kept/{id}", Access::kRead, [this](Context& ctx) {
                              ++kept_runs_;
@@ -470,6 +476,25 @@ TEST_F(DispatcherTest, MalformedJsonIs400) {
   Request r = WithBody(Req("POST", "/v1/orgs", admin_), "application/json", R"({"org": )");
   Response res = dispatcher_->Handle(r);
   ExpectError(res, 400, "bad_request");
+}
+
+TEST_F(DispatcherTest, JsonMembersAreAppendedAsTheyAreOrParsedForYaml) {
+  Response res = dispatcher_->Handle(Req("GET", "/v1/members", viewer_));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body,
+            R"({"name":"ws","policy_evaluation":{"id":7,"details":[1.5]},"with \"quote\"":[]})");
+  JsonBody(res);
+
+  Request yaml = Req("GET", "/v1/members", viewer_);
+  yaml.headers.emplace_back("accept", "application/yaml");
+  Response y = dispatcher_->Handle(yaml);
+  ASSERT_EQ(y.status, 200) << y.body;
+  EXPECT_EQ(y.content_type, "application/yaml");
+  json::value v = ParseYaml(y.body);
+  EXPECT_EQ(v.at("name"), "ws");
+  EXPECT_EQ(v.at("policy_evaluation").at("id"), 7);
+  EXPECT_EQ(v.at("policy_evaluation").at("details").at(0), 1.5);
+  EXPECT_TRUE(v.at("with \"quote\"").as_array().empty());
 }
 
 TEST_F(DispatcherTest, YamlRequestGetsYamlError) {
