@@ -789,9 +789,13 @@ TEST_P(PolicyContract, SetsLinkPoliciesInOrderAndResolveThem) {
 TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   auto& st = db_->Policies();
   st.CreatePolicy(Policy("o1", "", "pol"));
+  st.CreatePolicy(Policy("o1", "p1", "b_pol"));
+  st.CreatePolicy(Policy("o1", "p1", "a_pol"));
   st.CreatePolicySet(Set("", "", "z_acct"));
   st.CreatePolicySet(Set("o1", "", "m_org", {Link("o1", "", "pol")}));
-  st.CreatePolicySet(Set("o1", "p1", "a_prj"));
+  st.CreatePolicySet(Set(
+      "o1", "p1", "a_prj",
+      {Link("o1", "p1", "b_pol"), Link("o1", "", "pol", "warning"), Link("o1", "p1", "a_pol")}));
   st.CreatePolicySet(Set("o1", "p1", "off", {}, "workspace", "onsave", false));
   st.CreatePolicySet(Set("o1", "p1", "plan", {}, "terraformPlan", "afterTerraformPlan"));
   st.CreatePolicySet(Set("o1", "p2", "elsewhere"));
@@ -801,8 +805,16 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   for (const auto& s : applicable) ids.push_back(s.identifier);
   EXPECT_EQ(ids, (std::vector<std::string>{"z_acct", "m_org", "a_prj"}))
       << "enabled sets of the type/action, account level first";
+  EXPECT_TRUE(applicable[0].policies.empty());
   ASSERT_EQ(applicable[1].policies.size(), 1u);
   EXPECT_TRUE(applicable[1].policies[0].resolved);
+  std::vector<std::string> links;
+  for (const auto& l : applicable[2].policies)
+    links.push_back(l.policy.identifier + "/" + l.severity + "/" +
+                    (l.resolved ? l.resolved->identifier : std::string("?")));
+  EXPECT_EQ(links,
+            (std::vector<std::string>{"b_pol/error/b_pol", "pol/warning/pol", "a_pol/error/a_pol"}))
+      << "each set's links in their order, resolved";
   EXPECT_EQ(st.ApplicablePolicySets("other", "o1", "p1", "workspace", "onsave").size(), 0u);
   EXPECT_EQ(
       st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan").size(),

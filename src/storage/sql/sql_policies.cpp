@@ -131,29 +131,45 @@ std::optional<PolicySetRecord> FindSetRow(Connection& c, std::string_view accoun
 }
 
 // Fills set.policies, in order, each resolved to its policy row.
-void LoadLinks(Connection& c, PolicySetRecord& set) {
-  std::string cols;
-  for (std::string_view rest = kPolicyColumns; !rest.empty();) {
+// "a.x, a.y" for columns "x, y".
+std::string Qualified(std::string_view columns, std::string_view alias) {
+  std::string out;
+  for (std::string_view rest = columns; !rest.empty();) {
     size_t comma = rest.find(',');
     std::string_view col = rest.substr(0, comma);
     while (!col.empty() && col.front() == ' ') col.remove_prefix(1);
-    cols += ", p." + std::string(col);
+    if (!out.empty()) out += ", ";
+    out.append(alias).append(".").append(col);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
-  Statement s = c.Prepare(
-      "SELECT l.policy_org, l.policy_project, l.policy, l.severity" + cols +
-      " FROM policy_set_policies l LEFT JOIN policies p ON p.account = l.account AND p.org = "
-      "l.policy_org AND p.project = l.policy_project AND p.identifier = l.policy WHERE l.account "
-      "= ? AND l.org = ? AND l.project = ? AND l.policy_set = ? ORDER BY l.position");
+  return out;
+}
+
+// A link's columns (from policy_set_policies l joined with policies p), as read by ReadLink.
+const std::string& LinkColumns() {
+  static const std::string columns =
+      "l.policy_org, l.policy_project, l.policy, l.severity, " + Qualified(kPolicyColumns, "p");
+  return columns;
+}
+constexpr const char* kLinkJoin =
+    "LEFT JOIN policies p ON p.account = l.account AND p.org = l.policy_org AND p.project = "
+    "l.policy_project AND p.identifier = l.policy";
+
+PolicySetLink ReadLink(const Statement& s, int first) {
+  PolicySetLink link;
+  link.policy = {s.Text(first), s.Text(first + 1), s.Text(first + 2)};
+  link.severity = s.Text(first + 3);
+  if (!s.IsNull(first + 4 + 3)) link.resolved = ReadPolicy(s, first + 4);  // p.identifier
+  return link;
+}
+
+void LoadLinks(Connection& c, PolicySetRecord& set) {
+  Statement s = c.Prepare("SELECT " + LinkColumns() + " FROM policy_set_policies l " + kLinkJoin +
+                          " WHERE l.account = ? AND l.org = ? AND l.project = ? AND "
+                          "l.policy_set = ? ORDER BY l.position");
   s.Bind(1, set.account).Bind(2, set.org).Bind(3, set.project).Bind(4, set.identifier);
   set.policies.clear();
-  while (s.Step()) {
-    PolicySetLink link;
-    link.policy = {s.Text(0), s.Text(1), s.Text(2)};
-    link.severity = s.Text(3);
-    if (!s.IsNull(4 + 3)) link.resolved = ReadPolicy(s, 4);
-    set.policies.push_back(std::move(link));
-  }
+  while (s.Step()) set.policies.push_back(ReadLink(s, 0));
 }
 
 // Every linked policy must exist; the links are then written in order.
@@ -180,11 +196,14 @@ void DeleteLinks(Connection& c, std::string_view account, const PolicyKey& set) 
 }
 
 // " AND ((org = ? AND project = ?) OR ...)" for a list of levels.
+// column_prefix qualifies org and project ("s." in a join).
 void AddLevels(std::string& where, std::vector<std::string>& binds,
-               const std::vector<std::pair<std::string, std::string>>& levels) {
+               const std::vector<std::pair<std::string, std::string>>& levels,
+               const std::string& column_prefix = "") {
   where += " AND (";
   for (size_t i = 0; i < levels.size(); ++i) {
-    where += i ? " OR (org = ? AND project = ?)" : "(org = ? AND project = ?)";
+    where += i ? " OR (" : "(";
+    where += column_prefix + "org = ? AND " + column_prefix + "project = ?)";
     binds.push_back(levels[i].first);
     binds.push_back(levels[i].second);
   }
@@ -608,27 +627,37 @@ class SqlPolicyStore final : public PolicyStore {
   std::vector<PolicySetRecord> LoadApplicableSets(std::string_view account, std::string_view org,
                                                   std::string_view project, std::string_view type,
                                                   std::string_view action) {
-    return pool_.ReadTransaction([&](Connection& c) {
+    // One statement (one round trip on PostgreSQL, no transaction needed for one snapshot):
+    // the sets, each with its links in order, joined with the policies they name.
+    return pool_.With([&](Connection& c) {
       std::vector<std::pair<std::string, std::string>> levels = {{"", ""}};
       if (!org.empty()) levels.emplace_back(std::string(org), "");
       if (!org.empty() && !project.empty())
         levels.emplace_back(std::string(org), std::string(project));
-      std::string where = " WHERE account = ? AND type = ? AND action = ? AND enabled = 1";
+      std::string where = " WHERE s.account = ? AND s.type = ? AND s.action = ? AND s.enabled = 1";
       std::vector<std::string> binds;
-      AddLevels(where, binds, levels);
+      AddLevels(where, binds, levels, "s.");
+      static const int kLinkFirst = 14;  // kSetColumns has 14 columns
+      Statement s = c.Prepare(
+          "SELECT " + Qualified(kSetColumns, "s") + ", " + LinkColumns() +
+          " FROM policy_sets s LEFT JOIN policy_set_policies l ON l.account = s.account AND "
+          "l.org = s.org AND l.project = s.project AND l.policy_set = s.identifier " +
+          kLinkJoin + where +
+          " ORDER BY CASE WHEN s.org = '' THEN 0 WHEN s.project = '' THEN 1 ELSE 2 END, "
+          "s.identifier, l.position");
+      int i = 1;
+      s.Bind(i++, account);
+      s.Bind(i++, type);
+      s.Bind(i++, action);
+      for (const auto& b : binds) s.Bind(i++, b);
       std::vector<PolicySetRecord> sets;
-      {
-        Statement s = c.Prepare(std::string("SELECT ") + kSetColumns + " FROM policy_sets" + where +
-                                " ORDER BY CASE WHEN org = '' THEN 0 WHEN project = '' THEN 1 "
-                                "ELSE 2 END, identifier");
-        int i = 1;
-        s.Bind(i++, account);
-        s.Bind(i++, type);
-        s.Bind(i++, action);
-        for (const auto& b : binds) s.Bind(i++, b);
-        while (s.Step()) sets.push_back(ReadSet(s));
+      while (s.Step()) {
+        PolicySetRecord row = ReadSet(s);
+        if (sets.empty() || sets.back().org != row.org || sets.back().project != row.project ||
+            sets.back().identifier != row.identifier)
+          sets.push_back(std::move(row));
+        if (!s.IsNull(kLinkFirst + 2)) sets.back().policies.push_back(ReadLink(s, kLinkFirst));
       }
-      for (auto& set : sets) LoadLinks(c, set);
       return sets;
     });
   }
