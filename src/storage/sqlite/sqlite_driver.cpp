@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "storage/sqlite/wal_write_batching.h"
 
 namespace statehouse::storage::sqlite {
 namespace {
@@ -109,7 +110,9 @@ class SqliteConnection final : public sql::Connection {
       : shared_(SharedFileFor(path)) {
     int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    // Writers batch their WAL writes (wal_write_batching.h; it relies on synchronous=FULL).
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_, flags, read_only ? nullptr : WalWriteBatchingVfs());
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       if (db_) sqlite3_close(db_);
