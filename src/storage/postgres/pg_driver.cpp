@@ -101,6 +101,7 @@ class PgConnection final : public sql::Connection {
     if (r) PQclear(r);
   }
   const char* ForUpdate() const override { return " FOR UPDATE"; }
+  bool DataModifyingWith() const override { return true; }
   void LockMigrations() override { Exec("SELECT pg_advisory_xact_lock(727274687265)"); }
   bool Healthy() const override { return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 

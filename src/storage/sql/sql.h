@@ -102,6 +102,9 @@ class Connection {
   virtual void Rollback() noexcept = 0;
   // " FOR UPDATE" where the database locks rows that way, "" where writers are serialised.
   virtual const char* ForUpdate() const = 0;
+  // True where a WITH clause may hold INSERTs (PostgreSQL): statements that would take one
+  // round trip each are then sent as one.
+  virtual bool DataModifyingWith() const { return false; }
   // Serialises schema migrations across processes starting together (held to the end of the
   // current transaction).
   virtual void LockMigrations() = 0;
