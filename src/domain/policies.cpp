@@ -431,6 +431,18 @@ json::object PolicyDocument(const storage::PolicyRecord& p, bool with_rego) {
   return json::parse(text).as_object();
 }
 
+namespace {
+// Reads an evaluation text as this server wrote it: deeper than a request body may be (the
+// input and each policy's output sit inside it), and holding policy messages as the policies
+// made them, which may be any bytes (base64.decode, a message clipped inside a character).
+json::value ParseEvaluationText(std::string_view text, boost::system::error_code& ec) {
+  json::parse_options options;
+  options.max_depth = 1100;
+  options.allow_invalid_utf8 = true;
+  return json::parse(text, ec, {}, options);
+}
+}  // namespace
+
 std::string EvaluationDocumentJson(const storage::EvaluationRecord& r, bool with_input) {
   std::string out;
   out.reserve(r.details_json.size() + (with_input ? r.input_json.size() : 0) + 512);
@@ -447,8 +459,9 @@ std::string EvaluationDocumentJson(const storage::EvaluationRecord& r, bool with
 }
 
 json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_input) {
-  json::value doc = ParseOr(EvaluationDocumentJson(r, with_input), nullptr);
-  if (doc.is_object()) return std::move(doc.get_object());
+  boost::system::error_code ec;
+  json::value doc = ParseEvaluationText(EvaluationDocumentJson(r, with_input), ec);
+  if (!ec && doc.is_object()) return std::move(doc.get_object());
   // A stored text that is not JSON (not written by this server): shown without it.
   storage::EvaluationRecord bare = r;
   bare.details_json = "[]";
@@ -468,7 +481,10 @@ void PolicyDecision::Recorded() {
 
 json::value PolicyDecision::Evaluation() const {
   if (evaluation_json.empty()) return nullptr;
-  return json::parse(evaluation_json);
+  boost::system::error_code ec;
+  json::value doc = ParseEvaluationText(evaluation_json, ec);
+  if (ec) Fail(ErrorCode::kInternal, "the evaluation document does not read back: " + ec.message());
+  return doc;
 }
 
 std::string PolicyDecision::Message() const {

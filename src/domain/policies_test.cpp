@@ -257,6 +257,37 @@ TEST_F(PolicyServiceTest, SeveritiesDecideTheStatus) {
   EXPECT_EQ(service_->GetEvaluation(admin_, project_, warn.evaluation_id).status, "warning");
 }
 
+// A deny message clipped inside a character (4,096 bytes are kept) is not valid UTF-8, and a
+// deeply nested input is deeper than request bodies may be: the evaluation still reads back.
+TEST_F(PolicyServiceTest, EvaluationsWithClippedMessagesAndDeepInputsReadBack) {
+  AddPolicy(project_, "long", R"(package workspace
+
+import rego.v1
+
+deny contains msg if {
+  input.workspace.provisioner == "terraform"
+  msg := sprintf("%s\u00e9", [concat("", [x | some i in numbers.range(1, 4095); x := "a"])])
+}
+)");
+  AddSet(project_, "s", {{"long", "error"}});
+  json::value deep = "leaf";
+  for (int i = 0; i < 60; ++i) deep = json::object{{"n", deep}};
+  PolicyDecision d = Enforce(json::object{{"provisioner", "terraform"}, {"deep", deep}});
+  ASSERT_EQ(d.status, PolicyStatus::kError);
+  ASSERT_EQ(d.outcomes.size(), 1u);
+  ASSERT_EQ(d.outcomes[0].deny_messages.size(), 1u);
+  EXPECT_EQ(d.outcomes[0].deny_messages[0].size(), 4096u + 3) << "clipped, then \"...\"";
+  json::value doc = d.Evaluation();
+  EXPECT_EQ(doc.at("status"), "error");
+  EXPECT_TRUE(doc.at("input").at("workspace").at("deep").is_object());
+  json::object stored = EvaluationDocument(
+      service_->GetEvaluation(admin_, project_, d.evaluation_id), /*with_input=*/true);
+  EXPECT_EQ(
+      stored.at("details").at(0).at("details").at(0).at("deny_messages").at(0).as_string().size(),
+      4096u + 3);
+  EXPECT_TRUE(stored.at("input").at("workspace").at("deep").at("n").is_object());
+}
+
 TEST_F(PolicyServiceTest, EvaluationFailuresAreErrorsWithTheEnginesMessage) {
   AddPolicy(project_, "conflict", kConflict);
   AddPolicy(project_, "fine", kDenyAnsible);

@@ -161,8 +161,13 @@ static Response Serialize(int status, const boost::json::value& body, ReplyForma
 static Response SerializeWithMembers(Reply& reply, ReplyFormat format) {
   if (!reply.body.is_object()) reply.body = boost::json::object();
   if (format != ReplyFormat::kJson) {
+    // The members are the server's own text: possibly deeper than a request may be, and
+    // carrying whatever bytes they were given.
+    boost::json::parse_options options;
+    options.max_depth = 1100;
+    options.allow_invalid_utf8 = true;
     for (auto& [name, text] : reply.json_members)
-      reply.body.get_object()[name] = boost::json::parse(text);
+      reply.body.get_object()[name] = boost::json::parse(text, {}, options);
     return Serialize(reply.status, reply.body, format);
   }
   Response res = Serialize(reply.status, reply.body, format);
