@@ -225,6 +225,12 @@ class DispatcherTest : public ::testing::Test {
     router_.Add({"POST", "/v1/held", Access::kWrite, [](Context&) -> Reply {
                    throw Error(ErrorCode::kLocked, "locked", R"({"ID":"lock-1","Who":"ci"})");
                  }});
+    router_.Add({"POST", "/v1/refused", Access::kWrite, [](Context&) -> Reply {
+                   std::string deep = "\"caf\xc3\"";  // a message clipped inside a character
+                   for (int i = 0; i < 40; ++i) deep = "{\"n\":" + deep + "}";
+                   throw Error(ErrorCode::kInvalidArgument, "refused by policy",
+                               "{\"policy_evaluation\":" + deep + "}");
+                 }});
     router_.Add({"GET", "/v1/members", Access::kRead, [](Context&) {
                    Reply r = Reply::Of(200, json::object{{"name", "ws"}});
                    r.json_members.emplace_back("policy_evaluation", R"({"id":7,"details":[1.5]})");
@@ -495,6 +501,20 @@ TEST_F(DispatcherTest, JsonMembersAreAppendedAsTheyAreOrParsedForYaml) {
   EXPECT_EQ(v.at("policy_evaluation").at("id"), 7);
   EXPECT_EQ(v.at("policy_evaluation").at("details").at(0), 1.5);
   EXPECT_TRUE(v.at("with \"quote\"").as_array().empty());
+}
+
+TEST_F(DispatcherTest, ErrorDetailsKeepDeepDocumentsAndTheirBytes) {
+  Response res =
+      dispatcher_->Handle(WithBody(Req("POST", "/v1/refused", admin_), "application/json", "{}"));
+  EXPECT_EQ(res.status, 400);
+  json::parse_options options;
+  options.max_depth = 100;
+  options.allow_invalid_utf8 = true;
+  json::value body = json::parse(res.body, {}, options);
+  EXPECT_EQ(body.at("name"), "bad_request");
+  const json::value* v = &body.at("policy_evaluation");
+  for (int i = 0; i < 40; ++i) v = &v->at("n");
+  EXPECT_EQ(v->as_string(), "caf\xc3");
 }
 
 TEST_F(DispatcherTest, YamlRequestGetsYamlError) {
