@@ -15,6 +15,8 @@ namespace {
 constexpr const char* kVfsName = "statehouse-wal-batching";
 // Pending bytes beyond this are written first (a large transaction spilling pages).
 constexpr size_t kMaxPending = size_t{4} << 20;
+// Buffer capacity kept between transactions (a small commit's frames fit).
+constexpr size_t kKeptCapacity = size_t{256} << 10;
 
 sqlite3_vfs* g_base = nullptr;  // the default VFS underneath
 
@@ -53,6 +55,8 @@ int FlushLocked(File* f) {
   if (f->pending.empty()) return SQLITE_OK;
   int rc = WriteInPieces(f->real, f->pending.data(), f->pending.size(), f->pending_offset);
   f->pending.clear();
+  // A large transaction's buffer is not kept by every pooled connection that ran one.
+  if (f->pending.capacity() > kKeptCapacity) std::string().swap(f->pending);
   return rc;
 }
 
