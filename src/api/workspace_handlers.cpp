@@ -40,8 +40,6 @@ Reply ShowView(Services& s, const storage::WorkspaceView& view, int status, bool
                domain::PolicyDecision* decision = nullptr) {
   const storage::WorkspaceRecord& w = view.workspace;
   json::object body = WorkspaceJson(w);
-  // The on-save evaluation (warnings included) of a create, update or clone.
-  bool evaluated = decision && decision->evaluated;
   AddLock(w, view.lock, body);
   if (effective) body["effective_variables"] = s.workspaces.EffectiveVariables(w);
   // What the state policies said of the newest state (an extension field).
@@ -54,7 +52,8 @@ Reply ShowView(Services& s, const storage::WorkspaceView& view, int status, bool
     body["state_policy_evaluation"] = std::move(e);
   }
   Reply reply = Reply::Of(status, std::move(body));
-  if (evaluated)
+  // The on-save evaluation (warnings included) of a create, update or clone, as stored.
+  if (decision && decision->evaluated)
     reply.json_members.emplace_back("policy_evaluation", std::move(decision->evaluation_json));
   reply.headers.emplace_back("ETag", http::ETagOf(w.version));
   return reply;

@@ -25,10 +25,6 @@ std::string_view Trim(std::string_view s);
 // Parses a base-10 int64; false on any junk, sign misuse or overflow.
 bool ParseInt64(std::string_view s, int64_t& out);
 
-// Appends s as a JSON string, quoted and escaped exactly as boost::json::serialize writes it
-// (", \ and control characters; other bytes as they are), without a temporary string.
-void AppendJsonQuoted(std::string& out, std::string_view s);
-
 }  // namespace statehouse
 
 namespace statehouse {

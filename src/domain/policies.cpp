@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/json_text.h"
 #include "common/util.h"
 #include "domain/validation.h"
 #include "policy/engine.h"
@@ -185,63 +186,6 @@ std::string BoundedOutputJson(const policy::Value& output) {
   marker["size_bytes"] = static_cast<int64_t>(text.size());
   return json::serialize(marker);
 }
-
-// Writes a JSON object's members into a text as json::serialize writes them (keys are
-// literals that need no escaping). Evaluation documents are written this way: they are stored
-// and sent as text, so building them as json::value trees first doubled their cost.
-class ObjectJson {
- public:
-  explicit ObjectJson(std::string& out) : out_(out) { out_ += '{'; }
-  ObjectJson& Str(std::string_view key, std::string_view value) {
-    Key(key);
-    AppendJsonQuoted(out_, value);
-    return *this;
-  }
-  ObjectJson& Int(std::string_view key, int64_t value) {
-    Key(key);
-    out_ += std::to_string(value);
-    return *this;
-  }
-  ObjectJson& Double(std::string_view key, double value) {
-    Key(key);
-    out_ += json::serialize(json::value(value));
-    return *this;
-  }
-  ObjectJson& Bool(std::string_view key, bool value) {
-    Key(key);
-    out_ += value ? "true" : "false";
-    return *this;
-  }
-  ObjectJson& Strs(std::string_view key, const std::vector<std::string>& values) {
-    Key(key);
-    out_ += '[';
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (i) out_ += ',';
-      AppendJsonQuoted(out_, values[i]);
-    }
-    out_ += ']';
-    return *this;
-  }
-  // A member whose value is JSON text already.
-  ObjectJson& Raw(std::string_view key, std::string_view json_text) {
-    Key(key);
-    out_ += json_text;
-    return *this;
-  }
-  void Close() { out_ += '}'; }
-  // Starts a member whose value the caller appends.
-  void Key(std::string_view key) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    out_ += '"';
-    out_ += key;
-    out_ += "\":";
-  }
-
- private:
-  std::string& out_;
-  bool first_ = true;
-};
 
 // PolicyDocument's text.
 void AppendPolicyJson(std::string& out, const storage::PolicyRecord& p, bool with_rego) {
@@ -431,18 +375,6 @@ json::object PolicyDocument(const storage::PolicyRecord& p, bool with_rego) {
   return json::parse(text).as_object();
 }
 
-namespace {
-// Reads an evaluation text as this server wrote it: deeper than a request body may be (the
-// input and each policy's output sit inside it), and holding policy messages as the policies
-// made them, which may be any bytes (base64.decode, a message clipped inside a character).
-json::value ParseEvaluationText(std::string_view text, boost::system::error_code& ec) {
-  json::parse_options options;
-  options.max_depth = 1100;
-  options.allow_invalid_utf8 = true;
-  return json::parse(text, ec, {}, options);
-}
-}  // namespace
-
 std::string EvaluationDocumentJson(const storage::EvaluationRecord& r, bool with_input) {
   std::string out;
   out.reserve(r.details_json.size() + (with_input ? r.input_json.size() : 0) + 512);
@@ -460,7 +392,7 @@ std::string EvaluationDocumentJson(const storage::EvaluationRecord& r, bool with
 
 json::object EvaluationDocument(const storage::EvaluationRecord& r, bool with_input) {
   boost::system::error_code ec;
-  json::value doc = ParseEvaluationText(EvaluationDocumentJson(r, with_input), ec);
+  json::value doc = ParseServerJson(EvaluationDocumentJson(r, with_input), ec);
   if (!ec && doc.is_object()) return std::move(doc.get_object());
   // A stored text that is not JSON (not written by this server): shown without it.
   storage::EvaluationRecord bare = r;
@@ -482,7 +414,7 @@ void PolicyDecision::Recorded() {
 json::value PolicyDecision::Evaluation() const {
   if (evaluation_json.empty()) return nullptr;
   boost::system::error_code ec;
-  json::value doc = ParseEvaluationText(evaluation_json, ec);
+  json::value doc = ParseServerJson(evaluation_json, ec);
   if (ec) Fail(ErrorCode::kInternal, "the evaluation document does not read back: " + ec.message());
   return doc;
 }

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/json_text.h"
+
 namespace statehouse::http {
 
 namespace {
@@ -50,13 +52,8 @@ boost::json::value ErrorBody(ErrorCode code, std::string_view message, std::stri
   // Details follow the spec's fields: clients that match keys case-insensitively (Go's
   // encoding/json, in the Terraform CLI) then take e.g. a lock's "ID" over the error's "id".
   if (!details_json.empty()) {
-    // The server's own text (a refusal's policy_evaluation): possibly deeper than a request may
-    // be, and carrying policy messages as the policies made them, whatever their bytes.
-    boost::json::parse_options options;
-    options.max_depth = 1100;
-    options.allow_invalid_utf8 = true;
     boost::system::error_code ec;
-    boost::json::value details = boost::json::parse(details_json, ec, {}, options);
+    boost::json::value details = ParseServerJson(details_json, ec);
     if (!ec && details.is_object())
       for (const auto& kv : details.get_object())
         if (!o.contains(kv.key())) o[kv.key()] = kv.value();

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "http/error_map.h"
@@ -161,13 +162,8 @@ static Response Serialize(int status, const boost::json::value& body, ReplyForma
 static Response SerializeWithMembers(Reply& reply, ReplyFormat format) {
   if (!reply.body.is_object()) reply.body = boost::json::object();
   if (format != ReplyFormat::kJson) {
-    // The members are the server's own text: possibly deeper than a request may be, and
-    // carrying whatever bytes they were given.
-    boost::json::parse_options options;
-    options.max_depth = 1100;
-    options.allow_invalid_utf8 = true;
     for (auto& [name, text] : reply.json_members)
-      reply.body.get_object()[name] = boost::json::parse(text, {}, options);
+      reply.body.get_object()[name] = ParseServerJson(text);
     return Serialize(reply.status, reply.body, format);
   }
   Response res = Serialize(reply.status, reply.body, format);

@@ -130,7 +130,6 @@ std::optional<PolicySetRecord> FindSetRow(Connection& c, std::string_view accoun
   return ReadSet(s);
 }
 
-// Fills set.policies, in order, each resolved to its policy row.
 // "a.x, a.y" for columns "x, y".
 std::string Qualified(std::string_view columns, std::string_view alias) {
   std::string out;
@@ -163,6 +162,7 @@ PolicySetLink ReadLink(const Statement& s, int first) {
   return link;
 }
 
+// Fills set.policies, in order, each resolved to its policy row.
 void LoadLinks(Connection& c, PolicySetRecord& set) {
   Statement s = c.Prepare("SELECT " + LinkColumns() + " FROM policy_set_policies l " + kLinkJoin +
                           " WHERE l.account = ? AND l.org = ? AND l.project = ? AND "

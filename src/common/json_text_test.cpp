@@ -1,4 +1,4 @@
-#include "common/util.h"
+#include "common/json_text.h"
 
 #include <gtest/gtest.h>
 
