@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "storage/sql/sql.h"
 #include "storage/sqlite/sqlite_driver.h"
+#include "storage/sqlite/wal_write_batching.h"
 
 namespace statehouse::storage::sql {
 namespace {
@@ -186,6 +187,26 @@ TEST_F(GroupCommitTest, ManyWritersWithSmallBatchesAllReturnTheirOwnOutcome) {
   EXPECT_EQ(failures.load(), kThreads * ((kPerThread + 3) / 7));
   auto counts = pool_->GroupCommits();
   EXPECT_EQ(counts.writes - before_.writes, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(GroupCommitTest, SavepointJournalsOfASharedCommitStayInMemory) {
+  // Each write changes ~40 pages of one table in its own savepoint (~160 KiB journaled each),
+  // 24 of them in shared commits: far past SQLite's default spill point of 64 KiB, yet below
+  // the driver's bound, so no statement journal file is opened.
+  pool_->WriteTransaction([](Connection& c) {
+    c.Exec("CREATE TABLE wide (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+    c.Exec(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120) "
+        "INSERT INTO wide (id, body) SELECT i, printf('%.1000c', 'x') FROM n");
+  });
+  uint64_t opened = sqlite::SubjournalFilesOpened();
+  auto errors = WritesBehindAHeldOne(24, [](int i, Connection& c) {
+    c.Prepare("UPDATE wide SET body = printf('%.1000c', char(65 + ?))").Bind(1, int64_t{i}).Run();
+  });
+  for (int i = 1; i < 24; ++i) EXPECT_FALSE(errors[i]) << "writer " << i;
+  auto counts = pool_->GroupCommits();
+  EXPECT_LT(counts.commits - before_.commits, counts.writes - before_.writes);  // shared
+  EXPECT_EQ(sqlite::SubjournalFilesOpened(), opened);
 }
 
 }  // namespace

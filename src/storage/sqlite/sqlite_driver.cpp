@@ -32,6 +32,15 @@ namespace {
   }
 }
 
+// Statement journals stay in memory up to this size. A group commit runs each write in a
+// savepoint, which journals the pages it changes; past SQLite's default of 64 KiB the journal
+// went to a temporary file, two pwrites per page (54,000 in 6 s of 64 clients locking),
+// ~10 us more per grouped write. sqlite3_config must come before SQLite initializes: static
+// initialization, before main.
+constexpr int kStatementJournalInMemory = 16 << 20;
+[[maybe_unused]] const int statement_journal_configured =
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kStatementJournalInMemory);
+
 class SqliteConnection;
 void CountCommit(SqliteConnection* connection);
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -229,7 +230,10 @@ const sqlite3_io_methods* MethodsTable(File::Kind kind, int version) {
 
 size_t RealOffset() { return (sizeof(File) + 15) & ~size_t{15}; }
 
+std::atomic<uint64_t> g_subjournals_opened{0};
+
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* out, int flags, int* out_flags) {
+  if (flags & SQLITE_OPEN_SUBJOURNAL) g_subjournals_opened.fetch_add(1, std::memory_order_relaxed);
   File* self = new (out) File();
   self->base.pMethods = nullptr;
   self->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(out) + RealOffset());
@@ -284,6 +288,8 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
 }
 
 }  // namespace
+
+uint64_t SubjournalFilesOpened() { return g_subjournals_opened.load(std::memory_order_relaxed); }
 
 size_t WalBytesPending(const std::string& db_path) {
   std::lock_guard registry(g_registry_mutex);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace statehouse::storage::sqlite {
@@ -24,5 +25,9 @@ const char* WalWriteBatchingVfs();
 // Bytes written to the WAL files of the database at db_path and not yet passed on (tests: none
 // once a transaction has ended).
 size_t WalBytesPending(const std::string& db_path);
+
+// Statement journal files opened through the VFS since the start (tests: SQLite opens one only
+// when a savepoint's journal outgrows memory).
+uint64_t SubjournalFilesOpened();
 
 }  // namespace statehouse::storage::sqlite
