@@ -117,9 +117,13 @@ std::vector<std::string> PackagePath(const std::string& package) {
   return parts;
 }
 
+// At most kMaxMessageBytes, cut before a character rather than inside one (UTF-8: a byte
+// 10xxxxxx continues the character begun before it).
 std::string Clip(std::string s) {
   if (s.size() > kMaxMessageBytes) {
-    s.resize(kMaxMessageBytes);
+    size_t cut = kMaxMessageBytes;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s.resize(cut);
     s += "...";
   }
   return s;

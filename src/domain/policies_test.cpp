@@ -257,8 +257,9 @@ TEST_F(PolicyServiceTest, SeveritiesDecideTheStatus) {
   EXPECT_EQ(service_->GetEvaluation(admin_, project_, warn.evaluation_id).status, "warning");
 }
 
-// A deny message clipped inside a character (4,096 bytes are kept) is not valid UTF-8, and a
-// deeply nested input is deeper than request bodies may be: the evaluation still reads back.
+// A deny message is clipped to 4,096 bytes before a character, never inside one (here the
+// 4,096th byte begins a 2-byte character); a deeply nested input is deeper than request bodies
+// may be: the evaluation still reads back.
 TEST_F(PolicyServiceTest, EvaluationsWithClippedMessagesAndDeepInputsReadBack) {
   AddPolicy(project_, "long", R"(package workspace
 
@@ -276,15 +277,15 @@ deny contains msg if {
   ASSERT_EQ(d.status, PolicyStatus::kError);
   ASSERT_EQ(d.outcomes.size(), 1u);
   ASSERT_EQ(d.outcomes[0].deny_messages.size(), 1u);
-  EXPECT_EQ(d.outcomes[0].deny_messages[0].size(), 4096u + 3) << "clipped, then \"...\"";
+  const std::string& clipped = d.outcomes[0].deny_messages[0];
+  EXPECT_EQ(clipped, std::string(4095, 'a') + "...") << "clipped before the \u00e9, then \"...\"";
   json::value doc = d.Evaluation();
   EXPECT_EQ(doc.at("status"), "error");
   EXPECT_TRUE(doc.at("input").at("workspace").at("deep").is_object());
   json::object stored = EvaluationDocument(
       service_->GetEvaluation(admin_, project_, d.evaluation_id), /*with_input=*/true);
-  EXPECT_EQ(
-      stored.at("details").at(0).at("details").at(0).at("deny_messages").at(0).as_string().size(),
-      4096u + 3);
+  EXPECT_EQ(stored.at("details").at(0).at("details").at(0).at("deny_messages").at(0).as_string(),
+            clipped);
   EXPECT_TRUE(stored.at("input").at("workspace").at("deep").at("n").is_object());
 }
 
