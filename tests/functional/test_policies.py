@@ -340,7 +340,11 @@ def test_policy_list_paging_sort_search_and_options(level, uid):
     names = [p["name"] for p in level.api.get(f"{PM}/policies", params=level.q(sort="name,DESC")).json()]
     assert names == [f"Name {i}" for i in range(4, -1, -1)]
     upd = level.api.get(f"{PM}/policies", params=level.q(sort="updated,ASC")).json()
-    assert [p["identifier"] for p in upd] == ids
+    updated = {p["identifier"]: p["updated"] for p in upd}
+    # Made one after another: a later one never has an earlier time (two in one millisecond
+    # tie, and a tie goes by identifier).
+    assert [updated[i] for i in ids] == sorted(updated[i] for i in ids)
+    assert [p["identifier"] for p in upd] == sorted(ids, key=lambda i: (updated[i], i))
     assert [p["identifier"] for p in level.api.get(f"{PM}/policies", params=level.q(searchTerm="name 3")).json()] == [ids[1]]
     r = level.api.get(f"{PM}/policies", params=level.q(identifierFilter=f"{ids[0]},{ids[4]}"))
     assert sorted(p["identifier"] for p in r.json()) == sorted([ids[0], ids[4]])
