@@ -1784,6 +1784,40 @@ TEST_P(StorageContract, AuditOfOneAccountIsNeverListedForAnother) {
   EXPECT_EQ(audit.List("nobody", {}).total, 0);
 }
 
+TEST_P(StorageContract, AuditBatchesKeepEveryRecordInItsOrder) {
+  // 151 records in one append (written several rows per statement): each one stored whole,
+  // ids in the order given (at one time, the newest is the last appended).
+  AuditStore& audit = db_->Audit();
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 151; ++i) {
+    AuditRecord r = Audited("acct", 5000, "state.lock", "t" + std::to_string(i),
+                            "p" + std::to_string(i % 7), i % 5 ? "success" : "failed", 200 + i);
+    r.request_id = "req-" + std::to_string(i);
+    batch.push_back(r);
+  }
+  audit.Append(batch);
+  AuditListQuery q;
+  q.limit = 200;
+  Page<AuditRecord> page = audit.List("acct", q);
+  EXPECT_EQ(page.total, 151);
+  ASSERT_EQ(page.items.size(), 151u);
+  for (int k = 0; k < 151; ++k) {
+    const AuditRecord& got = page.items[static_cast<size_t>(k)];
+    const AuditRecord& want = batch[static_cast<size_t>(150 - k)];
+    EXPECT_EQ(got.target, want.target) << k;
+    EXPECT_EQ(got.principal, want.principal) << k;
+    EXPECT_EQ(got.principal_name, want.principal_name) << k;
+    EXPECT_EQ(got.request_id, want.request_id) << k;
+    EXPECT_EQ(got.outcome, want.outcome) << k;
+    EXPECT_EQ(got.status, want.status) << k;
+    EXPECT_EQ(got.time, 5000) << k;
+    EXPECT_EQ(got.action, "state.lock") << k;
+    EXPECT_EQ(got.api_key, "key") << k;
+    EXPECT_EQ(got.remote_address, "10.0.0.1") << k;
+    if (k > 0) EXPECT_LT(got.id, page.items[static_cast<size_t>(k - 1)].id) << k;
+  }
+}
+
 TEST_P(StorageContract, AuditFiltersAndPages) {
   AuditStore& audit = db_->Audit();
   std::vector<AuditRecord> batch;
