@@ -340,6 +340,39 @@ TEST_P(StateContract, LocksReleaseOnlyForTheirHolder) {
             ErrorCode::kNotFound);
 }
 
+TEST_P(StateContract, LocksKeepEveryFieldAndNeedTheirWorkspace) {
+  LockRecord l;
+  l.lock_id = "id-1";
+  l.info_json = R"({"ID":"id-1","Operation":"OperationTypeApply","Who":"ci@runner"})";
+  l.manual = true;
+  l.reason = "maintenance window";
+  l.locked_by = "tok-9";
+  l.created = 1796000000123;
+  ASSERT_FALSE(db_->States().AcquireLock(key_, l));
+  auto check = [&](const std::optional<LockRecord>& got) {
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->lock_id, l.lock_id);
+    EXPECT_EQ(got->info_json, l.info_json);
+    EXPECT_EQ(got->manual, l.manual);
+    EXPECT_EQ(got->reason, l.reason);
+    EXPECT_EQ(got->locked_by, l.locked_by);
+    EXPECT_EQ(got->created, l.created);
+  };
+  check(db_->States().GetLock(key_));
+  LockRecord other;
+  other.lock_id = "id-2";
+  check(db_->States().AcquireLock(key_, other));  // refused: the holder comes back whole
+
+  WorkspaceKey missing = key_;
+  missing.workspace = "no_such_workspace";
+  EXPECT_EQ(CodeOf([&] { db_->States().AcquireLock(missing, other); }), ErrorCode::kNotFound);
+  bool released = true;
+  EXPECT_EQ(CodeOf([&] { db_->States().ReleaseLock(missing, "id-2", released); }),
+            ErrorCode::kNotFound);
+  EXPECT_FALSE(db_->States().GetLock(missing));
+  check(db_->States().GetLock(key_));  // nothing else changed
+}
+
 TEST_P(StateContract, WritesFollowTerraformRules) {
   using Kind = StateWriteResult::Kind;
   auto& st = db_->States();
