@@ -339,7 +339,7 @@ class SqlStateStore final : public StateStore {
       return c.Changes() == 1;
     }
     // SELECT's placeholders have no column to take a type from: the integers say theirs.
-    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", ins AS (" + kInsert +
+    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", changed AS (" + kInsert +
                             "SELECT ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT) "
                             "FROM ws ON CONFLICT DO NOTHING RETURNING 1) " +
                             kCountBoth);
@@ -361,7 +361,7 @@ class SqlStateStore final : public StateStore {
       del.Bind(5, lock_id).Run();
       return c.Changes() == 1;
     }
-    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", ins AS (" + kDelete +
+    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", changed AS (" + kDelete +
                             " AND EXISTS (SELECT 1 FROM ws) RETURNING 1) " + kCountBoth);
     BindKey(s, key);
     BindKey(s, key, 5);
@@ -370,12 +370,12 @@ class SqlStateStore final : public StateStore {
   }
 
   // PostgreSQL's one-statement forms: the workspace row, locked, as "ws"; then a data-modifying
-  // "ins"; the statement answers how many rows each had.
+  // "changed"; the statement answers how many rows each had.
   static constexpr const char* kWorkspaceRowLocked =
       "WITH ws AS (SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
       "identifier = ? FOR UPDATE)";
   static constexpr const char* kCountBoth =
-      "SELECT (SELECT count(*) FROM ws), (SELECT count(*) FROM ins)";
+      "SELECT (SELECT count(*) FROM ws), (SELECT count(*) FROM changed)";
   static bool WorkspaceThen(Statement& s, const WorkspaceKey& key) {
     if (!s.Step()) Fail(ErrorCode::kInternal, "the lock statement returned no row");
     bool workspace = s.Int(0) > 0, changed = s.Int(1) == 1;
