@@ -75,7 +75,7 @@ class ObjectJson {
 
 // Parses JSON text this server wrote (a stored evaluation, a refusal's details): it can be
 // deeper than a request body may be, and hold strings with any bytes, as policies made them
-// (base64.decode, a message clipped inside a character).
+// (base64.decode returns any bytes).
 boost::json::value ParseServerJson(std::string_view text, boost::system::error_code& ec);
 boost::json::value ParseServerJson(std::string_view text);  // throws on malformed text
 

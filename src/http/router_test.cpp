@@ -226,7 +226,7 @@ class DispatcherTest : public ::testing::Test {
                    throw Error(ErrorCode::kLocked, "locked", R"({"ID":"lock-1","Who":"ci"})");
                  }});
     router_.Add({"POST", "/v1/refused", Access::kWrite, [](Context&) -> Reply {
-                   std::string deep = "\"caf\xc3\"";  // a message clipped inside a character
+                   std::string deep = "\"caf\xc3\"";  // not UTF-8, as base64.decode can make
                    for (int i = 0; i < 40; ++i) deep = "{\"n\":" + deep + "}";
                    throw Error(ErrorCode::kInvalidArgument, "refused by policy",
                                "{\"policy_evaluation\":" + deep + "}");

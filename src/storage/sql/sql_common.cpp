@@ -147,4 +147,18 @@ std::string Qualified(std::string_view columns, std::string_view alias) {
   return out;
 }
 
+void BindKey(Statement& s, const WorkspaceKey& k, int first) {
+  s.Bind(first, k.account).Bind(first + 1, k.org).Bind(first + 2, k.project);
+  s.Bind(first + 3, k.workspace);
+}
+
+void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock) {
+  Statement s = c.Prepare(
+      std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
+                  "identifier = ?") +
+      (lock ? c.ForUpdate() : ""));
+  BindKey(s, key);
+  if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
+}
+
 }  // namespace statehouse::storage::sql

@@ -36,6 +36,12 @@ extern const char* const kLockColumns;  // workspace_locks
 LockRecord ReadLock(const Statement& s, int at = 0);
 extern const char* const kDataColumns;  // workspace_data
 DataRecord ReadData(const Statement& s, int at = 0);
+// Binds a workspace key's four parts to placeholders first .. first + 3.
+void BindKey(Statement& s, const WorkspaceKey& k, int first = 1);
+// The workspace must exist (kNotFound). lock: hold its row to the end of the write transaction
+// where the database locks rows (SQLite already admits a single writer), so lock, state and run
+// writes on one workspace run one at a time.
+void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock = true);
 // "a, b" qualified by a table alias: "w.a, w.b".
 std::string Qualified(std::string_view columns, std::string_view alias);
 // The number of columns in such a list (where the next part of a joined row starts).

@@ -110,25 +110,9 @@ DriftConfigRecord ReadDrift(const Statement& s) {
   return r;
 }
 
-void BindKey(Statement& s, const WorkspaceKey& k, int first = 1) {
-  s.Bind(first, k.account).Bind(first + 1, k.org).Bind(first + 2, k.project);
-  s.Bind(first + 3, k.workspace);
-}
-
 template <typename Record>
 WorkspaceKey KeyOf(const Record& r) {
   return {r.account, r.org, r.project, r.workspace};
-}
-
-// The workspace must exist. lock: hold its row to the end of the write transaction where the
-// database locks rows (SQLite already admits a single writer).
-void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock) {
-  Statement s = c.Prepare(
-      std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                  "identifier = ?") +
-      (lock ? c.ForUpdate() : ""));
-  BindKey(s, key);
-  if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
 }
 
 std::optional<RemoteExecutionRecord> FindExecution(Connection& c, const WorkspaceKey& key,

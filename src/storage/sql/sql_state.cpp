@@ -9,11 +9,6 @@ namespace statehouse::storage::sql {
 namespace {
 namespace json = boost::json;
 
-void BindKey(Statement& s, const WorkspaceKey& k, int first = 1) {
-  s.Bind(first, k.account).Bind(first + 1, k.org).Bind(first + 2, k.project);
-  s.Bind(first + 3, k.workspace);
-}
-
 class SqlStateStore final : public StateStore {
  public:
   explicit SqlStateStore(ConnectionPool& pool) : pool_(pool) {}
@@ -307,17 +302,6 @@ class SqlStateStore final : public StateStore {
   }
 
  private:
-  // Locks the workspace row where the database locks rows, so lock and state writes on one
-  // workspace run one at a time (SQLite already admits a single writer).
-  static void RequireWorkspace(Connection& c, const WorkspaceKey& key, bool lock = true) {
-    Statement s = c.Prepare(
-        std::string("SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-                    "identifier = ?") +
-        (lock ? c.ForUpdate() : ""));
-    BindKey(s, key);
-    if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
-  }
-
   // The workspace's row locked (kNotFound without it) and the lock row inserted unless one is
   // there; true when this inserted it. Where a WITH may hold the INSERT (PostgreSQL), both in
   // one statement: one round trip instead of two.
@@ -325,6 +309,8 @@ class SqlStateStore final : public StateStore {
     static const std::string kInsert =
         "INSERT INTO workspace_locks(account, org, project, workspace, lock_id, info, manual, "
         "reason, locked_by, created) ";
+    static const std::string kInsertValues =
+        kInsert + "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING";
     auto bind_lock = [&](Statement& s, int first) {
       BindKey(s, key, first);
       s.Bind(first + 4, lock.lock_id).Bind(first + 5, lock.info_json);
@@ -333,16 +319,18 @@ class SqlStateStore final : public StateStore {
     };
     if (!c.DataModifyingWith()) {
       RequireWorkspace(c, key);
-      Statement ins = c.Prepare(kInsert + "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+      Statement ins = c.Prepare(kInsertValues);
       bind_lock(ins, 1);
       ins.Run();
       return c.Changes() == 1;
     }
     // SELECT's placeholders have no column to take a type from: the integers say theirs.
-    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", changed AS (" + kInsert +
-                            "SELECT ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT) "
-                            "FROM ws ON CONFLICT DO NOTHING RETURNING 1) " +
-                            kCountBoth);
+    static const std::string kInsertInWorkspace =
+        std::string(kWorkspaceRowLocked) + ", changed AS (" + kInsert +
+        "SELECT ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT) "
+        "FROM ws ON CONFLICT DO NOTHING RETURNING 1) " +
+        kCountBoth;
+    Statement s = c.Prepare(kInsertInWorkspace);
     BindKey(s, key);
     bind_lock(s, 5);
     return WorkspaceThen(s, key);
@@ -361,8 +349,10 @@ class SqlStateStore final : public StateStore {
       del.Bind(5, lock_id).Run();
       return c.Changes() == 1;
     }
-    Statement s = c.Prepare(std::string(kWorkspaceRowLocked) + ", changed AS (" + kDelete +
-                            " AND EXISTS (SELECT 1 FROM ws) RETURNING 1) " + kCountBoth);
+    static const std::string kDeleteInWorkspace =
+        std::string(kWorkspaceRowLocked) + ", changed AS (" + kDelete +
+        " AND EXISTS (SELECT 1 FROM ws) RETURNING 1) " + kCountBoth;
+    Statement s = c.Prepare(kDeleteInWorkspace);
     BindKey(s, key);
     BindKey(s, key, 5);
     s.Bind(9, lock_id);

@@ -309,7 +309,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
                                                  std::string_view project, std::string_view id,
                                                  std::string_view name) override {
     return pool_.With([&](Connection& c) -> std::optional<std::string> {
-      RequireWorkspace(c, account, org, project, id);
+      RequireWorkspace(c, KeyOf(account, org, project, id), /*lock=*/false);
       Statement s = c.Prepare(
           "SELECT value FROM workspace_settings WHERE account = ? AND org = ? AND project = ? AND "
           "workspace = ? AND name = ?");
@@ -323,7 +323,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
                            std::string_view id, std::string_view name,
                            std::string_view json) override {
     pool_.WriteTransaction([&](Connection& c) {
-      RequireWorkspace(c, account, org, project, id);
+      RequireWorkspace(c, KeyOf(account, org, project, id), /*lock=*/false);
       Statement s = c.Prepare(
           "INSERT INTO workspace_settings(account, org, project, workspace, name, value) "
           "VALUES(?,?,?,?,?,?) ON CONFLICT(account, org, project, workspace, name) DO UPDATE SET "
@@ -337,7 +337,7 @@ class SqlWorkspaceStore final : public WorkspaceStore {
                               std::string_view project, std::string_view id,
                               std::string_view name) override {
     return pool_.WriteTransaction([&](Connection& c) {
-      RequireWorkspace(c, account, org, project, id);
+      RequireWorkspace(c, KeyOf(account, org, project, id), /*lock=*/false);
       Statement s = c.Prepare(
           "DELETE FROM workspace_settings WHERE account = ? AND org = ? AND project = ? AND "
           "workspace = ? AND name = ?");
@@ -368,13 +368,9 @@ class SqlWorkspaceStore final : public WorkspaceStore {
     if (!s.Step()) Fail(ErrorCode::kNotFound, "project '" + std::string(project) + "' not found");
   }
 
-  static void RequireWorkspace(Connection& c, std::string_view account, std::string_view org,
-                               std::string_view project, std::string_view id) {
-    Statement s = c.Prepare(
-        "SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND identifier = "
-        "?");
-    s.Bind(1, account).Bind(2, org).Bind(3, project).Bind(4, id);
-    if (!s.Step()) Fail(ErrorCode::kNotFound, "workspace '" + std::string(id) + "' not found");
+  static WorkspaceKey KeyOf(std::string_view account, std::string_view org,
+                            std::string_view project, std::string_view id) {
+    return {std::string(account), std::string(org), std::string(project), std::string(id)};
   }
 
   static void AddStatusCount(Connection& c, std::string_view account, std::string_view org,
