@@ -131,9 +131,12 @@ std::string Clip(std::string s) {
 
 // Messages of a deny/warn rule value: a set or array of messages (strings, or objects with a
 // "msg"), a single string, a boolean rule, or a partial object keyed by message.
-void CollectMessages(const policy::Value* v, std::vector<std::string>& out,
-                     const std::string& fallback) {
+// A rule that is just true reports "<what> '<policy name>'" (made only then: most rules are
+// sets of messages, and this runs on every save a policy checks).
+void CollectMessages(const policy::Value* v, std::vector<std::string>& out, std::string_view what,
+                     const std::string& policy_name) {
   if (!v) return;
+  auto fallback = [&] { return std::string(what) + " '" + policy_name + "'"; };
   auto add = [&](const policy::Value& item) {
     if (out.size() >= kMaxMessages) return;
     if (item.IsString()) {
@@ -142,7 +145,7 @@ void CollectMessages(const policy::Value* v, std::vector<std::string>& out,
                msg && msg->IsString()) {
       out.push_back(Clip(msg->AsString()));
     } else if (item.IsBool()) {
-      if (item.AsBool()) out.push_back(fallback);
+      if (item.AsBool()) out.push_back(fallback());
     } else {
       out.push_back(Clip(item.ToJson()));
     }
@@ -151,7 +154,7 @@ void CollectMessages(const policy::Value* v, std::vector<std::string>& out,
     case policy::Kind::kNull:
       return;
     case policy::Kind::kBoolean:
-      if (v->AsBool()) out.push_back(fallback);
+      if (v->AsBool()) out.push_back(fallback());
       return;
     case policy::Kind::kSet:
       for (const auto& item : v->AsSet()) add(item);
@@ -212,8 +215,8 @@ RawOutcome RunPolicy(const Compiled& compiled, const policy::Value& input,
     if (doc) {
       r.output_json = BoundedOutputJson(*doc);
       if (doc->IsObject()) {
-        CollectMessages(doc->Find("deny"), r.deny, "denied by policy '" + policy_name + "'");
-        CollectMessages(doc->Find("warn"), r.warn, "warning from policy '" + policy_name + "'");
+        CollectMessages(doc->Find("deny"), r.deny, "denied by policy", policy_name);
+        CollectMessages(doc->Find("warn"), r.warn, "warning from policy", policy_name);
       }
     }
   } catch (const policy::PolicyError& e) {
@@ -896,22 +899,23 @@ const PolicyTrigger& TriggerOf(const EnforcementRequest& request) {
 }
 }  // namespace
 
-std::vector<storage::PolicySetRecord> PolicyService::SetsFor(const auth::Principal& who,
-                                                             const EnforcementRequest& request) {
+PolicyService::ApplicableSets PolicyService::SetsFor(const auth::Principal& who,
+                                                     const EnforcementRequest& request) {
   const PolicyTrigger& t = TriggerOf(request);
-  std::vector<storage::PolicySetRecord> sets = db_.Policies().ApplicablePolicySets(
-      who.account, request.org, request.project, t.type, t.action_name);
+  ApplicableSets out;
+  out.list = db_.Policies().ApplicablePolicySets(who.account, request.org, request.project, t.type,
+                                                 t.action_name);
   // A set that links no policy evaluates nothing: it neither records nor reports.
-  std::erase_if(sets, [](const storage::PolicySetRecord& set) {
-    return std::none_of(set.policies.begin(), set.policies.end(),
-                        [](const auto& link) { return link.resolved.has_value(); });
-  });
-  return sets;
+  for (const auto& set : *out.list)
+    if (std::any_of(set.policies.begin(), set.policies.end(),
+                    [](const auto& link) { return link.resolved.has_value(); }))
+      out.sets.push_back(&set);
+  return out;
 }
 
 bool PolicyService::Applies(const auth::Principal& who, const EnforcementRequest& request) {
   if (request.record_without_sets) return true;
-  return !SetsFor(who, request).empty();
+  return !SetsFor(who, request).sets.empty();
 }
 
 PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
@@ -926,8 +930,8 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
   auto start = std::chrono::steady_clock::now();
   const PolicyTrigger* trigger = &TriggerOf(request);
   PolicyDecision decision;
-  std::vector<storage::PolicySetRecord> sets = SetsFor(who, request);
-  if (sets.empty() && !request.record_without_sets) return decision;
+  ApplicableSets applicable = SetsFor(who, request);
+  if (applicable.sets.empty() && !request.record_without_sets) return decision;
 
   const json::value& input = make_input();
   policy::Value in = policy::FromJson(input);
@@ -935,18 +939,21 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
   options.timeout_ms = options_.eval_timeout_ms;
   options.max_memory_bytes = options_.eval_memory_bytes;
   // A policy linked by several sets is evaluated once.
-  std::map<std::string, RawOutcome> memo;
+  std::vector<std::pair<const storage::PolicyRecord*, RawOutcome>> memo;
 
   std::string details = "[";
   PolicyStatus overall = PolicyStatus::kPass;
-  for (const auto& set : sets) {
+  for (const storage::PolicySetRecord* linked : applicable.sets) {
+    const storage::PolicySetRecord& set = *linked;
     std::string evaluated = "[";
     PolicyStatus set_status = PolicyStatus::kPass;
     for (const auto& link : set.policies) {
       if (!link.resolved) continue;  // unlinked meanwhile
       const storage::PolicyRecord& p = *link.resolved;
-      std::string memo_key = p.org + "\n" + p.project + "\n" + p.identifier;
-      auto found = memo.find(memo_key);
+      auto found = std::find_if(memo.begin(), memo.end(), [&p](const auto& seen) {
+        return seen.first->identifier == p.identifier && seen.first->project == p.project &&
+               seen.first->org == p.org;
+      });
       if (found == memo.end()) {
         RawOutcome r;
         try {
@@ -961,7 +968,8 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
         } catch (const policy::PolicyError& e) {
           r.error = e.what();
         }
-        found = memo.emplace(memo_key, std::move(r)).first;
+        memo.emplace_back(&p, std::move(r));
+        found = memo.end() - 1;
       }
       const RawOutcome& r = found->second;
       PolicyStatus status = StatusOf(r, link.severity);

@@ -314,8 +314,12 @@ class PolicyService {
  private:
   void RequireLevel(const auth::Principal& who, const PolicyScope& scope);
   // Enabled sets of the request's type/action at its levels that link at least one policy.
-  std::vector<storage::PolicySetRecord> SetsFor(const auth::Principal& who,
-                                                const EnforcementRequest& request);
+  // The pointers point into the list held beside them.
+  struct ApplicableSets {
+    std::shared_ptr<const std::vector<storage::PolicySetRecord>> list;
+    std::vector<const storage::PolicySetRecord*> sets;
+  };
+  ApplicableSets SetsFor(const auth::Principal& who, const EnforcementRequest& request);
   storage::PolicySetLink ResolveLink(const PolicyScope& set_level, const PolicyLinkInput& link);
   void ApplySetInput(storage::PolicySetRecord& set, const PolicySetInput& input, bool create);
 

@@ -447,7 +447,8 @@ PolicyDecision WorkspaceService::CheckOnSave(const auth::Principal& who,
   request.entity_metadata["name"] = candidate.name;
   json::value input;
   PolicyDecision result = policies_->Evaluate(who, request, [&]() -> const json::value& {
-    input = json::object{{"workspace", WorkspaceDocument(candidate)}};
+    // Built in place: an initializer list would copy the whole document.
+    input.emplace_object().emplace("workspace", WorkspaceDocument(candidate));
     return input;
   });
   if (result.Blocked()) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -220,12 +221,11 @@ class PolicyStore {
                                                const PolicySetListQuery& query) = 0;
   // Enabled sets for type/action at the account level, the org and the project (levels
   // left empty are skipped), links resolved; account level first, then org, then project,
-  // each by identifier. One read transaction.
-  virtual std::vector<PolicySetRecord> ApplicablePolicySets(std::string_view account,
-                                                            std::string_view org,
-                                                            std::string_view project,
-                                                            std::string_view type,
-                                                            std::string_view action) = 0;
+  // each by identifier. One read transaction. The list is immutable and may be shared with
+  // other callers (a store can hand out the one it remembers without copying it).
+  virtual std::shared_ptr<const std::vector<PolicySetRecord>> ApplicablePolicySets(
+      std::string_view account, std::string_view org, std::string_view project,
+      std::string_view type, std::string_view action) = 0;
 
   // Stores an evaluation and returns its id (ids increase).
   virtual int64_t AddEvaluation(const EvaluationRecord& evaluation) = 0;

@@ -833,7 +833,8 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   st.CreatePolicySet(Set("o1", "p1", "plan", {}, "terraformPlan", "afterTerraformPlan"));
   st.CreatePolicySet(Set("o1", "p2", "elsewhere"));
 
-  auto applicable = st.ApplicablePolicySets("acct", "o1", "p1", "workspace", "onsave");
+  auto applicable_list = st.ApplicablePolicySets("acct", "o1", "p1", "workspace", "onsave");
+  const auto& applicable = *applicable_list;
   std::vector<std::string> ids;
   for (const auto& s : applicable) ids.push_back(s.identifier);
   EXPECT_EQ(ids, (std::vector<std::string>{"z_acct", "m_org", "a_prj"}))
@@ -848,11 +849,11 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
   EXPECT_EQ(links,
             (std::vector<std::string>{"b_pol/error/b_pol", "pol/warning/pol", "a_pol/error/a_pol"}))
       << "each set's links in their order, resolved";
-  EXPECT_EQ(st.ApplicablePolicySets("other", "o1", "p1", "workspace", "onsave").size(), 0u);
+  EXPECT_EQ(st.ApplicablePolicySets("other", "o1", "p1", "workspace", "onsave")->size(), 0u);
   EXPECT_EQ(
-      st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan").size(),
+      st.ApplicablePolicySets("acct", "o1", "p1", "terraformPlan", "afterTerraformPlan")->size(),
       1u);
-  EXPECT_EQ(st.ApplicablePolicySets("acct", "", "", "workspace", "onsave").size(), 1u);
+  EXPECT_EQ(st.ApplicablePolicySets("acct", "", "", "workspace", "onsave")->size(), 1u);
 
   PolicySetListQuery q;
   q.levels = {{"o1", "p1"}};
@@ -891,7 +892,8 @@ TEST_P(PolicyContract, ApplicableSetsFollowEveryChange) {
   auto& st = db_->Policies();
   auto ids = [&](const std::string& project) {
     std::vector<std::string> out;
-    for (const auto& s : st.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave"))
+    auto sets = st.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave");
+    for (const auto& s : *sets)
       out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
                                         ? std::string()
                                         : ":" + s.policies[0].resolved->rego));

@@ -96,6 +96,10 @@ class Connection {
   virtual void Exec(const std::string& sql) = 0;
   // Rows changed by the last statement.
   virtual int64_t Changes() const = 0;
+  // The rowid of the newest INSERT on this connection where the database has one (SQLite):
+  // there an insert need not say RETURNING, which makes SQLite gather the returned rows in a
+  // temporary table before the first is read. nullopt elsewhere (use RETURNING).
+  virtual std::optional<int64_t> LastInsertRowid() const { return std::nullopt; }
   virtual void BeginWrite() = 0;  // serialises writers where the database needs it
   virtual void BeginRead() = 0;   // a consistent snapshot
   virtual void Commit() = 0;

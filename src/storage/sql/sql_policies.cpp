@@ -495,10 +495,12 @@ class SqlPolicyStore final : public PolicyStore {
   // Every save of a workspace (and upload of a plan or state) asks for these, while they
   // change rarely: when this process is the database's only writer they are remembered until
   // the next change of a policy or policy set.
-  std::vector<PolicySetRecord> ApplicablePolicySets(std::string_view account, std::string_view org,
-                                                    std::string_view project, std::string_view type,
-                                                    std::string_view action) override {
-    if (!cache_sets_) return LoadApplicableSets(account, org, project, type, action);
+  std::shared_ptr<const std::vector<PolicySetRecord>> ApplicablePolicySets(
+      std::string_view account, std::string_view org, std::string_view project,
+      std::string_view type, std::string_view action) override {
+    if (!cache_sets_)
+      return std::make_shared<const std::vector<PolicySetRecord>>(
+          LoadApplicableSets(account, org, project, type, action));
     std::string key;
     for (std::string_view part : {account, org, project, type, action}) {
       key.append(part);
@@ -510,7 +512,8 @@ class SqlPolicyStore final : public PolicyStore {
       if (auto it = cached_sets_.find(key); it != cached_sets_.end()) return it->second;
       generation = generation_;
     }
-    std::vector<PolicySetRecord> sets = LoadApplicableSets(account, org, project, type, action);
+    auto sets = std::make_shared<const std::vector<PolicySetRecord>>(
+        LoadApplicableSets(account, org, project, type, action));
     std::lock_guard<std::mutex> lock(cache_mutex_);
     // A change since the read began may have made it stale: then it is not kept.
     if (generation == generation_) {
@@ -674,7 +677,7 @@ class SqlPolicyStore final : public PolicyStore {
   const bool cache_sets_;
   std::mutex cache_mutex_;
   uint64_t generation_ = 0;  // changes seen; guarded by cache_mutex_
-  std::unordered_map<std::string, std::vector<PolicySetRecord>> cached_sets_;
+  std::unordered_map<std::string, std::shared_ptr<const std::vector<PolicySetRecord>>> cached_sets_;
 };
 
 }  // namespace
@@ -683,35 +686,40 @@ int64_t InsertEvaluation(Connection& c, const EvaluationRecord& e) {
   static constexpr const char* kInsert =
       "INSERT INTO policy_evaluations(account, org, project, entity, entity_metadata, type, "
       "action, status, execution_id, input, details, duration_us, created) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id";
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)";
   static constexpr const char* kCount =
       "INSERT INTO policy_evaluation_counts(account, org, project, count) ";
   static constexpr const char* kCountConflict =
       " ON CONFLICT (account, org, project) DO UPDATE SET count = "
       "policy_evaluation_counts.count + 1";
-  // PostgreSQL: the row and its count in one statement (one round trip instead of two).
-  bool together = c.DataModifyingWith();
-  int64_t id = 0;
-  {
-    Statement s = c.Prepare(together ? std::string("WITH e AS (") + kInsert +
-                                           ", account, org, "
-                                           "project), n AS (" +
-                                           kCount + "SELECT account, org, project, 1 FROM e" +
-                                           kCountConflict + ") SELECT id FROM e"
-                                     : std::string(kInsert));
+  auto bind = [&e](Statement& s) {
     s.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Bind(4, e.entity);
     s.Bind(5, e.entity_metadata).Bind(6, e.type).Bind(7, e.action).Bind(8, e.status);
     s.Bind(9, e.execution_id).Bind(10, e.input_json).Bind(11, e.details_json);
     s.Bind(12, e.duration_us).Bind(13, e.created);
+  };
+  if (c.DataModifyingWith()) {
+    // PostgreSQL: the row and its count in one statement (one round trip instead of two).
+    static const std::string sql =
+        std::string("WITH e AS (") + kInsert + " RETURNING id, account, org, project), n AS (" +
+        kCount + "SELECT account, org, project, 1 FROM e" + kCountConflict + ") SELECT id FROM e";
+    Statement s = c.Prepare(sql);
+    bind(s);
     if (!s.Step()) Fail(ErrorCode::kInternal, "inserting an evaluation returned no id");
-    id = s.Int(0);
+    int64_t id = s.Int(0);
     while (s.Step()) {
     }
+    return id;
   }
-  if (together) return id;
-  Statement count = c.Prepare(std::string(kCount) + "VALUES(?,?,?,1)" + kCountConflict);
+  Statement s = c.Prepare(kInsert);
+  bind(s);
+  s.Run();
+  std::optional<int64_t> id = c.LastInsertRowid();
+  if (!id) Fail(ErrorCode::kInternal, "inserting an evaluation gave no id");
+  static const std::string count_sql = std::string(kCount) + "VALUES(?,?,?,1)" + kCountConflict;
+  Statement count = c.Prepare(count_sql);
   count.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Run();
-  return id;
+  return *id;
 }
 
 void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view org,

@@ -169,6 +169,7 @@ class SqliteConnection final : public sql::Connection {
     if (rc != SQLITE_OK) ThrowSqlite(rc, db_, "exec");
   }
   int64_t Changes() const override { return sqlite3_changes64(db_); }
+  std::optional<int64_t> LastInsertRowid() const override { return sqlite3_last_insert_rowid(db_); }
   // One writer at a time, taken up front so a transaction never upgrades a read lock. Writers
   // of this process queue on writer_; other processes (admin commands) meet the busy timeout.
   void BeginWrite() override {
