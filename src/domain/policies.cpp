@@ -195,23 +195,28 @@ std::string BoundedOutputJson(const policy::Value& output) {
 }
 
 // PolicyDocument's text.
-void AppendPolicyJson(std::string& out, const storage::PolicyRecord& p, bool with_rego) {
+// rego_json: the policy's text as a JSON string already, when the caller has it.
+void AppendPolicyJson(std::string& out, const storage::PolicyRecord& p, bool with_rego,
+                      std::string_view rego_json = {}) {
   ObjectJson o(out);
   o.Str("account_id", p.account).Str("org_id", p.org).Str("project_id", p.project);
   o.Str("identifier", p.identifier).Str("name", p.name);
-  if (with_rego) o.Str("rego", p.rego);
+  if (with_rego && !rego_json.empty())
+    o.Raw("rego", rego_json);
+  else if (with_rego)
+    o.Str("rego", p.rego);
   o.Str("policy_package_name", p.package_name);
   o.Int("polciy_size_in_bytes", static_cast<int64_t>(p.rego.size()));  // the spec's spelling
   o.Int("created", p.created).Int("updated", p.updated);
   o.Close();
 }
 
-RawOutcome RunPolicy(const Compiled& compiled, const policy::Value& input,
+RawOutcome RunPolicy(const policy::CompiledPolicy& compiled,
+                     const std::vector<std::string>& package_path, const policy::Value& input,
                      const policy::EvalOptions& options, const std::string& policy_name) {
   RawOutcome r;
   try {
-    std::optional<policy::Value> doc =
-        compiled.policy->Evaluate(PackagePath(compiled.package), input, options);
+    std::optional<policy::Value> doc = compiled.Evaluate(package_path, input, options);
     if (doc) {
       r.output_json = BoundedOutputJson(*doc);
       if (doc->IsObject()) {
@@ -243,11 +248,11 @@ PolicyStatus Worst(PolicyStatus a, PolicyStatus b) {
 // One EvaluatedPolicy's text (both spellings of the error: the PM spec's "error" and IaCM's
 // "rego_error").
 void AppendEvaluatedPolicyJson(std::string& out, const storage::PolicyRecord& policy,
-                               const RawOutcome& r, PolicyStatus status,
-                               std::string_view severity) {
+                               const RawOutcome& r, PolicyStatus status, std::string_view severity,
+                               std::string_view rego_json = {}) {
   ObjectJson o(out);
   o.Key("policy");
-  AppendPolicyJson(out, policy, true);
+  AppendPolicyJson(out, policy, true, rego_json);
   o.Str("status", PolicyStatusName(status)).Strs("deny_messages", r.deny);
   o.Strs("warn_messages", r.warn).Str("error", r.error).Str("rego_error", r.error);
   o.Raw("output", r.output_json);
@@ -477,7 +482,8 @@ Error PolicyDecision::ViolationError() const {
 // ---------------------------------------------------------------------------------------
 // CompiledPolicyCache
 
-std::shared_ptr<const policy::CompiledPolicy> CompiledPolicyCache::Get(const std::string& rego) {
+std::shared_ptr<const CompiledPolicyCache::Cached> CompiledPolicyCache::Find(
+    const std::string& rego) {
   // Keyed by the text itself: hashing it is cheaper than a digest on every evaluation.
   const std::string& key = rego;
   {
@@ -485,22 +491,23 @@ std::shared_ptr<const policy::CompiledPolicy> CompiledPolicyCache::Get(const std
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       order_.splice(order_.begin(), order_, it->second.position);
-      return it->second.compiled;
+      return it->second.cached;
     }
   }
   // Compiled outside the lock: other policies stay available meanwhile.
-  std::shared_ptr<const policy::CompiledPolicy> compiled =
-      policy::Engine::Compile({{kRegoFile, rego}});
+  auto made = std::make_shared<Cached>();
+  made->compiled = policy::Engine::Compile({{kRegoFile, rego}});
+  AppendJsonQuoted(made->rego_json, rego);
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(key);
-  if (it != entries_.end()) return it->second.compiled;  // compiled meanwhile by another
+  if (it != entries_.end()) return it->second.cached;  // compiled meanwhile by another
   order_.push_front(key);
-  entries_.emplace(key, Entry{compiled, order_.begin()});
+  entries_.emplace(key, Entry{made, order_.begin()});
   while (entries_.size() > capacity_ && !order_.empty()) {
     entries_.erase(order_.back());
     order_.pop_back();
   }
-  return compiled;
+  return made;
 }
 
 size_t CompiledPolicyCache::Size() const {
@@ -813,7 +820,8 @@ json::object PolicyService::EvaluateRego(const auth::Principal& who, const Polic
   policy::EvalOptions options;
   options.timeout_ms = options_.eval_timeout_ms;
   options.max_memory_bytes = options_.eval_memory_bytes;
-  RawOutcome r = RunPolicy(compiled, policy::FromJson(input), options, "evaluate");
+  RawOutcome r = RunPolicy(*compiled.policy, PackagePath(compiled.package), policy::FromJson(input),
+                           options, "evaluate");
   storage::PolicyRecord p;
   p.account = who.account;
   p.org = scope.org;
@@ -939,43 +947,62 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
   options.timeout_ms = options_.eval_timeout_ms;
   options.max_memory_bytes = options_.eval_memory_bytes;
   // A policy linked by several sets is evaluated once.
-  std::vector<std::pair<const storage::PolicyRecord*, RawOutcome>> memo;
+  struct Evaluated {
+    const storage::PolicyRecord* policy;
+    std::shared_ptr<const CompiledPolicyCache::Cached> cached;  // null when it did not compile
+    RawOutcome outcome;
+  };
+  std::vector<Evaluated> memo;
+  size_t links = 0;
+  for (const storage::PolicySetRecord* set : applicable.sets) links += set->policies.size();
+  memo.reserve(links);
+  decision.outcomes.reserve(links);
+  // Policies of one package (the usual case) share its path.
+  std::string package;
+  std::vector<std::string> package_path;
 
   std::string details = "[";
   PolicyStatus overall = PolicyStatus::kPass;
   for (const storage::PolicySetRecord* linked : applicable.sets) {
     const storage::PolicySetRecord& set = *linked;
+    const std::string set_id = RefOf(set.org, set.project, set.identifier);
     std::string evaluated = "[";
+    evaluated.reserve(1024 * set.policies.size());
     PolicyStatus set_status = PolicyStatus::kPass;
     for (const auto& link : set.policies) {
       if (!link.resolved) continue;  // unlinked meanwhile
       const storage::PolicyRecord& p = *link.resolved;
-      auto found = std::find_if(memo.begin(), memo.end(), [&p](const auto& seen) {
-        return seen.first->identifier == p.identifier && seen.first->project == p.project &&
-               seen.first->org == p.org;
+      auto found = std::find_if(memo.begin(), memo.end(), [&p](const Evaluated& seen) {
+        return seen.policy->identifier == p.identifier && seen.policy->project == p.project &&
+               seen.policy->org == p.org;
       });
       if (found == memo.end()) {
-        RawOutcome r;
+        Evaluated e{&p, nullptr, {}};
         try {
-          Compiled compiled;
-          compiled.policy = cache_.Get(p.rego);
-          compiled.package = p.package_name;
-          if (compiled.package.empty()) {
-            auto packages = compiled.policy->Packages();
-            if (!packages.empty()) compiled.package = packages.front();
+          e.cached = cache_.Find(p.rego);
+          const policy::CompiledPolicy& compiled = *e.cached->compiled;
+          const std::string* name = &p.package_name;
+          std::vector<std::string> packages;
+          if (name->empty()) {
+            packages = compiled.Packages();
+            if (!packages.empty()) name = &packages.front();
           }
-          r = RunPolicy(compiled, in, options, p.name);
-        } catch (const policy::PolicyError& e) {
-          r.error = e.what();
+          if (*name != package || package_path.empty()) {
+            package = *name;
+            package_path = PackagePath(package);
+          }
+          e.outcome = RunPolicy(compiled, package_path, in, options, p.name);
+        } catch (const policy::PolicyError& err) {
+          e.outcome.error = err.what();
         }
-        memo.emplace_back(&p, std::move(r));
+        memo.push_back(std::move(e));
         found = memo.end() - 1;
       }
-      const RawOutcome& r = found->second;
+      const RawOutcome& r = found->outcome;
       PolicyStatus status = StatusOf(r, link.severity);
       set_status = Worst(set_status, status);
-      PolicyOutcome outcome;
-      outcome.policy_set_id = RefOf(set.org, set.project, set.identifier);
+      PolicyOutcome& outcome = decision.outcomes.emplace_back();
+      outcome.policy_set_id = set_id;
       outcome.policy_set_name = set.name;
       outcome.policy_id = RefOf(p.org, p.project, p.identifier);
       outcome.policy_name = p.name;
@@ -984,9 +1011,10 @@ PolicyDecision PolicyService::Evaluate(const auth::Principal& who,
       outcome.deny_messages = r.deny;
       outcome.warn_messages = r.warn;
       outcome.error = r.error;
-      decision.outcomes.push_back(std::move(outcome));
       if (evaluated.size() > 1) evaluated += ',';
-      AppendEvaluatedPolicyJson(evaluated, p, r, status, link.severity);
+      AppendEvaluatedPolicyJson(
+          evaluated, p, r, status, link.severity,
+          found->cached ? std::string_view(found->cached->rego_json) : std::string_view());
     }
     evaluated += ']';
     overall = Worst(overall, set_status);

@@ -203,14 +203,23 @@ struct PolicyServiceOptions {
 // Compiled policies by their text; least recently used go first.
 class CompiledPolicyCache {
  public:
+  // A compiled policy and its text as a JSON string (quoted once, not on every evaluation
+  // record that shows the policy).
+  struct Cached {
+    std::shared_ptr<const policy::CompiledPolicy> compiled;
+    std::string rego_json;
+  };
   explicit CompiledPolicyCache(size_t capacity) : capacity_(capacity) {}
   // Compiles on a miss; throws policy::PolicyError on a bad policy (not cached).
-  std::shared_ptr<const policy::CompiledPolicy> Get(const std::string& rego);
+  std::shared_ptr<const policy::CompiledPolicy> Get(const std::string& rego) {
+    return Find(rego)->compiled;
+  }
+  std::shared_ptr<const Cached> Find(const std::string& rego);
   size_t Size() const;
 
  private:
   struct Entry {
-    std::shared_ptr<const policy::CompiledPolicy> compiled;
+    std::shared_ptr<const Cached> cached;
     std::list<std::string>::iterator position;
   };
   size_t capacity_;

@@ -234,6 +234,13 @@ TEST_F(PolicyServiceTest, SeveritiesDecideTheStatus) {
   EXPECT_EQ(sets[0].at("status"), "error");
   EXPECT_EQ(sets[0].at("details").at(0).at("deny_messages").at(0), "ansible is not allowed");
   EXPECT_EQ(sets[1].at("status"), "pass");
+  // Each evaluated policy shows its text exactly, in the reply and as stored (the cache keeps
+  // the text quoted once per compiled policy).
+  EXPECT_EQ(sets[0].at("details").at(0).at("policy").at("rego"), kDenyAnsible);
+  json::value stored =
+      json::parse(service_->GetEvaluation(admin_, project_, ansible.evaluation_id).details_json);
+  EXPECT_EQ(stored.at(0).at("details").at(0).at("policy").at("rego"), kDenyAnsible);
+  EXPECT_EQ(stored.at(2).at("details").at(1).at("policy").at("rego"), kBooleanDeny);
 
   json::array data = ansible.DataPolicyEvaluations();
   ASSERT_EQ(data.size(), 4u);
