@@ -928,6 +928,49 @@ TEST_P(PolicyContract, ApplicableSetsFollowEveryChange) {
   EXPECT_TRUE(ids("p2").empty());
 }
 
+// PostgreSQL replicas remember applicable sets too, checked against a counter row that every
+// change moves in its transaction: a change made through another replica is seen by the very
+// next read, and reading again (remembered) gives the same.
+TEST_P(PolicyContract, ApplicableSetsFollowChangesMadeThroughAnotherReplica) {
+  if (std::string(GetParam().name) != "postgres")
+    GTEST_SKIP() << "one writing process per SQLite file";
+  auto other = GetParam().open(dir_.string());
+  auto& mine = db_->Policies();
+  auto& theirs = other->Policies();
+  auto ids = [&](const std::string& project) {
+    std::vector<std::string> out;
+    auto sets = mine.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave");
+    for (const auto& s : *sets)
+      out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
+                                        ? std::string()
+                                        : ":" + s.policies[0].resolved->rego));
+    return out;
+  };
+  theirs.CreatePolicy(Policy("o1", "p2", "pol"));
+  EXPECT_TRUE(ids("p2").empty());
+  std::vector<std::string> expected;
+  for (int i = 0; i < 12; ++i) {
+    std::string id = "s" + std::to_string(10 + i);
+    theirs.CreatePolicySet(Set("o1", "p2", id, {Link("o1", "p2", "pol")}));
+    expected.push_back(id + ":package workspace\n");
+    EXPECT_EQ(ids("p2"), expected) << "after set " << id;
+    EXPECT_EQ(ids("p2"), expected) << "read again, after set " << id;
+  }
+  PolicyRecord changed = Policy("o1", "p2", "pol");
+  changed.rego = "package workspace\n\ndeny[1]\n";
+  theirs.UpdatePolicy(changed, std::nullopt);
+  EXPECT_EQ(ids("p2").front(), "s10:package workspace\n\ndeny[1]\n");
+  PolicySetRecord off = *theirs.GetPolicySet("acct", {"o1", "p2", "s10"});
+  off.enabled = false;
+  theirs.UpdatePolicySet(off, std::nullopt);
+  EXPECT_EQ(ids("p2").size(), 11u);
+  theirs.DeletePolicySet("acct", {"o1", "p2", "s11"}, std::nullopt);
+  EXPECT_EQ(ids("p2").size(), 10u);
+  other->DeleteProject("acct", "o1", "p2", std::nullopt);
+  other->CreateProject(Project("o1", "p2"));
+  EXPECT_TRUE(ids("p2").empty());
+}
+
 TEST_P(PolicyContract, EvaluationsFilterByEntityPrefixExactly) {
   auto& st = db_->Policies();
   const std::string ws = "account:acct/org:o1/project:p1/workspaceIdentifier:Net_1";

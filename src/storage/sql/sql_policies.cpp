@@ -221,14 +221,24 @@ class SqlPolicyStore final : public PolicyStore {
     cached_sets_.clear();
   }
 
-  // Changes policies or policy sets in a write transaction; what was remembered goes.
+  // Changes policies or policy sets in a write transaction that also moves the generation
+  // row (other replicas' memory of applicable sets); what this store remembered goes.
   template <typename Fn>
   auto ChangePolicies(Fn&& fn) {
     struct Forget {
       SqlPolicyStore& store;
       ~Forget() { store.Changed(); }
     } forget{*this};
-    return pool_.WriteTransaction(std::forward<Fn>(fn));
+    return pool_.WriteTransaction([&fn](Connection& c) {
+      if constexpr (std::is_void_v<decltype(fn(c))>) {
+        fn(c);
+        MovePolicyGeneration(c);
+      } else {
+        auto result = fn(c);
+        MovePolicyGeneration(c);
+        return result;
+      }
+    });
   }
 
   // ---- policies ----
@@ -495,30 +505,41 @@ class SqlPolicyStore final : public PolicyStore {
   // Every save of a workspace (and upload of a plan or state) asks for these, while they
   // change rarely: when this process is the database's only writer they are remembered until
   // the next change of a policy or policy set.
+  // Applicable sets are asked for on every save, plan and state write, and change rarely:
+  // they are remembered until a change. Which changes a remembered list must have seen: this
+  // process's own when it alone writes the database (SQLite), otherwise those every replica
+  // counts in the policy_generation row (PostgreSQL: one small read instead of loading the
+  // sets, and a change through any replica is seen by the next read).
   std::shared_ptr<const std::vector<PolicySetRecord>> ApplicablePolicySets(
       std::string_view account, std::string_view org, std::string_view project,
       std::string_view type, std::string_view action) override {
-    if (!cache_sets_)
-      return std::make_shared<const std::vector<PolicySetRecord>>(
-          LoadApplicableSets(account, org, project, type, action));
     std::string key;
     for (std::string_view part : {account, org, project, type, action}) {
       key.append(part);
       key.push_back('\0');
     }
-    uint64_t generation = 0;
-    {
+    std::optional<int64_t> generation;
+    if (cache_sets_) {
       std::lock_guard<std::mutex> lock(cache_mutex_);
-      if (auto it = cached_sets_.find(key); it != cached_sets_.end()) return it->second;
       generation = generation_;
+    } else {
+      generation = ReadPolicyGeneration();
     }
+    if (generation) {
+      std::lock_guard<std::mutex> lock(cache_mutex_);
+      if (auto it = cached_sets_.find(key);
+          it != cached_sets_.end() && it->second.generation == *generation)
+        return it->second.sets;
+    }
+    // Loaded after the generation was read, so at least as new as what it counts.
     auto sets = std::make_shared<const std::vector<PolicySetRecord>>(
         LoadApplicableSets(account, org, project, type, action));
+    if (!generation) return sets;
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    // A change since the read began may have made it stale: then it is not kept.
-    if (generation == generation_) {
+    // In this process, a change since the read began may have made it stale: not kept then.
+    if (!cache_sets_ || *generation == generation_) {
       if (cached_sets_.size() >= kMaxCachedSetLists) cached_sets_.clear();
-      cached_sets_.emplace(std::move(key), sets);
+      cached_sets_.insert_or_assign(std::move(key), RememberedSets{*generation, sets});
     }
     return sets;
   }
@@ -672,12 +693,29 @@ class SqlPolicyStore final : public PolicyStore {
     s.Bind(12, set.created).Bind(13, set.updated);
   }
 
+  // The policy_generation row; nullopt when it cannot be read (nothing is remembered then).
+  std::optional<int64_t> ReadPolicyGeneration() {
+    try {
+      return pool_.With([](Connection& c) -> std::optional<int64_t> {
+        Statement s = c.Prepare("SELECT n FROM policy_generation WHERE id = 1");
+        if (!s.Step()) return std::nullopt;
+        return s.Int(0);
+      });
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+
+  struct RememberedSets {
+    int64_t generation;
+    std::shared_ptr<const std::vector<PolicySetRecord>> sets;
+  };
   static constexpr size_t kMaxCachedSetLists = 4096;
   ConnectionPool& pool_;
-  const bool cache_sets_;
+  const bool cache_sets_;  // this process alone writes the database
   std::mutex cache_mutex_;
-  uint64_t generation_ = 0;  // changes seen; guarded by cache_mutex_
-  std::unordered_map<std::string, std::shared_ptr<const std::vector<PolicySetRecord>>> cached_sets_;
+  int64_t generation_ = 0;  // this process's changes; guarded by cache_mutex_
+  std::unordered_map<std::string, RememberedSets> cached_sets_;
 };
 
 }  // namespace
@@ -736,6 +774,11 @@ void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view
     Statement s = c.Prepare(sql);
     s.Bind(1, account).Bind(2, org).Bind(3, project).Run();
   }
+  MovePolicyGeneration(c);
+}
+
+void MovePolicyGeneration(Connection& c) {
+  c.Prepare("UPDATE policy_generation SET n = n + 1 WHERE id = 1").Run();
 }
 
 std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_sets) {

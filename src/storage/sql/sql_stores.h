@@ -41,6 +41,10 @@ std::unique_ptr<MaintenanceStore> MakeMaintenanceStore(ConnectionPool& pool);
 // its own); returns its id.
 int64_t InsertEvaluation(Connection& c, const EvaluationRecord& evaluation);
 
+// Moves the policy_generation row, inside the caller's transaction: every change of policies
+// or policy sets does, so replicas that remember applicable sets know to load them again.
+void MovePolicyGeneration(Connection& c);
+
 // Removes the policies, policy sets (with their links) and evaluations of one level, inside
 // the caller's transaction: an org or project takes its own with it when it is deleted.
 void DeletePolicyLevel(Connection& c, std::string_view account, std::string_view org,
