@@ -128,7 +128,7 @@ class SqlDatabase final : public Database {
     variable_sets_ = sql::MakeVariableSetStore(pool_);
     states_ = sql::MakeStateStore(pool_);
     // Policy sets are remembered only where this process is the one writer.
-    policies_ = sql::MakePolicyStore(pool_, /*cache_sets=*/commits_ && commits_->Exact());
+    policies_ = sql::MakePolicyStore(pool_, /*sole_writer=*/commits_ && commits_->Exact());
     runs_ = sql::MakeRunStore(pool_);
     audit_ = sql::MakeAuditStore(pool_);
     maintenance_ = sql::MakeMaintenanceStore(pool_);

@@ -212,7 +212,7 @@ void AddLevels(std::string& where, std::vector<std::string>& binds,
 
 class SqlPolicyStore final : public PolicyStore {
  public:
-  SqlPolicyStore(ConnectionPool& pool, bool cache_sets) : pool_(pool), cache_sets_(cache_sets) {}
+  SqlPolicyStore(ConnectionPool& pool, bool sole_writer) : pool_(pool), sole_writer_(sole_writer) {}
 
   // Policy rows changed outside the store's own methods (a deleted org or project).
   void Changed() {
@@ -502,9 +502,6 @@ class SqlPolicyStore final : public PolicyStore {
     });
   }
 
-  // Every save of a workspace (and upload of a plan or state) asks for these, while they
-  // change rarely: when this process is the database's only writer they are remembered until
-  // the next change of a policy or policy set.
   // Applicable sets are asked for on every save, plan and state write, and change rarely:
   // they are remembered until a change. Which changes a remembered list must have seen: this
   // process's own when it alone writes the database (SQLite), otherwise those every replica
@@ -519,7 +516,7 @@ class SqlPolicyStore final : public PolicyStore {
       key.push_back('\0');
     }
     std::optional<int64_t> generation;
-    if (cache_sets_) {
+    if (sole_writer_) {
       std::lock_guard<std::mutex> lock(cache_mutex_);
       generation = generation_;
     } else {
@@ -537,7 +534,7 @@ class SqlPolicyStore final : public PolicyStore {
     if (!generation) return sets;
     std::lock_guard<std::mutex> lock(cache_mutex_);
     // In this process, a change since the read began may have made it stale: not kept then.
-    if (!cache_sets_ || *generation == generation_) {
+    if (!sole_writer_ || *generation == generation_) {
       if (cached_sets_.size() >= kMaxCachedSetLists) cached_sets_.clear();
       cached_sets_.insert_or_assign(std::move(key), RememberedSets{*generation, sets});
     }
@@ -712,7 +709,7 @@ class SqlPolicyStore final : public PolicyStore {
   };
   static constexpr size_t kMaxCachedSetLists = 4096;
   ConnectionPool& pool_;
-  const bool cache_sets_;  // this process alone writes the database
+  const bool sole_writer_;  // this process alone writes the database
   std::mutex cache_mutex_;
   int64_t generation_ = 0;  // this process's changes; guarded by cache_mutex_
   std::unordered_map<std::string, RememberedSets> cached_sets_;
@@ -781,8 +778,8 @@ void MovePolicyGeneration(Connection& c) {
   c.Prepare("UPDATE policy_generation SET n = n + 1 WHERE id = 1").Run();
 }
 
-std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_sets) {
-  return std::make_unique<SqlPolicyStore>(pool, cache_sets);
+std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool sole_writer) {
+  return std::make_unique<SqlPolicyStore>(pool, sole_writer);
 }
 
 void PolicyLevelDeleted(PolicyStore& store) { static_cast<SqlPolicyStore&>(store).Changed(); }

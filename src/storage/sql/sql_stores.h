@@ -28,9 +28,9 @@ std::unique_ptr<Database> MakeDatabase(
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);
 std::unique_ptr<StateStore> MakeStateStore(ConnectionPool& pool);
-// cache_sets: remember ApplicablePolicySets between changes; only for a database this process
-// alone writes (others' changes would go unseen).
-std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool cache_sets);
+// sole_writer: this process alone writes the database, so the applicable sets it remembers
+// need only follow its own changes; otherwise each use reads the policy_generation row first.
+std::unique_ptr<PolicyStore> MakePolicyStore(ConnectionPool& pool, bool sole_writer);
 // Tells a store of MakePolicyStore that policy rows changed outside it (DeletePolicyLevel).
 void PolicyLevelDeleted(PolicyStore& store);
 std::unique_ptr<RunStore> MakeRunStore(ConnectionPool& pool);
