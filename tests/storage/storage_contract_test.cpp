@@ -680,6 +680,16 @@ class PolicyContract : public StorageContract {
     s.created = s.updated = 60;
     return s;
   }
+  // The workspace/onsave sets that apply in o1/project, each as "<id>:<first policy's rego>".
+  static std::vector<std::string> OnSaveSets(PolicyStore& st, const std::string& project) {
+    std::vector<std::string> out;
+    auto sets = st.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave");
+    for (const auto& s : *sets)
+      out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
+                                        ? std::string()
+                                        : ":" + s.policies[0].resolved->rego));
+    return out;
+  }
   static PolicySetLink Link(const std::string& org, const std::string& project,
                             const std::string& id, const std::string& severity = "error") {
     PolicySetLink l;
@@ -890,15 +900,7 @@ TEST_P(PolicyContract, ListsAndApplicableSetsFollowLevels) {
 // every change (SQLite keeps them in memory between changes).
 TEST_P(PolicyContract, ApplicableSetsFollowEveryChange) {
   auto& st = db_->Policies();
-  auto ids = [&](const std::string& project) {
-    std::vector<std::string> out;
-    auto sets = st.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave");
-    for (const auto& s : *sets)
-      out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
-                                        ? std::string()
-                                        : ":" + s.policies[0].resolved->rego));
-    return out;
-  };
+  auto ids = [&](const std::string& project) { return OnSaveSets(st, project); };
   st.CreatePolicy(Policy("o1", "p2", "pol"));
   EXPECT_TRUE(ids("p2").empty());
   st.CreatePolicySet(Set("o1", "p2", "s", {Link("o1", "p2", "pol")}));
@@ -937,15 +939,7 @@ TEST_P(PolicyContract, ApplicableSetsFollowChangesMadeThroughAnotherReplica) {
   auto other = GetParam().open(dir_.string());
   auto& mine = db_->Policies();
   auto& theirs = other->Policies();
-  auto ids = [&](const std::string& project) {
-    std::vector<std::string> out;
-    auto sets = mine.ApplicablePolicySets("acct", "o1", project, "workspace", "onsave");
-    for (const auto& s : *sets)
-      out.push_back(s.identifier + (s.policies.empty() || !s.policies[0].resolved
-                                        ? std::string()
-                                        : ":" + s.policies[0].resolved->rego));
-    return out;
-  };
+  auto ids = [&](const std::string& project) { return OnSaveSets(mine, project); };
   theirs.CreatePolicy(Policy("o1", "p2", "pol"));
   EXPECT_TRUE(ids("p2").empty());
   std::vector<std::string> expected;
