@@ -74,9 +74,10 @@ Principal Authenticate(storage::TokenStore& tokens, std::string_view presented, 
 Principal PrincipalOf(const storage::TokenRecord& token);
 
 // Authenticate with a memory of token rows. A row read from the database is reused while the
-// database's commit counter has not moved since it was read: nothing was written, so no token
-// was deleted, rotated or changed in between. Every call still checks the secret and the
-// validity window. Without a counter (PostgreSQL replicas) every call reads the database.
+// database's credentials counter (Database::CredentialsCounter) has not moved since it was
+// read: no token was deleted, rotated or changed in between. Every call still checks the
+// secret and the validity window. Without a counter, or while a bounded one cannot vouch
+// (PostgreSQL with --replica-staleness-ms 0, a late heartbeat), every call reads the database.
 class TokenVerifier {
  public:
   TokenVerifier(storage::TokenStore& tokens, const storage::CommitClock* commits);

@@ -458,8 +458,10 @@ class Database : public AccountStore,
   virtual const CommitClock* CommitCounter() const = 0;
   // Moves at least whenever a committed write changed a token row (created, updated, deleted,
   // also through a cascade), so a remembered token row stays true while it stands still. On
-  // SQLite it moves for those commits only (other writes leave verified tokens remembered);
-  // where the database cannot tell which rows a commit changed, it is CommitCounter itself.
+  // SQLite it moves for those commits only (other writes leave verified tokens remembered), as
+  // it does on PostgreSQL, where it follows the credentials_generation row that migration
+  // 0012's trigger moves (within the same bound as CommitCounter). Where neither applies, it is
+  // CommitCounter itself.
   virtual const CommitClock* CredentialsCounter() const { return CommitCounter(); }
   virtual std::string BackendName() const = 0;
 

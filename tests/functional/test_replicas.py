@@ -22,7 +22,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BIN, PG_URL, REPO, ServerProcess, free_port, require_binary, unique
+from conftest import BIN, PG_URL, REPO, Api, ServerProcess, free_port, require_binary, unique
 from spec_schema import WORKSPACES_SPEC, describe, validate
 
 if not PG_URL:
@@ -551,6 +551,76 @@ def test_cached_reads_on_one_replica_follow_writes_on_another(replica_set):
     print(f"notifications: {sent:.0f} sent by the writer, {heard:.0f} heard by the reader, "
           f"{metric(b, 'statehouse_db_commit_snapshot_changes_total'):.0f} snapshot changes seen by the reader")
     assert sent >= FRESHNESS_PAIRS * 0.9 and heard >= FRESHNESS_PAIRS * 0.9, (sent, heard)
+
+
+def token_lookups(client: Client, result: str) -> float:
+    r = client.get("/metrics")
+    assert r.status_code == 200, describe(r)
+    for line in r.text.splitlines():
+        if line.startswith("statehouse_cache_lookups_total{") and 'cache="token"' in line \
+                and f'result="{result}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no token cache counter in /metrics")
+
+
+TOKEN_TRIALS = 20
+
+
+def test_token_rows_outlive_other_writes_and_revocations_reach_every_replica(replica_set):
+    """Replica B keeps the token rows it verified while replica A writes other things (the
+    credentials_generation row stands still), and a token deleted through A (or with its API
+    key) is refused by A from the next request on and by B from --replica-staleness-ms after
+    the deletion was acknowledged at the latest (README, "Several replicas")."""
+    rs = replica_set(2, name="tokens")
+    a, b, ws, ident = two_replicas_and_a_workspace(rs)
+    admin = Api(rs.replicas[0].base_url, rs.admin_token(), "default")
+    key = admin.create_apikey()
+    value = admin.create_token(key)
+    on_a = Client(rs.replicas[0].base_url, value)
+    on_b = Client(rs.replicas[1].base_url, value)
+    assert on_b.get("/v1/orgs").status_code == 200   # B reads the row and keeps it
+    time.sleep(STALENESS_S)
+    misses_before = token_lookups(b, "miss")
+    for i in range(TOKEN_TRIALS):
+        assert a.put(ws, json=ws_body(ident, f"w{i}")).status_code == 200
+        time.sleep(0.02)   # B hears of the commit (its reply cache is dropped)
+        g = on_b.get(ws)
+        assert g.status_code == 200, describe(g)
+    # The reads of the metrics themselves may miss once each.
+    misses = token_lookups(b, "miss") - misses_before
+    assert misses <= TOKEN_TRIALS // 4, \
+        f"B read its token rows again {misses:.0f} times in {TOKEN_TRIALS} writes by A"
+
+    worst = 0.0
+    for trial in range(TOKEN_TRIALS):
+        key = admin.create_apikey()
+        ident_t = unique("tok")
+        value = admin.create_token(key, ident_t)
+        on_a = Client(rs.replicas[0].base_url, value)
+        on_b = Client(rs.replicas[1].base_url, value)
+        assert on_a.get("/v1/orgs").status_code == 200
+        assert on_b.get("/v1/orgs").status_code == 200
+        # Every other trial deletes the API key: its tokens go by the foreign key's cascade.
+        if trial % 2:
+            r = admin.delete(f"/ng/api/apikey/{key['identifier']}", params=admin.key_params(key))
+        else:
+            r = admin.delete(f"/ng/api/token/{ident_t}", params=admin.key_params(key))
+        assert r.status_code == 200, describe(r)
+        acked = time.monotonic()
+        assert on_a.get("/v1/orgs").status_code == 401, f"trial {trial}: A still admits the token"
+        while True:
+            started = time.monotonic()
+            g = on_b.get("/v1/orgs")
+            if g.status_code == 401:
+                break
+            assert g.status_code == 200, describe(g)
+            lag = started - acked
+            assert lag < STALENESS_S, \
+                f"trial {trial}: B admitted a deleted token {lag * 1000:.1f} ms after the deletion"
+            worst = max(worst, lag)
+    print(f"\n{TOKEN_TRIALS} writes by A: B read token rows {misses:.0f} times; {TOKEN_TRIALS} "
+          f"deletions: B admitted a deleted token at most {worst * 1000:.2f} ms after the "
+          f"acknowledgement (bound {STALENESS_S * 1000:.0f} ms)")
 
 
 def test_replica_that_stops_hearing_commits_reads_afresh(replica_set):

@@ -9,17 +9,35 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/error.h"
 #include "storage/postgres/pg_driver.h"
+#include "storage/postgres/pg_store.h"
 
 namespace statehouse::storage {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A fresh database of this process on the test server; nullopt (skip) without one.
+std::optional<std::string> FreshDatabase(const std::string& name) {
+  const char* base = std::getenv("STATEHOUSE_TEST_PG_URL");
+  if (!base) return std::nullopt;
+  auto admin = postgres::Connect(std::string(base) + "/postgres");
+  admin->Exec("DROP DATABASE IF EXISTS " + name);  // left by an earlier run of this process id
+  admin->Exec("CREATE DATABASE " + name);
+  return std::string(base) + "/" + name;
+}
+
+void DropDatabase(const std::string& name) {
+  auto admin = postgres::Connect(std::string(std::getenv("STATEHOUSE_TEST_PG_URL")) + "/postgres");
+  admin->Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+}
 
 bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -34,6 +52,7 @@ TEST(PgCommitWatchTest, UnreachableServerVouchesForNothingAndStopsPromptly) {
   auto start = std::chrono::steady_clock::now();
   {
     postgres::CommitWatch watch("postgresql://127.0.0.1:1/nothing?connect_timeout=1", 100ms);
+    watch.Start();
     std::this_thread::sleep_for(300ms);
     EXPECT_FALSE(watch.Clock().Now().has_value());
     EXPECT_EQ(watch.Connects(), 0u);
@@ -66,6 +85,7 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
   const std::string url = std::string(base) + "/" + db;
   {
     postgres::CommitWatch watch(url, 500ms);
+    watch.Start();
     ASSERT_TRUE(WaitFor([&] { return watch.Clock().Now().has_value(); }))
         << "never confirmed by a heartbeat";
     EXPECT_EQ(watch.Connects(), 1u);
@@ -152,6 +172,104 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
     EXPECT_TRUE(WaitFor([&] { return watch.Clock().Now().has_value(); }));
   }
   admin->Exec("DROP DATABASE IF EXISTS " + db);
+}
+
+// Two replicas on one database: token rows a replica verified stay vouched for across the
+// other replicas' ordinary commits, and stop being so when a token row changes anywhere: at
+// once on the replica that changed it, within the bound on the others (the trigger's
+// notification, else the heartbeat's read of the credentials_generation row).
+TEST(PgCommitWatchTest, CredentialsClockMovesForTokenChangesOnly) {
+  const std::string name = "credentials_watch_" + std::to_string(::getpid());
+  std::optional<std::string> url = FreshDatabase(name);
+  if (!url) GTEST_SKIP() << "needs PostgreSQL: set STATEHOUSE_TEST_PG_URL (make test does)";
+  char dir[] = "/tmp/credentials_watch_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  {
+    auto a = OpenPostgres(*url, std::string(dir) + "/a", 2, 500ms);
+    auto b = OpenPostgres(*url, std::string(dir) + "/b", 2, 500ms);
+    const CommitClock& a_commits = *a->CommitCounter();
+    const CommitClock& a_credentials = *a->CredentialsCounter();
+    const CommitClock& b_commits = *b->CommitCounter();
+    const CommitClock& b_credentials = *b->CredentialsCounter();
+    ASSERT_NE(&b_commits, &b_credentials) << "token rows follow every commit";
+    ASSERT_TRUE(WaitFor([&] { return b_credentials.Now().has_value(); }))
+        << "never confirmed by a heartbeat";
+    ASSERT_TRUE(a->CreateAccount({"acct", 1}));
+    ApiKeyRecord key;
+    key.account = "acct";
+    key.identifier = "k1";
+    key.name = "Key";
+    key.api_key_type = "SERVICE_ACCOUNT";
+    key.parent_identifier = "svc";
+    a->CreateApiKey(key);
+    // Settled: two heartbeat periods (100 ms each) with nothing changing token rows.
+    std::this_thread::sleep_for(300ms);
+
+    // Ordinary commits through A (an org, its update) move B's commit clock, not its
+    // credentials clock; nor A's.
+    uint64_t a_tokens = a_credentials.Count(), b_tokens = b_credentials.Count();
+    uint64_t b_seen = b_commits.Count();
+    OrgRecord org;
+    org.account = "acct";
+    org.identifier = "o1";
+    org.name = "Org";
+    a->CreateOrg(org);
+    ASSERT_TRUE(WaitFor([&] { return b_commits.Count() > b_seen; })) << "B missed A's commit";
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(b_credentials.Count(), b_tokens) << "an org write dropped B's token rows";
+    EXPECT_EQ(a_credentials.Count(), a_tokens) << "an org write dropped A's token rows";
+    EXPECT_TRUE(b_credentials.Now().has_value());
+
+    // A token created through A: A's clock moves before CreateToken returns, B's soon after.
+    TokenRecord t;
+    t.account = "acct";
+    t.identifier = "t1";
+    t.name = "Token";
+    t.api_key_identifier = "k1";
+    t.api_key_type = "SERVICE_ACCOUNT";
+    t.parent_identifier = "svc";
+    t.role = "editor";
+    t.secret_salt = "aa";
+    t.secret_hash = "bb";
+    a->CreateToken(t);
+    EXPECT_GT(a_credentials.Count(), a_tokens) << "A vouches for the token rows it replaced";
+    ASSERT_TRUE(WaitFor([&] { return b_credentials.Count() > b_tokens; }, 5s))
+        << "B never heard of the new token";
+
+    // Tokens deleted with their API key (the foreign key's cascade) count too, as does a token
+    // deleted by hand (psql), which nothing in this process hears of but the database.
+    auto generation = [&] {
+      auto c = postgres::Connect(*url);
+      sql::Statement s = c->Prepare("SELECT n FROM credentials_generation WHERE id = 1");
+      EXPECT_TRUE(s.Step());
+      return s.Int(0);
+    };
+    int64_t g = generation();
+    b_tokens = b_credentials.Count();
+    a->DeleteApiKey("acct", "k1");
+    EXPECT_GT(generation(), g) << "the cascade did not move the generation";
+    ASSERT_TRUE(WaitFor([&] { return b_credentials.Count() > b_tokens; }, 5s));
+
+    a->CreateApiKey(key);
+    a->CreateToken(t);
+    std::this_thread::sleep_for(300ms);
+    b_tokens = b_credentials.Count();
+    a_tokens = a_credentials.Count();
+    postgres::Connect(*url)->Exec("DELETE FROM tokens WHERE identifier = 't1'");
+    ASSERT_TRUE(WaitFor([&] { return b_credentials.Count() > b_tokens; }, 5s));
+    ASSERT_TRUE(WaitFor([&] { return a_credentials.Count() > a_tokens; }, 5s))
+        << "a change made outside the process never reached it";
+
+    // The heartbeat alone: the row moved without a notification.
+    std::this_thread::sleep_for(300ms);
+    b_tokens = b_credentials.Count();
+    postgres::Connect(*url)->Exec("UPDATE credentials_generation SET n = n + 1");
+    ASSERT_TRUE(WaitFor([&] { return b_credentials.Count() > b_tokens; }, 5s))
+        << "no heartbeat saw the generation move";
+    EXPECT_TRUE(b_credentials.Now().has_value());
+  }
+  DropDatabase(name);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

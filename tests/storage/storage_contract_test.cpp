@@ -1886,7 +1886,9 @@ TEST_P(StorageContract, AuditBatchesKeepEveryRecordInItsOrder) {
     EXPECT_EQ(got.action, "state.lock") << k;
     EXPECT_EQ(got.api_key, "key") << k;
     EXPECT_EQ(got.remote_address, "10.0.0.1") << k;
-    if (k > 0) EXPECT_LT(got.id, page.items[static_cast<size_t>(k - 1)].id) << k;
+    if (k > 0) {
+      EXPECT_LT(got.id, page.items[static_cast<size_t>(k - 1)].id) << k;
+    }
   }
 }
 

@@ -19,10 +19,18 @@ std::string ErrorOf(PGconn* conn) {
   return msg;
 }
 
+// Notifications received, by channel.
+struct Notes {
+  uint64_t commits = 0;
+  uint64_t credentials = 0;
+  uint64_t Total() const { return commits + credentials; }
+};
+
 // The listening connection; its lifetime is one stretch of listening.
 class Listener {
  public:
-  explicit Listener(const std::string& url) {
+  Listener(const std::string& url, bool credentials_generation)
+      : credentials_generation_(credentials_generation) {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {url.c_str(), "5", "statehouse-commit-watch", nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -34,32 +42,45 @@ class Listener {
   std::string Error() const { return ErrorOf(conn_); }
 
   bool Listen() {
-    PGresult* r = PQexec(conn_, (std::string("LISTEN ") + kCommitChannel).c_str());
+    std::string sql = std::string("LISTEN ") + kCommitChannel;
+    if (credentials_generation_) sql += std::string("; LISTEN ") + kCredentialsChannel;
+    PGresult* r = PQexec(conn_, sql.c_str());
     bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (r) PQclear(r);
     return ok && PQsetnonblocking(conn_, 1) == 0;
   }
 
   // Sends a heartbeat and reads until its answer is complete or deadline passes: the
-  // database's transaction snapshot as text (xmin:xmax:running ids). Counts the notifications
-  // that arrived meanwhile; false when the connection failed or timed out.
-  bool Heartbeat(SteadyClock::time_point deadline, uint64_t& notifications, std::string& snapshot) {
-    if (!PQsendQuery(conn_, "SELECT pg_current_snapshot()::text")) return false;
+  // database's transaction snapshot as text (xmin:xmax:running ids) and, with
+  // credentials_generation, that row's count, read in the same statement (so under the same
+  // snapshot). Counts the notifications that arrived meanwhile; false when the connection
+  // failed or timed out.
+  bool Heartbeat(SteadyClock::time_point deadline, Notes& notes, std::string& snapshot,
+                 std::string& generation) {
+    const char* sql = credentials_generation_
+                          ? "SELECT pg_current_snapshot()::text, "
+                            "(SELECT n FROM credentials_generation WHERE id = 1)::text"
+                          : "SELECT pg_current_snapshot()::text, ''";
+    if (!PQsendQuery(conn_, sql)) return false;
     snapshot.clear();
+    generation.clear();
     while (PQflush(conn_) == 1) {
       if (!Wait(POLLOUT, deadline)) return false;
     }
     for (;;) {
       if (!PQconsumeInput(conn_)) return false;
-      notifications += Drain();
+      Drain(notes);
       while (!PQisBusy(conn_)) {
         PGresult* r = PQgetResult(conn_);
         if (!r) {
-          notifications += Drain();
+          Drain(notes);
           return true;
         }
         bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-        if (ok) snapshot = PQgetvalue(r, 0, 0);
+        if (ok) {
+          snapshot = PQgetvalue(r, 0, 0);
+          generation = PQgetvalue(r, 0, 1);
+        }
         PQclear(r);
         if (!ok) return false;
       }
@@ -69,12 +90,12 @@ class Listener {
 
   // Waits until notifications arrive (returning at once, so they are counted without delay)
   // or deadline passes; false when the connection failed.
-  bool Idle(SteadyClock::time_point deadline, uint64_t& notifications) {
+  bool Idle(SteadyClock::time_point deadline, Notes& notes) {
     while (SteadyClock::now() < deadline) {
       if (!Wait(POLLIN, deadline)) return true;  // quiet until the deadline
       if (!PQconsumeInput(conn_)) return false;
-      notifications += Drain();
-      if (notifications) return true;
+      Drain(notes);
+      if (notes.Total()) return true;
     }
     return true;
   }
@@ -89,25 +110,34 @@ class Listener {
     int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, left.count())));
     return n > 0;
   }
-  uint64_t Drain() {
-    uint64_t n = 0;
+  void Drain(Notes& notes) {
     while (PGnotify* note = PQnotifies(conn_)) {
+      if (std::string_view(note->relname) == kCredentialsChannel)
+        ++notes.credentials;
+      else
+        ++notes.commits;
       PQfreemem(note);
-      ++n;
     }
-    return n;
   }
 
   PGconn* conn_ = nullptr;
+  const bool credentials_generation_;
 };
 
 }  // namespace
 
-CommitWatch::CommitWatch(std::string url, std::chrono::milliseconds staleness)
+CommitWatch::CommitWatch(std::string url, std::chrono::milliseconds staleness,
+                         bool credentials_generation)
     : url_(std::move(url)),
       clock_(staleness),
+      credentials_(staleness),
+      credentials_generation_(credentials_generation),
       heartbeat_(std::max<std::chrono::milliseconds>(std::chrono::milliseconds(1), staleness / 5)) {
-  thread_ = std::thread([this] { Run(); });
+}
+
+void CommitWatch::Start() {
+  std::lock_guard lock(mutex_);
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { Run(); });
 }
 
 CommitWatch::~CommitWatch() {
@@ -117,7 +147,7 @@ CommitWatch::~CommitWatch() {
   }
   stop_.store(true);
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 bool CommitWatch::Sleep(SteadyClock::time_point deadline) {
@@ -142,9 +172,17 @@ void CommitWatch::Run() {
       log::Warn(message, {{"error", error}});
     }
   };
+  // What the notifications heard say: a commit somewhere, or a change of token rows (also a
+  // commit).
+  auto heard = [&](const Notes& notes) {
+    if (!notes.Total()) return;
+    notifications_.fetch_add(notes.Total(), std::memory_order_relaxed);
+    clock_.Tick();
+    if (notes.credentials) credentials_.Tick();
+  };
   auto backoff = std::chrono::milliseconds(100);
   while (!stop_.load()) {
-    Listener listener(url_);
+    Listener listener(url_, credentials_generation_);
     if (!listener.Connected() || !listener.Listen()) {
       if (!reported)
         warn("cannot listen for other replicas' commits; their answers are read afresh",
@@ -159,16 +197,14 @@ void CommitWatch::Run() {
     connects_.fetch_add(1, std::memory_order_relaxed);
     // Commits made while nobody listened went unseen: everything kept before is stale.
     clock_.Tick();
-    std::string last_snapshot;  // none yet on this connection
+    credentials_.Tick();
+    std::string last_snapshot, last_generation;  // none yet on this connection
     while (!stop_.load()) {
       auto sent = SteadyClock::now();
-      uint64_t notes = 0;
-      std::string snapshot;
-      bool alive = listener.Heartbeat(sent + clock_.Staleness(), notes, snapshot);
-      if (notes) {
-        notifications_.fetch_add(notes, std::memory_order_relaxed);
-        clock_.Tick();
-      }
+      Notes notes;
+      std::string snapshot, generation;
+      bool alive = listener.Heartbeat(sent + clock_.Staleness(), notes, snapshot, generation);
+      heard(notes);
       if (!alive) break;
       // A transaction that finished since the last heartbeat's snapshot either was running
       // then (listed) or started after it (at or above its xmax): either way this snapshot
@@ -179,19 +215,25 @@ void CommitWatch::Run() {
         clock_.Tick();
         last_snapshot = std::move(snapshot);
       }
+      // The generation row moves inside every transaction that changes token rows, so one
+      // that committed before this snapshot shows here. The first heartbeat ticks as above; so
+      // does every one while the row reads empty (missing: nothing to rely on).
+      if (credentials_generation_ && (generation != last_generation || generation.empty())) {
+        if (!last_generation.empty()) credentials_changes_.fetch_add(1, std::memory_order_relaxed);
+        credentials_.Tick();
+        last_generation = std::move(generation);
+      }
       // Every commit acknowledged before `sent` finished before this heartbeat's snapshot was
       // taken, and has been counted by now.
       clock_.Confirm(sent);
+      credentials_.Confirm(sent);
       auto next = sent + heartbeat_;
       // Idle in short slices, so a stop is noticed quickly.
       while (!stop_.load() && SteadyClock::now() < next) {
-        uint64_t idle_notes = 0;
+        Notes idle_notes;
         alive = listener.Idle(std::min(next, SteadyClock::now() + std::chrono::milliseconds(50)),
                               idle_notes);
-        if (idle_notes) {
-          notifications_.fetch_add(idle_notes, std::memory_order_relaxed);
-          clock_.Tick();
-        }
+        heard(idle_notes);
         if (!alive) break;
       }
       if (!alive) break;

@@ -10,6 +10,12 @@
 // sending; it vouches for its count only while that confirmation is younger than the staleness
 // bound. If the connection drops, the confirmation ages out, caches are bypassed, and the
 // clock ticks again once listening resumes.
+//
+// Verified token rows have a clock of their own (Credentials): with credentials_generation, the
+// heartbeat also reads the credentials_generation row, which every statement that changes token
+// rows moves in its transaction (migration 0012's trigger, which also notifies on the channel
+// below), so the other commits leave token rows remembered. Without it, that clock is the
+// commit clock.
 #pragma once
 
 #include <atomic>
@@ -25,6 +31,7 @@
 namespace statehouse::storage::postgres {
 
 inline constexpr const char* kCommitChannel = "statehouse_commits";
+inline constexpr const char* kCredentialsChannel = "statehouse_credentials";
 
 // Sends NOTIFY for this process's commits, outside the writers' transactions. PostgreSQL
 // serializes notifying transactions on one cluster-wide lock held until their commit is
@@ -61,17 +68,28 @@ class CommitNotifier {
 class CommitWatch {
  public:
   // staleness: the bound (> 0); heartbeats are sent five times within it.
-  CommitWatch(std::string url, std::chrono::milliseconds staleness);
+  // credentials_generation: the database has migration 0012's credentials_generation row by
+  // the time Start is called.
+  CommitWatch(std::string url, std::chrono::milliseconds staleness,
+              bool credentials_generation = false);
   ~CommitWatch();
   CommitWatch(const CommitWatch&) = delete;
   CommitWatch& operator=(const CommitWatch&) = delete;
 
+  // Starts listening (once). Nothing is vouched for before.
+  void Start();
+
   CommitClock& Clock() { return clock_; }
+  CommitClock& Credentials() { return credentials_generation_ ? credentials_ : clock_; }
   // Notifications received, heartbeats that found the snapshot changed, and times listening
   // (re)started (tests and logs).
   uint64_t Notifications() const { return notifications_.load(std::memory_order_relaxed); }
   uint64_t SnapshotChanges() const { return snapshot_changes_.load(std::memory_order_relaxed); }
   uint64_t Connects() const { return connects_.load(std::memory_order_relaxed); }
+  // Heartbeats that found the credentials generation moved (tests).
+  uint64_t CredentialsChanges() const {
+    return credentials_changes_.load(std::memory_order_relaxed);
+  }
 
  private:
   void Run();
@@ -80,10 +98,13 @@ class CommitWatch {
 
   const std::string url_;
   CommitClock clock_;
+  CommitClock credentials_;
+  const bool credentials_generation_;
   const std::chrono::milliseconds heartbeat_;
   std::atomic<uint64_t> notifications_{0};
   std::atomic<uint64_t> snapshot_changes_{0};
   std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> credentials_changes_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_

@@ -41,8 +41,9 @@ class PgConnection;
 
 class PgConnection final : public sql::Connection {
  public:
-  PgConnection(const std::string& url, CommitClock* clock, CommitNotifier* notifier)
-      : clock_(clock), notifier_(notifier) {
+  PgConnection(const std::string& url, CommitClock* clock, CommitNotifier* notifier,
+               CommitClock* credentials)
+      : clock_(clock), notifier_(notifier), credentials_(credentials) {
     const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
     const char* values[] = {url.c_str(), "5", "statehouse", nullptr};
     conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -74,6 +75,7 @@ class PgConnection final : public sql::Connection {
   void BeginWrite() override {
     Exec("BEGIN ISOLATION LEVEL READ COMMITTED");
     writing_ = true;
+    changes_credentials_ = false;
   }
   void BeginRead() override {
     Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -104,6 +106,7 @@ class PgConnection final : public sql::Connection {
   bool DataModifyingWith() const override { return true; }
   void LockMigrations() override { Exec("SELECT pg_advisory_xact_lock(727274687265)"); }
   bool Healthy() const override { return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+  void ChangesCredentials() override { changes_credentials_ = true; }
 
   PGconn* raw() { return conn_; }
   void set_changes(int64_t n) { changes_ = n; }
@@ -118,13 +121,17 @@ class PgConnection final : public sql::Connection {
   // This replica forgets at once; the others hear of it from the notifier (see CommitWatch).
   void Committed() {
     clock_->Tick();
+    if (changes_credentials_ && credentials_) credentials_->Tick();
+    changes_credentials_ = false;
     if (notifier_) notifier_->Poke();
   }
 
   PGconn* conn_ = nullptr;
   CommitClock* clock_;
   CommitNotifier* notifier_;
+  CommitClock* credentials_;
   bool writing_ = false;
+  bool changes_credentials_ = false;  // this write transaction changes token rows
   int64_t changes_ = 0;
   bool broken_ = false;
   int64_t statements_ = 0;
@@ -256,8 +263,8 @@ void ThrowResult(PgConnection& conn, PGresult* result, std::string_view what) {
 }  // namespace
 
 std::unique_ptr<sql::Connection> Connect(const std::string& url, CommitClock* clock,
-                                         CommitNotifier* notifier) {
-  return std::make_unique<PgConnection>(url, clock, notifier);
+                                         CommitNotifier* notifier, CommitClock* credentials) {
+  return std::make_unique<PgConnection>(url, clock, notifier, credentials);
 }
 
 }  // namespace statehouse::storage::postgres

@@ -239,17 +239,23 @@ class PgBlobStore final : public BlobStore {
 std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string& cache_dir,
                                        size_t pool_size, std::chrono::milliseconds staleness) {
   std::shared_ptr<postgres::CommitWatch> watch =
-      staleness.count() > 0 ? std::make_shared<postgres::CommitWatch>(url, staleness) : nullptr;
-  // The connections hold the clock (and so the watch) for as long as they live.
+      staleness.count() > 0
+          ? std::make_shared<postgres::CommitWatch>(url, staleness, /*credentials_generation=*/true)
+          : nullptr;
+  // The connections hold the clocks (and so the watch) for as long as they live.
   std::shared_ptr<CommitClock> clock = watch ? std::shared_ptr<CommitClock>(watch, &watch->Clock())
                                              : std::make_shared<CommitClock>();
+  std::shared_ptr<CommitClock> credentials =
+      watch ? std::shared_ptr<CommitClock>(watch, &watch->Credentials()) : nullptr;
   // Other replicas may cache even when this one does not: commits are always announced.
   auto notifier = std::make_shared<postgres::CommitNotifier>(url);
   auto pool = std::make_unique<sql::ConnectionPool>(
-      [url, clock, notifier] { return postgres::Connect(url, clock.get(), notifier.get()); },
+      [url, clock, notifier, credentials] {
+        return postgres::Connect(url, clock.get(), notifier.get(), credentials.get());
+      },
       pool_size,
       /*acquire_timeout_ms=*/5000);
-  return sql::MakeDatabase(
+  auto db = sql::MakeDatabase(
       "postgres", std::move(pool), PostgresMigrations(),
       [cache_dir](sql::ConnectionPool& p) { return std::make_unique<PgBlobStore>(p, cache_dir); },
       watch ? clock : nullptr,
@@ -261,7 +267,11 @@ std::unique_ptr<Database> OpenPostgres(const std::string& url, const std::string
           counts.snapshot_changes = watch->SnapshotChanges();
         }
         return counts;
-      });
+      },
+      credentials);
+  // The heartbeat reads the credentials_generation row: listen once the migrations are in.
+  if (watch) watch->Start();
+  return db;
 }
 
 }  // namespace statehouse::storage

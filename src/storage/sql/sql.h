@@ -114,6 +114,10 @@ class Connection {
   virtual void LockMigrations() = 0;
   // False once the connection is broken; the pool then drops it.
   virtual bool Healthy() const = 0;
+  // The current write transaction changes token rows. Where the process cannot see which rows
+  // a commit changed (PostgreSQL), its end then moves Database::CredentialsCounter; SQLite's
+  // row hook sees them without being told.
+  virtual void ChangesCredentials() {}
 
  protected:
   virtual StatementImpl* PrepareImpl(const std::string& sql) = 0;

@@ -483,6 +483,7 @@ class SqlDatabase final : public Database {
       if (!FindApiKey(c, account, id))
         Fail(ErrorCode::kNotFound, "API key '" + std::string(id) + "' not found");
       // Tokens go with their key (ON DELETE CASCADE), in the same transaction.
+      c.ChangesCredentials();
       Statement del = c.Prepare("DELETE FROM api_keys WHERE account = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, id).Run();
     });
@@ -544,6 +545,7 @@ class SqlDatabase final : public Database {
         Fail(ErrorCode::kNotFound, "API key '" + t.api_key_identifier + "' not found");
       if (FindToken(c, t.account, t.identifier))
         Fail(ErrorCode::kConflict, "token '" + t.identifier + "' already exists");
+      c.ChangesCredentials();
       Statement s = c.Prepare(std::string("INSERT INTO tokens(") + kTokenColumns +
                               ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       BindToken(s, t);
@@ -559,6 +561,7 @@ class SqlDatabase final : public Database {
     return pool_.WriteTransaction([&](Connection& c) {
       if (!FindToken(c, t.account, t.identifier))
         Fail(ErrorCode::kNotFound, "token '" + t.identifier + "' not found");
+      c.ChangesCredentials();
       Statement del = c.Prepare("DELETE FROM tokens WHERE account = ? AND identifier = ?");
       del.Bind(1, t.account).Bind(2, t.identifier).Run();
       Statement s = c.Prepare(std::string("INSERT INTO tokens(") + kTokenColumns +
@@ -571,6 +574,7 @@ class SqlDatabase final : public Database {
 
   void DeleteToken(std::string_view account, std::string_view id) override {
     pool_.WriteTransaction([&](Connection& c) {
+      c.ChangesCredentials();
       Statement del = c.Prepare("DELETE FROM tokens WHERE account = ? AND identifier = ?");
       del.Bind(1, account).Bind(2, id).Run();
       if (c.Changes() == 0) Fail(ErrorCode::kNotFound, "token '" + std::string(id) + "' not found");
