@@ -174,6 +174,53 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
   admin->Exec("DROP DATABASE IF EXISTS " + db);
 }
 
+// A single-statement write (LOCK and UNLOCK on PostgreSQL) sends no BEGIN or COMMIT: its
+// statement is committed when it returns, and counts as a commit of this replica. A second
+// statement is refused before it is sent; the connection then works as before.
+TEST(PgCommitWatchTest, SingleStatementWritesCommitAloneAndCountAsCommits) {
+  const std::string name = "single_statement_" + std::to_string(::getpid());
+  std::optional<std::string> url = FreshDatabase(name);
+  if (!url) GTEST_SKIP() << "needs PostgreSQL: set STATEHOUSE_TEST_PG_URL (make test does)";
+  {
+    CommitClock writer;
+    auto conn = postgres::Connect(*url, &writer);
+    auto other = postgres::Connect(*url);
+    conn->Exec("CREATE TABLE probe (x INTEGER)");
+    auto rows = [&] {
+      sql::Statement s = other->Prepare("SELECT count(*) FROM probe");
+      EXPECT_TRUE(s.Step());
+      return s.Int(0);
+    };
+    conn->BeginSingleStatementWrite();
+    conn->Prepare("INSERT INTO probe VALUES (1)").Run();
+    EXPECT_EQ(rows(), 1) << "committed with its statement, before Commit";
+    conn->Commit();
+    EXPECT_EQ(writer.Count(), 1u);
+
+    conn->BeginSingleStatementWrite();
+    conn->Prepare("INSERT INTO probe VALUES (2)").Run();
+    std::optional<ErrorCode> code;
+    try {
+      conn->Prepare("INSERT INTO probe VALUES (3)").Run();
+    } catch (const Error& e) {
+      code = e.code();
+    }
+    EXPECT_EQ(code, ErrorCode::kInternal) << "a second statement went out";
+    conn->Rollback();
+    EXPECT_EQ(writer.Count(), 2u) << "its end counts as a commit";
+    EXPECT_EQ(rows(), 2) << "the second statement was sent";
+
+    // An ordinary transaction on the same connection afterwards.
+    conn->BeginWrite();
+    conn->Prepare("INSERT INTO probe VALUES (4)").Run();
+    conn->Prepare("INSERT INTO probe VALUES (5)").Run();
+    EXPECT_EQ(rows(), 2) << "not committed yet";
+    conn->Rollback();
+    EXPECT_EQ(rows(), 2);
+  }
+  DropDatabase(name);
+}
+
 // Two replicas on one database: token rows a replica verified stay vouched for across the
 // other replicas' ordinary commits, and stop being so when a token row changes anywhere: at
 // once on the replica that changed it, within the bound on the others (the trigger's

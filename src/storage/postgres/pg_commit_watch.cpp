@@ -281,11 +281,14 @@ void CommitNotifier::Run() {
     close();
     retry_at = SteadyClock::now() + std::chrono::seconds(1);
   };
+  SteadyClock::time_point not_before{};  // the previous NOTIFY + kNotifyInterval
   for (;;) {
     bool stopping;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || pending_.load(std::memory_order_acquire); });
+      // The commits of the next kNotifyInterval share this notification.
+      wake_.wait_until(lock, not_before, [&] { return stopping_; });
       stopping = stopping_;
     }
     if (!pending_.exchange(false, std::memory_order_acq_rel)) {
@@ -303,6 +306,7 @@ void CommitNotifier::Run() {
       if (!ok) fail();
     }
     if (conn) {
+      not_before = SteadyClock::now() + kNotifyInterval;
       PGresult* r = PQexec(conn, (std::string("NOTIFY ") + kCommitChannel).c_str());
       bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
       if (r) PQclear(r);

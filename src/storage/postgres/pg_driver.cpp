@@ -65,6 +65,7 @@ class PgConnection final : public sql::Connection {
   }
 
   void Exec(const std::string& sql) override {
+    Sending();
     PGresult* r = PQexec(conn_, sql.c_str());
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) ThrowResult(*this, r, "exec");
@@ -77,6 +78,12 @@ class PgConnection final : public sql::Connection {
     writing_ = true;
     changes_credentials_ = false;
   }
+  void BeginSingleStatementWrite() override {
+    writing_ = true;
+    single_statement_ = true;
+    statements_sent_ = 0;
+    changes_credentials_ = false;
+  }
   void BeginRead() override {
     Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     writing_ = false;
@@ -84,6 +91,11 @@ class PgConnection final : public sql::Connection {
   void Commit() override {
     bool wrote = writing_ && clock_;
     writing_ = false;
+    if (single_statement_) {  // committed with its statement
+      single_statement_ = false;
+      if (wrote) Committed();
+      return;
+    }
     if (!wrote) return Exec("COMMIT");
     try {
       Exec("COMMIT");
@@ -94,6 +106,14 @@ class PgConnection final : public sql::Connection {
     Committed();
   }
   void Rollback() noexcept override {
+    if (single_statement_) {
+      // No transaction is open; the statement failed, or its outcome is unknown (a lost
+      // connection): count it as a commit.
+      single_statement_ = false;
+      if (writing_ && clock_) Committed();
+      writing_ = false;
+      return;
+    }
     // A refused write may have read newer rows than this replica's cache holds (a 412 after
     // another replica's update): its end ticks too, so this replica's next reads are fresh.
     if (writing_ && clock_) clock_->Tick();
@@ -107,6 +127,11 @@ class PgConnection final : public sql::Connection {
   void LockMigrations() override { Exec("SELECT pg_advisory_xact_lock(727274687265)"); }
   bool Healthy() const override { return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
   void ChangesCredentials() override { changes_credentials_ = true; }
+  // Before each statement goes out: a single-statement write sends one.
+  void Sending() {
+    if (single_statement_ && ++statements_sent_ > 1)
+      Fail(ErrorCode::kInternal, "a single-statement write sent a second statement");
+  }
 
   PGconn* raw() { return conn_; }
   void set_changes(int64_t n) { changes_ = n; }
@@ -132,6 +157,8 @@ class PgConnection final : public sql::Connection {
   CommitClock* credentials_;
   bool writing_ = false;
   bool changes_credentials_ = false;  // this write transaction changes token rows
+  bool single_statement_ = false;     // BeginSingleStatementWrite: no transaction is open
+  int statements_sent_ = 0;           // ... and the statements it sent
   int64_t changes_ = 0;
   bool broken_ = false;
   int64_t statements_ = 0;
@@ -198,6 +225,7 @@ class PgConnection final : public sql::Connection {
         PQclear(r);
         name_ = name;
       }
+      conn_.Sending();
       std::vector<const char*> ptrs(values_.size());
       std::vector<int> lengths(values_.size());
       for (size_t k = 0; k < values_.size(); ++k) {

@@ -14,10 +14,10 @@ class SqlStateStore final : public StateStore {
   explicit SqlStateStore(ConnectionPool& pool) : pool_(pool) {}
 
   std::optional<LockRecord> AcquireLock(const WorkspaceKey& key, const LockRecord& lock) override {
-    return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
-      // One conditional statement takes the lock; losing writers see the holder below.
-      if (InsertLock(c, key, lock)) return std::nullopt;
-      auto holder = FindLock(c, key);
+    return pool_.SingleStatementWrite([&](Connection& c) -> std::optional<LockRecord> {
+      // One conditional statement takes the lock; losing writers see the holder.
+      std::optional<LockRecord> holder;
+      if (InsertLock(c, key, lock, holder)) return std::nullopt;
       if (holder && holder->lock_id == lock.lock_id) return std::nullopt;  // retried LOCK
       return holder;
     });
@@ -29,10 +29,10 @@ class SqlStateStore final : public StateStore {
 
   std::optional<LockRecord> ReleaseLock(const WorkspaceKey& key, std::string_view lock_id,
                                         bool& released) override {
-    return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
-      released = DeleteLock(c, key, lock_id);
-      if (released) return std::nullopt;
-      return FindLock(c, key);
+    return pool_.SingleStatementWrite([&](Connection& c) -> std::optional<LockRecord> {
+      std::optional<LockRecord> holder;
+      released = DeleteLock(c, key, lock_id, holder);
+      return holder;
     });
   }
 
@@ -303,72 +303,65 @@ class SqlStateStore final : public StateStore {
 
  private:
   // The workspace's row locked (kNotFound without it) and the lock row inserted unless one is
-  // there; true when this inserted it. Where a WITH may hold the INSERT (PostgreSQL), both in
-  // one statement: one round trip instead of two.
-  static bool InsertLock(Connection& c, const WorkspaceKey& key, const LockRecord& lock) {
-    static const std::string kInsert =
-        "INSERT INTO workspace_locks(account, org, project, workspace, lock_id, info, manual, "
-        "reason, locked_by, created) ";
-    static const std::string kInsertValues =
-        kInsert + "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING";
-    auto bind_lock = [&](Statement& s, int first) {
-      BindKey(s, key, first);
-      s.Bind(first + 4, lock.lock_id).Bind(first + 5, lock.info_json);
-      s.Bind(first + 6, int64_t{lock.manual}).Bind(first + 7, lock.reason);
-      s.Bind(first + 8, lock.locked_by).Bind(first + 9, lock.created);
-    };
-    if (!c.DataModifyingWith()) {
-      RequireWorkspace(c, key);
-      Statement ins = c.Prepare(kInsertValues);
-      bind_lock(ins, 1);
-      ins.Run();
-      return c.Changes() == 1;
+  // there; true when this inserted it, else holder is the lock row found (the workspace's row
+  // stays locked to the end, so nobody changes it meanwhile). PostgreSQL: one call of a
+  // function (migration 0013), one statement, sent by SingleStatementWrite without BEGIN and
+  // COMMIT.
+  static bool InsertLock(Connection& c, const WorkspaceKey& key, const LockRecord& lock,
+                         std::optional<LockRecord>& holder) {
+    if (c.DataModifyingWith()) {
+      Statement s = c.Prepare(
+          std::string("SELECT CAST(workspace_found AS INTEGER), CAST(changed AS INTEGER), ") +
+          kLockColumns +
+          " FROM statehouse_acquire_lock(?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS "
+          "BIGINT))");
+      BindKey(s, key);
+      s.Bind(5, lock.lock_id).Bind(6, lock.info_json).Bind(7, int64_t{lock.manual});
+      s.Bind(8, lock.reason).Bind(9, lock.locked_by).Bind(10, lock.created);
+      return OneCallOutcome(s, key, holder);
     }
-    // SELECT's placeholders have no column to take a type from: the integers say theirs.
-    static const std::string kInsertInWorkspace =
-        std::string(kWorkspaceRowLocked) + ", changed AS (" + kInsert +
-        "SELECT ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT) "
-        "FROM ws ON CONFLICT DO NOTHING RETURNING 1) " +
-        kCountBoth;
-    Statement s = c.Prepare(kInsertInWorkspace);
-    BindKey(s, key);
-    bind_lock(s, 5);
-    return WorkspaceThen(s, key);
+    RequireWorkspace(c, key);
+    Statement ins = c.Prepare(
+        "INSERT INTO workspace_locks(account, org, project, workspace, lock_id, info, manual, "
+        "reason, locked_by, created) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    BindKey(ins, key);
+    ins.Bind(5, lock.lock_id).Bind(6, lock.info_json).Bind(7, int64_t{lock.manual});
+    ins.Bind(8, lock.reason).Bind(9, lock.locked_by).Bind(10, lock.created).Run();
+    if (c.Changes() == 1) return true;
+    holder = FindLock(c, key);
+    return false;
   }
 
   // The workspace's row locked (kNotFound without it) and its lock row deleted if it has
-  // lock_id; true when this deleted it. PostgreSQL: one statement, as InsertLock.
-  static bool DeleteLock(Connection& c, const WorkspaceKey& key, std::string_view lock_id) {
-    static const std::string kDelete =
-        "DELETE FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
-        "workspace = ? AND lock_id = ?";
-    if (!c.DataModifyingWith()) {
-      RequireWorkspace(c, key);
-      Statement del = c.Prepare(kDelete);
-      BindKey(del, key);
-      del.Bind(5, lock_id).Run();
-      return c.Changes() == 1;
+  // lock_id; true when this deleted it, else holder is the lock row found, if any.
+  // PostgreSQL: one call, as InsertLock.
+  static bool DeleteLock(Connection& c, const WorkspaceKey& key, std::string_view lock_id,
+                         std::optional<LockRecord>& holder) {
+    if (c.DataModifyingWith()) {
+      Statement s = c.Prepare(
+          std::string("SELECT CAST(workspace_found AS INTEGER), CAST(changed AS INTEGER), ") +
+          kLockColumns + " FROM statehouse_release_lock(?, ?, ?, ?, ?)");
+      BindKey(s, key);
+      s.Bind(5, lock_id);
+      return OneCallOutcome(s, key, holder);
     }
-    static const std::string kDeleteInWorkspace =
-        std::string(kWorkspaceRowLocked) + ", changed AS (" + kDelete +
-        " AND EXISTS (SELECT 1 FROM ws) RETURNING 1) " + kCountBoth;
-    Statement s = c.Prepare(kDeleteInWorkspace);
-    BindKey(s, key);
-    BindKey(s, key, 5);
-    s.Bind(9, lock_id);
-    return WorkspaceThen(s, key);
+    RequireWorkspace(c, key);
+    Statement del = c.Prepare(
+        "DELETE FROM workspace_locks WHERE account = ? AND org = ? AND project = ? AND "
+        "workspace = ? AND lock_id = ?");
+    BindKey(del, key);
+    del.Bind(5, lock_id).Run();
+    if (c.Changes() == 1) return true;
+    holder = FindLock(c, key);
+    return false;
   }
 
-  // PostgreSQL's one-statement forms: the workspace row, locked, as "ws"; then a data-modifying
-  // "changed"; the statement answers how many rows each had.
-  static constexpr const char* kWorkspaceRowLocked =
-      "WITH ws AS (SELECT 1 FROM workspaces WHERE account = ? AND org = ? AND project = ? AND "
-      "identifier = ? FOR UPDATE)";
-  static constexpr const char* kCountBoth =
-      "SELECT (SELECT count(*) FROM ws), (SELECT count(*) FROM changed)";
-  static bool WorkspaceThen(Statement& s, const WorkspaceKey& key) {
-    if (!s.Step()) Fail(ErrorCode::kInternal, "the lock statement returned no row");
-    bool workspace = s.Int(0) > 0, changed = s.Int(1) == 1;
+  // The answer of statehouse_acquire_lock / statehouse_release_lock.
+  static bool OneCallOutcome(Statement& s, const WorkspaceKey& key,
+                             std::optional<LockRecord>& holder) {
+    if (!s.Step()) Fail(ErrorCode::kInternal, "the lock function returned no row");
+    bool workspace = s.Int(0) != 0, changed = s.Int(1) != 0;
+    if (!changed && !s.IsNull(2)) holder = ReadLock(s, 2);
     while (s.Step()) {
     }
     if (!workspace) Fail(ErrorCode::kNotFound, "workspace '" + key.workspace + "' not found");
