@@ -2,8 +2,8 @@
 -- COMMIT: one round trip instead of three. Each does what the transaction it replaces did:
 -- the workspace's row locked first (every lock change takes it), so the lock row read at the
 -- end is the one that stopped this call; each statement inside sees what committed before it.
--- Answer: whether the workspace exists, whether this call took (released) the lock, and the
--- holder's row when it did not.
+-- Answer, one row: whether the workspace exists, whether this call took (released) the lock,
+-- and the holder's row when it did not (NULLs when nobody holds it).
 CREATE FUNCTION statehouse_acquire_lock(p_account TEXT, p_org TEXT, p_project TEXT,
                                         p_workspace TEXT, p_lock_id TEXT, p_info TEXT,
                                         p_manual BIGINT, p_reason TEXT, p_locked_by TEXT,
@@ -33,6 +33,10 @@ BEGIN
   RETURN QUERY SELECT true, false, l.lock_id, l.info, l.manual, l.reason, l.locked_by, l.created
     FROM workspace_locks l WHERE l.account = p_account AND l.org = p_org
       AND l.project = p_project AND l.workspace = p_workspace;
+  IF NOT FOUND THEN  -- not locked
+    RETURN QUERY SELECT true, false, NULL::TEXT, NULL::TEXT, NULL::BIGINT, NULL::TEXT,
+      NULL::TEXT, NULL::BIGINT;
+  END IF;
 END
 $$;
 
@@ -60,5 +64,9 @@ BEGIN
   RETURN QUERY SELECT true, false, l.lock_id, l.info, l.manual, l.reason, l.locked_by, l.created
     FROM workspace_locks l WHERE l.account = p_account AND l.org = p_org
       AND l.project = p_project AND l.workspace = p_workspace;
+  IF NOT FOUND THEN  -- not locked
+    RETURN QUERY SELECT true, false, NULL::TEXT, NULL::TEXT, NULL::BIGINT, NULL::TEXT,
+      NULL::TEXT, NULL::BIGINT;
+  END IF;
 END
 $$;

@@ -336,6 +336,10 @@ TEST_P(StateContract, LocksReleaseOnlyForTheirHolder) {
   db_->States().ReleaseLock(key_, "a", released);
   EXPECT_TRUE(released);
   EXPECT_FALSE(db_->States().GetLock(key_));
+  // Releasing a lock nobody holds: nothing released, no holder (a repeated UNLOCK).
+  released = true;
+  EXPECT_FALSE(db_->States().ReleaseLock(key_, "a", released));
+  EXPECT_FALSE(released);
   EXPECT_EQ(CodeOf([&] { db_->Workspaces().DeleteWorkspace("acct", "o1", "p1", "nope", {}); }),
             ErrorCode::kNotFound);
 }
