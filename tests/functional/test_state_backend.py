@@ -1285,3 +1285,17 @@ def test_fuzz_finding_duplicate_serial_is_refused(ws):
               mentions="duplicate key serial")
     assert tf.get() is None
     assert ws.all_data() == []
+
+
+def test_repeated_unlock_answers_200_and_leaves_it_unlocked(ws):
+    """terraform retries an UNLOCK whose answer it lost: the lock is already gone, and the retry
+    answers 200 as the first did (on PostgreSQL, where LOCK and UNLOCK are one function call
+    each, an UNLOCK of a free lock once answered 500)."""
+    tf = ws.tf()
+    info = lock_ok(tf, LockInfo.new(who="retry@ci"))
+    tf.unlock(info.ID)
+    r = raw(None, "UNLOCK", ws.lock_address, info.marshal(), ws.api.token)
+    assert r.status_code == 200, describe(r)
+    assert ws.show()["backend_locked"] is False
+    # and a new lock is granted at once
+    assert lock_ok(ws.tf(), LockInfo.new(who="next@ci")).ID
