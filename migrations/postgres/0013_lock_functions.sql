@@ -3,7 +3,9 @@
 -- the workspace's row locked first (every lock change takes it), so the lock row read at the
 -- end is the one that stopped this call; each statement inside sees what committed before it.
 -- Answer, one row: whether the workspace exists, whether this call took (released) the lock,
--- and the holder's row when it did not (NULLs when nobody holds it).
+-- and the holder's row when it did not (NULLs when nobody holds it). The two functions spell
+-- their answers out: one shared SQL function for them (a LEFT JOIN from one row) measured
+-- 15-20% fewer LOCK+UNLOCK pairs/s.
 CREATE FUNCTION statehouse_acquire_lock(p_account TEXT, p_org TEXT, p_project TEXT,
                                         p_workspace TEXT, p_lock_id TEXT, p_info TEXT,
                                         p_manual BIGINT, p_reason TEXT, p_locked_by TEXT,

@@ -73,16 +73,12 @@ TEST(PgCommitWatchTest, NotifierWithoutADatabaseNeitherBlocksWritersNorItsStop) 
 }
 
 TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
-  const char* base = std::getenv("STATEHOUSE_TEST_PG_URL");
-  if (!base) GTEST_SKIP() << "needs PostgreSQL: set STATEHOUSE_TEST_PG_URL (make test does)";
   const std::string db = "commit_watch_" + std::to_string(::getpid());
-  auto admin = postgres::Connect(std::string(base) + "/postgres");
-  try {
-    admin->Exec("CREATE DATABASE " + db);
-  } catch (const Error&) {
-    // left by an earlier run of this process id
-  }
-  const std::string url = std::string(base) + "/" + db;
+  std::optional<std::string> fresh = FreshDatabase(db);
+  if (!fresh) GTEST_SKIP() << "needs PostgreSQL: set STATEHOUSE_TEST_PG_URL (make test does)";
+  const std::string url = *fresh;
+  // Cuts this test's connections (pg_terminate_backend).
+  auto admin = postgres::Connect(std::string(std::getenv("STATEHOUSE_TEST_PG_URL")) + "/postgres");
   {
     postgres::CommitWatch watch(url, 500ms);
     watch.Start();
@@ -171,7 +167,7 @@ TEST(PgCommitWatchTest, CountsOtherConnectionsCommitsAndListensAgainAfterACut) {
     EXPECT_GT(watch.Clock().Count(), before_cut);
     EXPECT_TRUE(WaitFor([&] { return watch.Clock().Now().has_value(); }));
   }
-  admin->Exec("DROP DATABASE IF EXISTS " + db);
+  DropDatabase(db);
 }
 
 // A single-statement write (LOCK and UNLOCK on PostgreSQL) sends no BEGIN or COMMIT: its

@@ -327,9 +327,7 @@ class SqlStateStore final : public StateStore {
     BindKey(ins, key);
     ins.Bind(5, lock.lock_id).Bind(6, lock.info_json).Bind(7, int64_t{lock.manual});
     ins.Bind(8, lock.reason).Bind(9, lock.locked_by).Bind(10, lock.created).Run();
-    if (c.Changes() == 1) return true;
-    holder = FindLock(c, key);
-    return false;
+    return ChangedElseHolder(c, key, holder);
   }
 
   // The workspace's row locked (kNotFound without it) and its lock row deleted if it has
@@ -351,6 +349,13 @@ class SqlStateStore final : public StateStore {
         "workspace = ? AND lock_id = ?");
     BindKey(del, key);
     del.Bind(5, lock_id).Run();
+    return ChangedElseHolder(c, key, holder);
+  }
+
+  // After the SQLite forms' INSERT or DELETE: true when it changed the lock row, else holder
+  // is the lock row found, if any.
+  static bool ChangedElseHolder(Connection& c, const WorkspaceKey& key,
+                                std::optional<LockRecord>& holder) {
     if (c.Changes() == 1) return true;
     holder = FindLock(c, key);
     return false;
