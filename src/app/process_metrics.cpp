@@ -125,6 +125,14 @@ void AddDatabaseMetrics(metrics::Registry& registry, storage::Database& db) {
     One(out, "statehouse_db_group_committed_writes_total",
         "Write transactions those commits covered", Type::kCounter,
         static_cast<double>(grouped.writes));
+    auto checkpoints = db.WalCheckpoints();
+    One(out, "statehouse_db_wal_checkpoints_total",
+        "SQLite WAL checkpoints run off the request path (0 on PostgreSQL)", Type::kCounter,
+        static_cast<double>(checkpoints.background));
+    One(out, "statehouse_db_wal_writer_checkpoints_total",
+        "SQLite WAL checkpoints a writer ran itself, the WAL having outgrown the checkpoint "
+        "thread (0 on PostgreSQL)",
+        Type::kCounter, static_cast<double>(checkpoints.by_writers));
     auto signals = db.ReplicaSignals();
     One(out, "statehouse_db_commit_notifications_sent_total",
         "NOTIFYs this replica sent for its commits (PostgreSQL; commits close together share one)",

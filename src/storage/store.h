@@ -482,6 +482,12 @@ class Database : public AccountStore,
     uint64_t commits = 0, writes = 0;
   };
   virtual GroupCommitCounts GroupCommits() const = 0;
+  // SQLite's WAL checkpoints: on the database's checkpoint thread, and by writers because the
+  // WAL had outgrown that thread; zeros on PostgreSQL.
+  struct WalCheckpointCounts {
+    uint64_t background = 0, by_writers = 0;
+  };
+  virtual WalCheckpointCounts WalCheckpoints() const = 0;
   // PostgreSQL replicas: commit notifications sent and received, and heartbeats that found the
   // transaction snapshot changed (see CommitWatch); zeros on SQLite.
   struct ReplicaSignalCounts {

@@ -62,6 +62,7 @@ def test_metrics_are_valid_prometheus_text(metrics_server):
     for family in ("statehouse_http_request_duration_seconds", "statehouse_http_requests_in_flight",
                    "statehouse_http_connections_open", "statehouse_handler_queue_depth",
                    "statehouse_db_transaction_duration_seconds", "statehouse_cache_lookups_total",
+                   "statehouse_db_wal_checkpoints_total", "statehouse_db_wal_writer_checkpoints_total",
                    "statehouse_state_lock_requests_total", "statehouse_state_lock_held_seconds",
                    "statehouse_state_bytes", "statehouse_blobs", "statehouse_runs",
                    "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):

@@ -116,13 +116,15 @@ class SqlDatabase final : public Database {
               const std::vector<Migration>& migrations, const sql::BlobStoreFactory& blobs,
               std::shared_ptr<const CommitClock> commits,
               std::function<ReplicaSignalCounts()> replica_signals,
-              std::shared_ptr<const CommitClock> credentials)
+              std::shared_ptr<const CommitClock> credentials,
+              std::function<WalCheckpointCounts()> wal_checkpoints)
       : backend_(std::move(backend)),
         owned_pool_(std::move(pool)),
         pool_(*owned_pool_),
         commits_(std::move(commits)),
         credentials_(std::move(credentials)),
-        replica_signals_(std::move(replica_signals)) {
+        replica_signals_(std::move(replica_signals)),
+        wal_checkpoints_(std::move(wal_checkpoints)) {
     Migrate(migrations);
     workspaces_ = sql::MakeWorkspaceStore(pool_);
     variable_sets_ = sql::MakeVariableSetStore(pool_);
@@ -184,6 +186,9 @@ class SqlDatabase final : public Database {
   }
   ReplicaSignalCounts ReplicaSignals() const override {
     return replica_signals_ ? replica_signals_() : ReplicaSignalCounts{};
+  }
+  WalCheckpointCounts WalCheckpoints() const override {
+    return wal_checkpoints_ ? wal_checkpoints_() : WalCheckpointCounts{};
   }
 
   void Ping() override {
@@ -710,6 +715,7 @@ class SqlDatabase final : public Database {
   std::shared_ptr<const CommitClock> commits_;
   std::shared_ptr<const CommitClock> credentials_;  // null: commits_ stands for it
   std::function<ReplicaSignalCounts()> replica_signals_;
+  std::function<WalCheckpointCounts()> wal_checkpoints_;
   std::unique_ptr<WorkspaceStore> workspaces_;
   std::unique_ptr<VariableSetStore> variable_sets_;
   std::unique_ptr<StateStore> states_;
@@ -727,10 +733,11 @@ std::unique_ptr<Database> sql::MakeDatabase(
     const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
     std::shared_ptr<const CommitClock> commits,
     std::function<Database::ReplicaSignalCounts()> replica_signals,
-    std::shared_ptr<const CommitClock> credentials) {
+    std::shared_ptr<const CommitClock> credentials,
+    std::function<Database::WalCheckpointCounts()> wal_checkpoints) {
   return std::make_unique<SqlDatabase>(std::move(backend), std::move(pool), migrations, blobs,
                                        std::move(commits), std::move(replica_signals),
-                                       std::move(credentials));
+                                       std::move(credentials), std::move(wal_checkpoints));
 }
 
 }  // namespace statehouse::storage

@@ -23,7 +23,8 @@ std::unique_ptr<Database> MakeDatabase(
     const std::vector<Migration>& migrations, const BlobStoreFactory& blobs,
     std::shared_ptr<const CommitClock> commits = {},
     std::function<Database::ReplicaSignalCounts()> replica_signals = {},
-    std::shared_ptr<const CommitClock> credentials = {});
+    std::shared_ptr<const CommitClock> credentials = {},
+    std::function<Database::WalCheckpointCounts()> wal_checkpoints = {});
 
 std::unique_ptr<WorkspaceStore> MakeWorkspaceStore(ConnectionPool& pool);
 std::unique_ptr<VariableSetStore> MakeVariableSetStore(ConnectionPool& pool);

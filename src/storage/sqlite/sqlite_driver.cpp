@@ -4,12 +4,16 @@
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "storage/sqlite/wal_write_batching.h"
 
 namespace statehouse::storage::sqlite {
@@ -92,12 +96,138 @@ class SqliteStatement final : public sql::StatementImpl {
   SqliteConnection* connection_;
 };
 
+// Copies the WAL back into the database file (a checkpoint) on a thread of its own, so that no
+// request waits for it. SQLite's default runs a checkpoint inside the commit that takes the
+// WAL past 1,000 pages: that writer (and, under group commit, every write of its batch) waited
+// for thousands of page writes and the database file's fsync, 1-3 ms, once every few dozen
+// commits. Writers now only wake this thread (the WAL hook, after their commit); past
+// kWriterCheckpointFrames, when this thread cannot keep up, a writer checkpoints itself as
+// SQLite would. Durability is SQLite's: the checkpoint is its own, with synchronous=FULL.
+//
+// A checkpoint copies the frames committed when it began; the WAL is written again from its
+// start only once every frame is copied. Under steady writes that never happens by itself, so
+// the frames committed meanwhile (few) are copied with this process's writers held back
+// (writer_mutex), and the next write starts the WAL over: it stays near the mark in size.
+class Checkpointer {
+ public:
+  static constexpr int kCheckpointFrames = 1000;  // SQLite's default auto-checkpoint
+  static constexpr int kWriterCheckpointFrames = 8 * kCheckpointFrames;
+  static constexpr int kBusyAttempts = 50;
+  static constexpr std::chrono::milliseconds kBusyPause{2};
+
+  Checkpointer(std::string path, std::mutex& writer_mutex)
+      : path_(std::move(path)), writer_mutex_(writer_mutex) {}
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  // After a commit left frames in the WAL (the WAL hook; any thread).
+  void Committed(sqlite3* db, const char* schema, int frames) {
+    if (frames >= kWriterCheckpointFrames) {
+      writer_runs_.fetch_add(1, std::memory_order_relaxed);
+      sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      return;
+    }
+    if (frames < kCheckpointFrames) return;
+    // A WAL that could not start over (a reader was in it) is checkpointed again only once
+    // it has grown by a quarter of the mark, not after every commit.
+    int last = checkpointed_frames_.load(std::memory_order_relaxed);
+    if (frames >= last && frames - last < kCheckpointFrames / 4) return;
+    {
+      std::lock_guard lock(mutex_);
+      if (pending_ || stop_) return;
+      pending_ = true;
+      // Started at the first checkpoint: files only read, or written little, need none.
+      if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    }
+    wake_.notify_one();
+  }
+  WalCheckpointCounts Counts() const {
+    return {background_runs_.load(std::memory_order_relaxed),
+            writer_runs_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  void Run() {
+    sqlite3* db = nullptr;
+    bool warned = false;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return pending_ || stop_; });
+        if (stop_) break;
+        pending_ = false;
+      }
+      if (!db && !Open(db)) {
+        if (!warned) log::Warn("cannot open the database for checkpoints; writers will run them");
+        warned = true;
+        continue;
+      }
+      // Busy: another checkpoint (a writer's, another process's) or a lock taken in passing;
+      // tried again shortly rather than at the next commit, which may be far off.
+      int rc = SQLITE_BUSY;
+      for (int attempt = 0; attempt < kBusyAttempts && (rc & 0xff) == SQLITE_BUSY; ++attempt) {
+        if (attempt > 0) {
+          std::unique_lock lock(mutex_);
+          if (wake_.wait_for(lock, kBusyPause, [this] { return stop_; })) break;
+        }
+        rc = Checkpoint(db);
+      }
+      background_runs_.fetch_add(1, std::memory_order_relaxed);
+      if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && !warned) {
+        log::Warn("WAL checkpoint failed", {{"error", sqlite3_errmsg(db)}});
+        warned = true;
+      }
+    }
+    if (db) sqlite3_close(db);
+  }
+  int Checkpoint(sqlite3* db) {
+    int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK) return rc;
+    // No write transaction runs meanwhile, so the next one begins on a WAL copied whole.
+    std::lock_guard held(writer_mutex_);
+    int frames = 0;
+    rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, nullptr);
+    checkpointed_frames_.store(frames, std::memory_order_relaxed);
+    return rc;
+  }
+  bool Open(sqlite3*& db) {
+    int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             WalWriteBatchingVfs());
+    // The checkpoint syncs the WAL before copying and the file after, as synchronous says.
+    if (rc == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 1000);
+      rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+    }
+    if (rc == SQLITE_OK) return true;
+    sqlite3_close(db);
+    db = nullptr;
+    return false;
+  }
+
+  const std::string path_;
+  std::mutex& writer_mutex_;  // SharedFile::writer
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool pending_ = false;  // under mutex_
+  bool stop_ = false;     // under mutex_
+  std::atomic<uint64_t> background_runs_{0}, writer_runs_{0};
+  std::atomic<int> checkpointed_frames_{0};  // frames in the WAL at the last checkpoint
+  std::thread thread_;                       // under mutex_
+};
+
 // One per database file in this process. SQLite admits one writer at a time; waiting here,
 // in line, beats SQLite's busy handler, which sleeps and retries (writers would poll).
 struct SharedFile {
-  std::mutex writer;
+  explicit SharedFile(const std::string& path) : checkpointer(path, writer) {}
+  std::mutex writer;        // held by a write transaction from its BEGIN to its end
   CommitClock commits;      // exact: this process is the file's only writer
   CommitClock credentials;  // the commits among them that changed a token row
+  Checkpointer checkpointer;
 };
 
 std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
@@ -107,7 +237,7 @@ std::shared_ptr<SharedFile> SharedFileFor(const std::string& path) {
   auto& slot = registry[path];
   auto existing = slot.lock();
   if (existing) return existing;
-  auto created = std::make_shared<SharedFile>();
+  auto created = std::make_shared<SharedFile>(path);
   slot = created;
   return created;
 }
@@ -135,6 +265,15 @@ class SqliteConnection final : public sql::Connection {
     Exec("PRAGMA journal_mode=WAL");
     Exec("PRAGMA synchronous=FULL");
     Exec("PRAGMA foreign_keys=ON");
+    // Replaces SQLite's auto-checkpoint (itself a WAL hook): checkpoints run on the file's
+    // Checkpointer thread, not in the committing request.
+    sqlite3_wal_hook(
+        db_,
+        [](void* shared, sqlite3* db, const char* schema, int frames) {
+          static_cast<SharedFile*>(shared)->checkpointer.Committed(db, schema, frames);
+          return SQLITE_OK;
+        },
+        shared_.get());
     // Marks a commit in progress; the counter moves once the statement that commits has
     // returned, so no reader can see the new count before the new data.
     sqlite3_commit_hook(
@@ -243,6 +382,10 @@ std::shared_ptr<const CommitClock> CommitCounter(const std::string& path) {
 std::shared_ptr<const CommitClock> CredentialsCounter(const std::string& path) {
   auto shared = SharedFileFor(path);
   return {shared, &shared->credentials};
+}
+
+WalCheckpointCounts WalCheckpoints(const std::string& path) {
+  return SharedFileFor(path)->checkpointer.Counts();
 }
 
 std::unique_ptr<sql::Connection> Connect(const std::string& path) {

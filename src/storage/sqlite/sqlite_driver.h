@@ -29,4 +29,11 @@ std::shared_ptr<const CommitClock> CommitCounter(const std::string& path);
 // The count of those that changed a row of the tokens table (Database::CredentialsCounter).
 std::shared_ptr<const CommitClock> CredentialsCounter(const std::string& path);
 
+// WAL checkpoints of the file by this process since its first connection opened: those of the
+// background thread, and those a writer ran itself because the WAL had outgrown that thread.
+struct WalCheckpointCounts {
+  uint64_t background = 0, by_writers = 0;
+};
+WalCheckpointCounts WalCheckpoints(const std::string& path);
+
 }  // namespace statehouse::storage::sqlite

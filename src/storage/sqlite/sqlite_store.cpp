@@ -23,7 +23,11 @@ std::unique_ptr<Database> OpenSqlite(const std::string& path, size_t pool_size) 
   return sql::MakeDatabase(
       "sqlite", std::move(pool), SqliteMigrations(),
       [blobs](sql::ConnectionPool&) { return OpenFileBlobStore(blobs); },
-      sqlite::CommitCounter(path), {}, sqlite::CredentialsCounter(path));
+      sqlite::CommitCounter(path), {}, sqlite::CredentialsCounter(path),
+      [path] {
+        sqlite::WalCheckpointCounts counts = sqlite::WalCheckpoints(path);
+        return Database::WalCheckpointCounts{counts.background, counts.by_writers};
+      });
 }
 
 }  // namespace statehouse::storage
