@@ -232,7 +232,6 @@ TEST(PgCommitWatchTest, CredentialsClockMovesForTokenChangesOnly) {
   {
     auto a = OpenPostgres(*url, std::string(dir) + "/a", 2, 500ms);
     auto b = OpenPostgres(*url, std::string(dir) + "/b", 2, 500ms);
-    const CommitClock& a_commits = *a->CommitCounter();
     const CommitClock& a_credentials = *a->CredentialsCounter();
     const CommitClock& b_commits = *b->CommitCounter();
     const CommitClock& b_credentials = *b->CredentialsCounter();
