@@ -262,10 +262,14 @@ def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log) ->
     med_with = statistics.median(samples["with"])
     med_without = statistics.median(samples["without"])
     p99 = lambda xs: sorted(xs)[max(0, int(len(xs) * 0.99) - 1)]  # noqa: E731
+    # Each round's with/without ratio (the modes run back to back there): their spread says how
+    # far one run's ratio can be trusted on this machine.
+    round_ratios = [w / wo for w, wo in zip(medians["with"], medians["without"])]
     return {
         "with_ms": med_with, "without_ms": med_without, "ratio": med_with / med_without,
         "with_p99_ms": p99(samples["with"]), "without_p99_ms": p99(samples["without"]),
-        "round_medians_ms": medians, "puts_per_round": n, "rounds": rounds,
+        "round_medians_ms": medians, "round_ratios": round_ratios, "puts_per_round": n,
+        "rounds": rounds,
         "evaluations_recorded": evaluated,
         "enforced": evaluated["with"] >= n * rounds and evaluated["without"] == 0,
         "policies": [p[0] for p in WORKSPACE_POLICIES],
@@ -304,6 +308,11 @@ def extra_lines(eval_result: dict | None, save: dict | None) -> list[str]:
         lines.append(f"workspace save: p50 with {save['with_ms']:.3f} ms / without {save['without_ms']:.3f} ms, "
                      f"p99 {save['with_p99_ms']:.3f} / {save['without_p99_ms']:.3f} ms; evaluations recorded "
                      f"{save['evaluations_recorded']['with']} with, {save['evaluations_recorded']['without']} without")
+        if save.get("round_ratios"):
+            rr = save["round_ratios"]
+            lines.append(f"workspace save ratio per round (with/without medians, back to back): "
+                         f"{', '.join(f'{r:.2f}' for r in rr)}; {sum(r <= 1.3 for r in rr)} of {len(rr)} "
+                         f"at or under 1.3")
         if not save["enforced"]:
             lines.append("note: the server did not record an evaluation per save with the set enabled: "
                          "workspace-save enforcement is not active, the save ratio does not measure policies")
