@@ -14,7 +14,10 @@ writers are still mid-request.  The server is restarted on the same data dir and
 
 A second test does the same with 16 writers of small states (256 B to 16 KiB), so that SQLite's
 group commit gathers concurrent writes into shared commits when the kill comes; it checks from
-/metrics that commits were shared.
+/metrics that commits were shared. A third (SQLite only) lets those writers run longer (150 to
+300 acknowledged writes, past the first checkpoint at about 90), so that the kill comes while
+SQLite's WAL checkpoints run on their own thread, in a third of the trials (at least 2); it
+checks from /metrics that checkpoints had run.
 
 STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials of
 each test.
@@ -64,12 +67,13 @@ def state_body(rng: random.Random, serial: int, lineage: str, min_body=MIN_BODY,
 
 
 class Trial:
-    def __init__(self, n: int, seed: int, srv: ServerProcess, min_body=MIN_BODY, max_body=MAX_BODY):
+    def __init__(self, n: int, seed: int, srv: ServerProcess, min_body=MIN_BODY, max_body=MAX_BODY,
+                 kill_range=(3, 120)):
         self.n = n
         self.min_body, self.max_body = min_body, max_body
         self.rng = random.Random(seed)
         self.srv = srv
-        self.kill_after = self.rng.randint(3, 120)  # acknowledged writes before the kill
+        self.kill_after = self.rng.randint(*kill_range)  # acknowledged writes before the kill
         self.acked = 0
         self.cv = threading.Condition()
         self.crashed = threading.Event()
@@ -121,22 +125,24 @@ def list_versions(api: Api, ws: str) -> list[dict]:
         page += 1
 
 
-def group_commit_counts(api: Api) -> tuple[float, float]:
-    """(commits, writes they covered) of SQLite's group commit, from /metrics."""
+def group_commit_counts(api: Api) -> tuple[float, float, float]:
+    """(commits, writes they covered) of SQLite's group commit and its background WAL
+    checkpoints, from /metrics."""
     text = api.get("/metrics").text
+    names = ("statehouse_db_group_commits_total", "statehouse_db_group_committed_writes_total",
+             "statehouse_db_wal_checkpoints_total")
     values = {}
     for line in text.splitlines():
-        for name in ("statehouse_db_group_commits_total", "statehouse_db_group_committed_writes_total"):
+        for name in names:
             if line.startswith(name + " "):
                 values[name] = float(line.split()[1])
-    return (values.get("statehouse_db_group_commits_total", 0.0),
-            values.get("statehouse_db_group_committed_writes_total", 0.0))
+    return tuple(values.get(name, 0.0) for name in names)
 
 
 def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY, max_body=MAX_BODY,
-              counts=None) -> tuple[int, int, list[str]]:
+              counts=None, kill_range=(3, 120)) -> tuple[int, int, list[str]]:
     """Returns (acknowledged, lost, problems). counts: a list to append the group commit
-    counts (commits, writes) read just before the kill."""
+    counts (commits, writes, checkpoints) read just before the kill."""
     srv = ServerProcess(base / f"data{n}", base / f"logs{n}", ["--log-level", "warn"])
     srv.start()
     try:
@@ -153,7 +159,7 @@ def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY,
                 "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
             assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
 
-        t = Trial(n, seed, srv, min_body, max_body)
+        t = Trial(n, seed, srv, min_body, max_body, kill_range)
         lineages = {ws: unique("lineage") for ws in names}
         for ws in names:
             t.acks[ws] = {}
@@ -283,11 +289,35 @@ def test_small_concurrent_writes_survive_kill_9_in_shared_commits(tmp_path):
         total_acked += acked
         total_lost += lost
         problems += [f"trial {n}: {p}" for p in probs]
-    commits = sum(c for c, _ in counts)
-    writes = sum(w for _, w in counts)
+    commits = sum(c[0] for c in counts)
+    writes = sum(c[1] for c in counts)
     line = (f"crash test, 16 small writers: {TRIALS} trials, {total_acked} writes acknowledged, "
             f"{total_lost} lost; before the kills {writes:.0f} writes in {commits:.0f} commits")
     print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
     assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
     if not PG_URL:  # SQLite: the kills came while commits were being shared
         assert writes > commits, line
+
+
+def test_writes_survive_kill_9_during_wal_checkpoints(tmp_path):
+    if PG_URL:
+        pytest.skip("WAL checkpoints are SQLite's; PostgreSQL is covered by the tests above")
+    seed = int(os.environ.get("STATEHOUSE_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
+    trials = max(2, TRIALS // 3)
+    total_acked = total_lost = 0
+    problems: list[str] = []
+    counts: list[tuple[float, float, float]] = []
+    started = time.monotonic()
+    for n in range(trials):
+        acked, lost, probs = run_trial(n, seed + n, tmp_path, workspaces=16, min_body=256,
+                                       max_body=16 * 1024, counts=counts, kill_range=(150, 300))
+        total_acked += acked
+        total_lost += lost
+        problems += [f"trial {n}: {p}" for p in probs]
+    checkpointed = sum(1 for c in counts if c[2] > 0)
+    line = (f"crash test, kills during WAL checkpoints: {trials} trials, {total_acked} writes "
+            f"acknowledged, {total_lost} lost; {checkpointed} trials had checkpointed before the kill "
+            f"({sum(c[2] for c in counts):.0f} checkpoints)")
+    print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
+    assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
+    assert checkpointed == len(counts) == trials, line  # the kills came after checkpoints began
