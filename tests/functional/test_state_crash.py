@@ -14,8 +14,8 @@ writers are still mid-request.  The server is restarted on the same data dir and
 
 A second test does the same with 16 writers of small states (256 B to 16 KiB), so that SQLite's
 group commit gathers concurrent writes into shared commits when the kill comes; it checks from
-/metrics that commits were shared. A third (SQLite only) lets those writers run longer (150 to
-300 acknowledged writes, past the first checkpoint at about 90), so that the kill comes while
+/metrics that commits were shared. A third (SQLite only) lets those writers run longer (120 to
+240 acknowledged writes, past the first checkpoint at about 90), so that the kill comes while
 SQLite's WAL checkpoints run on their own thread, in a third of the trials (at least 2); it
 checks from /metrics that checkpoints had run.
 
@@ -310,7 +310,7 @@ def test_writes_survive_kill_9_during_wal_checkpoints(tmp_path):
     started = time.monotonic()
     for n in range(trials):
         acked, lost, probs = run_trial(n, seed + n, tmp_path, workspaces=16, min_body=256,
-                                       max_body=16 * 1024, counts=counts, kill_range=(150, 300))
+                                       max_body=16 * 1024, counts=counts, kill_range=(120, 240))
         total_acked += acked
         total_lost += lost
         problems += [f"trial {n}: {p}" for p in probs]
