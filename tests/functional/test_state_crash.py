@@ -15,9 +15,10 @@ writers are still mid-request.  The server is restarted on the same data dir and
 A second test does the same with 16 writers of small states (256 B to 16 KiB), so that SQLite's
 group commit gathers concurrent writes into shared commits when the kill comes; it checks from
 /metrics that commits were shared. A third (SQLite only) lets those writers run longer (120 to
-240 acknowledged writes, past the first checkpoint at about 90), so that the kill comes while
-SQLite's WAL checkpoints run on their own thread, in a third of the trials (at least 2); it
-checks from /metrics that checkpoints had run.
+240 acknowledged writes, and on by 20 at a time until /metrics shows a background WAL
+checkpoint: they follow commits, and a slower build shares more writes per commit), so that
+the kill comes while SQLite's WAL checkpoints run on their own thread, in a third of the trials
+(at least 2).
 
 STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials of
 each test.
@@ -140,9 +141,10 @@ def group_commit_counts(api: Api) -> tuple[float, float, float]:
 
 
 def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY, max_body=MAX_BODY,
-              counts=None, kill_range=(3, 120)) -> tuple[int, int, list[str]]:
+              counts=None, kill_range=(3, 120), after_checkpoint=False) -> tuple[int, int, list[str]]:
     """Returns (acknowledged, lost, problems). counts: a list to append the group commit
-    counts (commits, writes, checkpoints) read just before the kill."""
+    counts (commits, writes, checkpoints) read just before the kill. after_checkpoint: the kill
+    waits until a background WAL checkpoint has run (SQLite)."""
     srv = ServerProcess(base / f"data{n}", base / f"logs{n}", ["--log-level", "warn"])
     srv.start()
     try:
@@ -170,6 +172,14 @@ def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY,
             th.start()
         with t.cv:
             reached = t.cv.wait_for(lambda: t.acked >= t.kill_after or t.errors, timeout=30)
+        # Checkpoints follow commits, not writes (a slower server shares more writes per commit):
+        # when asked, the kill waits for 20 more writes at a time until one has run.
+        deadline = time.monotonic() + 60
+        while (reached and after_checkpoint and group_commit_counts(api)[2] == 0
+               and time.monotonic() < deadline and t.kill_after < MAX_WRITES_PER_WRITER * workspaces):
+            with t.cv:
+                t.kill_after = t.acked + 20
+                reached = t.cv.wait_for(lambda: t.acked >= t.kill_after or t.errors, timeout=30)
         if counts is not None and reached:
             counts.append(group_commit_counts(api))
         t.crashed.set()
@@ -310,7 +320,8 @@ def test_writes_survive_kill_9_during_wal_checkpoints(tmp_path):
     started = time.monotonic()
     for n in range(trials):
         acked, lost, probs = run_trial(n, seed + n, tmp_path, workspaces=16, min_body=256,
-                                       max_body=16 * 1024, counts=counts, kill_range=(120, 240))
+                                       max_body=16 * 1024, counts=counts, kill_range=(120, 240),
+                                       after_checkpoint=True)
         total_acked += acked
         total_lost += lost
         problems += [f"trial {n}: {p}" for p in probs]
