@@ -99,8 +99,8 @@ class SqliteStatement final : public sql::StatementImpl {
 // Copies the WAL back into the database file (a checkpoint) on a thread of its own, so that no
 // request waits for it. SQLite's default runs a checkpoint inside the commit that takes the
 // WAL past 1,000 pages: that writer (and, under group commit, every write of its batch) waited
-// for thousands of page writes and the database file's fsync, 1-3 ms, once every few dozen
-// commits. Writers now only wake this thread (the WAL hook, after their commit); past
+// for up to 1,000 page copies and the database file's fsync (about 1.3 ms, README) once every
+// few dozen commits. Writers now only wake this thread (the WAL hook, after their commit); past
 // kWriterCheckpointFrames, when this thread cannot keep up, a writer checkpoints itself as
 // SQLite would. Durability is SQLite's: the checkpoint is its own, with synchronous=FULL.
 //
