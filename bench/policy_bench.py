@@ -229,8 +229,30 @@ def timed_puts(c, path: str, ident: str, n: int, start: int) -> list[float]:
     return samples
 
 
-def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log) -> dict:
-    """Workspace PUT latency with the 10-policy onsave set enabled vs disabled."""
+def server_cpu_ns(pid: int | None) -> int | None:
+    """On-CPU nanoseconds of every thread of the server so far (/proc/<pid>/task/*/schedstat),
+    or None without a pid or schedstat. Finer than /proc/<pid>/stat's clock ticks, so one
+    round of PUTs is enough; threads that exited meanwhile drop out (the server keeps its own)."""
+    if pid is None:
+        return None
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    except OSError:
+        return None
+    return total
+
+
+def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log,
+                  server_pid: int | None = None) -> dict:
+    """Workspace PUT latency with the 10-policy onsave set enabled vs disabled; with server_pid,
+    also the server's CPU time per PUT in each mode (less noisy than wall time on a shared
+    machine, and what the policies cost the server whatever the disk does)."""
     ident = "policy_save"
     base = f"/iacm/api/orgs/{org}/projects/{project}/workspaces"
     st, _ = c.request("GET", f"{base}/{ident}")
@@ -241,6 +263,8 @@ def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log) ->
     samples = {"with": [], "without": []}
     medians = {"with": [], "without": []}
     evaluated = {"with": 0, "without": 0}
+    cpu_ns = {"with": 0, "without": 0}
+    cpu_puts = {"with": 0, "without": 0}
     k = 1
     for rnd in range(rounds):
         order = ("with", "without") if rnd % 2 == 0 else ("without", "with")
@@ -249,9 +273,14 @@ def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log) ->
             timed_puts(c, path, ident, max(3, n // 10), k)  # warm-up (policy compile cache, pages)
             k += max(3, n // 10)
             before = evaluation_count(c, org, project)
+            cpu_before = server_cpu_ns(server_pid)
             s = timed_puts(c, path, ident, n, k)
+            cpu_after = server_cpu_ns(server_pid)
             k += n
             after = evaluation_count(c, org, project)
+            if cpu_before is not None and cpu_after is not None:
+                cpu_ns[mode] += cpu_after - cpu_before
+                cpu_puts[mode] += n
             if before is not None and after is not None:
                 evaluated[mode] += after - before
             samples[mode].extend(s)
@@ -269,6 +298,8 @@ def save_overhead(c, org: str, project: str, rounds: int, n: int, log=sb.log) ->
         "with_ms": med_with, "without_ms": med_without, "ratio": med_with / med_without,
         "with_p99_ms": p99(samples["with"]), "without_p99_ms": p99(samples["without"]),
         "round_medians_ms": medians, "round_ratios": round_ratios, "puts_per_round": n,
+        "server_cpu_us_per_put": ({m: cpu_ns[m] / cpu_puts[m] / 1e3 for m in cpu_ns}
+                                  if all(cpu_puts.values()) else None),
         "rounds": rounds,
         "evaluations_recorded": evaluated,
         "enforced": evaluated["with"] >= n * rounds and evaluated["without"] == 0,
@@ -313,6 +344,10 @@ def extra_lines(eval_result: dict | None, save: dict | None) -> list[str]:
             lines.append(f"workspace save ratio per round (with/without medians, back to back): "
                          f"{', '.join(f'{r:.2f}' for r in rr)}; {sum(r <= 1.3 for r in rr)} of {len(rr)} "
                          f"at or under 1.3")
+        if save.get("server_cpu_us_per_put"):
+            cpu = save["server_cpu_us_per_put"]
+            lines.append(f"workspace save, server CPU per PUT (all threads): with {cpu['with']:.0f} us, "
+                         f"without {cpu['without']:.0f} us, ratio {cpu['with'] / cpu['without']:.2f}")
         if not save["enforced"]:
             lines.append("note: the server did not record an evaluation per save with the set enabled: "
                          "workspace-save enforcement is not active, the save ratio does not measure policies")
