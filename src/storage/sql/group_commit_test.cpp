@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -187,6 +188,121 @@ TEST_F(GroupCommitTest, ManyWritersWithSmallBatchesAllReturnTheirOwnOutcome) {
   EXPECT_EQ(failures.load(), kThreads * ((kPerThread + 3) / 7));
   auto counts = pool_->GroupCommits();
   EXPECT_EQ(counts.writes - before_.writes, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// SubmitWrite: the submitting thread does not wait for the commit; done reports each
+// write's outcome once, after the commit that covers it.
+TEST_F(GroupCommitTest, SubmittedWritesShareCommitsWithWaitingOnesAndEachIsDoneOnce) {
+  constexpr int kSubmitted = 40, kWaiting = 8;
+  std::atomic<bool> release{false};
+  std::mutex m;
+  std::vector<int> done_count(kSubmitted, 0);
+  std::vector<std::exception_ptr> done_error(kSubmitted);
+  std::vector<bool> visible_when_done(kSubmitted, false);
+  std::vector<std::thread> threads;
+  // A held write leads, so everything below queues behind it.
+  threads.emplace_back([&] {
+    pool_->WriteTransaction([&](Connection& c) {
+      Insert(c, 1000);
+      while (!release.load()) std::this_thread::yield();
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::atomic<int> returned{0};
+  for (int i = 0; i < kSubmitted; ++i) {
+    // Returns at once: a commit is being led.
+    pool_->SubmitWrite(
+        [i](Connection& c) {
+          Insert(c, i);
+          if (i % 5 == 4) Fail(ErrorCode::kConflict, "submitted " + std::to_string(i) + " fails");
+        },
+        [&, i](std::exception_ptr error) {
+          // Durable and visible to readers by now (unless it failed).
+          bool visible = pool_->ReadTransaction([i](Connection& c) {
+            Statement s = c.Prepare("SELECT count(*) FROM rows WHERE writer = ?");
+            s.Bind(1, int64_t{i});
+            return s.Step() && s.Int(0) == 1;
+          });
+          std::lock_guard g(m);
+          ++done_count[i];
+          done_error[i] = error;
+          visible_when_done[i] = visible;
+        });
+    returned.fetch_add(1);
+  }
+  EXPECT_EQ(returned.load(), kSubmitted);
+  for (int i = 0; i < kWaiting; ++i)
+    threads.emplace_back(
+        [&, i] { pool_->WriteTransaction([i](Connection& c) { Insert(c, 500 + i); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  {
+    std::lock_guard g(m);
+    for (int i = 0; i < kSubmitted; ++i) EXPECT_EQ(done_count[i], 0) << "before its commit: " << i;
+  }
+  release.store(true);
+  for (auto& t : threads) t.join();
+  // The leader ran what was queued before it returned; the submitted writes may have been
+  // led past that by a waiting writer, which also returns only after they are done.
+  std::vector<int64_t> expected;
+  for (int i = 0; i < kSubmitted; ++i) {
+    EXPECT_EQ(done_count[i], 1) << "write " << i;
+    if (i % 5 == 4) {
+      ASSERT_TRUE(done_error[i]) << "write " << i;
+      try {
+        std::rethrow_exception(done_error[i]);
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kConflict);
+      }
+      EXPECT_FALSE(visible_when_done[i]) << "write " << i;
+    } else {
+      EXPECT_FALSE(done_error[i]) << "write " << i;
+      EXPECT_TRUE(visible_when_done[i]) << "write " << i;
+      expected.push_back(i);
+    }
+  }
+  for (int i = 0; i < kWaiting; ++i) expected.push_back(500 + i);
+  expected.push_back(1000);
+  EXPECT_EQ(Writers(), expected);
+  auto counts = pool_->GroupCommits();
+  uint64_t commits = counts.commits - before_.commits, writes = counts.writes - before_.writes;
+  EXPECT_EQ(writes, static_cast<uint64_t>(kSubmitted + kWaiting + 1));
+  EXPECT_LT(commits, 6u);  // 49 writes in batches of up to 64: the held one's, then one or two
+}
+
+TEST_F(GroupCommitTest, ALoneSubmittedWriteIsCommittedBeforeSubmitWriteReturns) {
+  bool done = false;
+  std::exception_ptr error;
+  pool_->SubmitWrite([](Connection& c) { Insert(c, 3); },
+                     [&](std::exception_ptr e) {
+                       done = true;
+                       error = e;
+                     });
+  // Nobody led: the caller led its own commit, and the queue is empty again.
+  EXPECT_TRUE(done);
+  EXPECT_FALSE(error);
+  EXPECT_EQ(Writers(), std::vector<int64_t>{3});
+}
+
+TEST_F(GroupCommitTest, SubmitWriteWithoutGroupCommitRunsItsTransactionAtOnce) {
+  std::string path = (dir_ / "plain.sqlite").string();
+  ConnectionPool plain([path] { return sqlite::Connect(path); }, 2);
+  plain.WriteTransaction([](Connection& c) { c.Exec("CREATE TABLE t (x INTEGER)"); });
+  std::exception_ptr error;
+  int calls = 0;
+  plain.SubmitWrite([](Connection& c) { c.Exec("INSERT INTO t VALUES (1)"); },
+                    [&](std::exception_ptr e) {
+                      ++calls;
+                      error = e;
+                    });
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(error);
+  plain.SubmitWrite([](Connection& c) { c.Exec("INSERT INTO missing VALUES (1)"); },
+                    [&](std::exception_ptr e) {
+                      ++calls;
+                      error = e;
+                    });
+  EXPECT_EQ(calls, 2);
+  EXPECT_TRUE(error);
 }
 
 TEST_F(GroupCommitTest, SavepointJournalsOfASharedCommitStayInMemory) {

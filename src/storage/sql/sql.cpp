@@ -89,10 +89,43 @@ void ConnectionPool::RunGrouped(GroupedWrite& write) {
     return outcome();
   }
 
-  // Lead until this write has run, then hand over to the oldest writer still waiting.
+  // Lead until this write has run, and past it while the queue starts with writes nobody
+  // waits on (SubmitWrite's), then hand over to the oldest writer still waiting.
+  Lead(lock, &write, [this, &write] {
+    return write.queued || (!group_queue_.empty() && group_queue_.front()->on_done);
+  });
+  lock.unlock();
+  outcome();
+}
+
+void ConnectionPool::SubmitWrite(std::function<void(Connection&)> work,
+                                 std::function<void(std::exception_ptr)> done) {
+  if (!group_commit_) {
+    std::exception_ptr error;
+    try {
+      WriteTransaction(work);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    done(error);
+    return;
+  }
+  auto* write = new GroupedWrite(std::move(work));
+  write->on_done = std::move(done);
+  write->submitted = std::chrono::steady_clock::now();
+  std::unique_lock lock(group_mutex_);
+  group_queue_.push_back(write);
+  write->queued = true;
+  if (group_leader_) return;  // the leader runs it (it leads while such writes are queued)
+  // Nobody leads: this thread does, until nothing is queued.
+  Lead(lock, nullptr, [this] { return !group_queue_.empty(); });
+}
+
+void ConnectionPool::Lead(std::unique_lock<std::mutex>& lock, GroupedWrite* self,
+                          const std::function<bool()>& keep_leading) {
   group_leader_ = true;
   std::vector<GroupedWrite*> finished;
-  while (write.queued) {
+  while (keep_leading()) {
     size_t n = std::min(group_queue_.size(), max_batch_);
     std::vector<GroupedWrite*> batch(group_queue_.begin(), group_queue_.begin() + n);
     group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
@@ -105,26 +138,43 @@ void ConnectionPool::RunGrouped(GroupedWrite& write) {
     for (GroupedWrite* w : requeue) w->queued = true;
     finished.clear();
     for (GroupedWrite* w : batch)
-      if (w->ran && w != &write) finished.push_back(w);
+      if (w->ran && w != self) finished.push_back(w);
     lock.unlock();
-    // A finished write's thread cannot return before its done is set here, so it is alive.
-    for (GroupedWrite* w : finished) {
-      std::lock_guard own(w->signal_mutex);
-      w->done = true;
-      w->wake.notify_one();
-    }
+    for (GroupedWrite* w : finished) Finish(w);
     lock.lock();
   }
   group_leader_ = false;
   if (!group_queue_.empty()) {
     // Signalled under group_mutex_: while queued, no leader can finish it and let it return.
+    // (A write at the front here has a waiter: keep_leading holds while one without does.)
     GroupedWrite* next = group_queue_.front();
     std::lock_guard own(next->signal_mutex);
     next->lead = true;
     next->wake.notify_one();
   }
-  lock.unlock();
-  outcome();
+}
+
+void ConnectionPool::Finish(GroupedWrite* write) {
+  if (!write->on_done) {
+    // The waiter cannot return before its done is set here, so it is alive.
+    std::lock_guard own(write->signal_mutex);
+    write->done = true;
+    write->wake.notify_one();
+    return;
+  }
+  std::unique_ptr<GroupedWrite> owned(write);
+  if (observer)
+    observer(
+        true,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - owned->submitted).count());
+  auto done = std::move(owned->on_done);
+  std::exception_ptr error = owned->error;
+  owned.reset();
+  try {
+    done(error);
+  } catch (...) {
+    // done must not throw; nothing here could answer for it, and the commit stands.
+  }
 }
 
 void ConnectionPool::RunAlone(GroupedWrite& write) {

@@ -180,6 +180,18 @@ class ConnectionPool {
     }
   }
 
+  // WriteTransaction that does not wait for its commit. Under group commit, work joins the
+  // queue and this returns; if no commit is being led, the caller leads, and runs what is
+  // queued until the queue is empty, before it returns. done(error) runs once the commit that
+  // covers work is durable (error null), or when work failed (its error; nothing it did was
+  // kept), on the thread that led that commit: it must not throw, and should be brief, as the
+  // next commit waits for it. Without group commit, the transaction runs here, then done.
+  // A request whose thread would otherwise sleep until its commit leaves that thread free for
+  // the next request, and batches are not bounded by the number of threads.
+  void SubmitWrite(std::function<void(Connection&)> work,
+                   std::function<void(std::exception_ptr)> done);
+  bool GroupCommitEnabled() const { return group_commit_; }
+
   // Group commit (for databases with one writer at a time, where a commit costs an fsync):
   // concurrent WriteTransactions are gathered into one transaction and one commit, each in
   // its own savepoint, so one that fails rolls back only its own changes. The first writer to
@@ -276,8 +288,19 @@ class ConnectionPool {
     std::condition_variable wake;
     bool done = false;  // its outcome is final (committed, or error set)
     bool lead = false;  // asked to lead the next commit
+    // A SubmitWrite's: nobody waits on the signal; the leader calls this and deletes the
+    // write once its outcome is final.
+    std::function<void(std::exception_ptr)> on_done;
+    std::chrono::steady_clock::time_point submitted;
   };
   void RunGrouped(GroupedWrite& write);
+  // Under group_mutex_ (held by lock on entry and on return): leads commits while
+  // keep_leading() holds, then hands the lead to the writer at the front of the queue, if
+  // any. self: the leader's own write (it returns by itself; the others are finished here).
+  void Lead(std::unique_lock<std::mutex>& lock, GroupedWrite* self,
+            const std::function<bool()>& keep_leading);
+  // A write whose outcome is final: its waiter woken, or a SubmitWrite's done called.
+  void Finish(GroupedWrite* write);
   void CommitBatch(std::vector<GroupedWrite*>& batch, std::vector<GroupedWrite*>& requeue);
   void RunAlone(GroupedWrite& write);
 
