@@ -528,22 +528,50 @@ void AddBackendRoutes(http::Router& router, Services& s, const std::string& base
     s.states.Unlock(ctx.principal, ScopeOf(ctx), Ws(ctx), body ? &*body : nullptr);
     return Empty(200);
   };
+  // The same, answering once the lock row is durable without holding the worker until then
+  // (HandleLater): CI pipelines lock and unlock many workspaces at once, and on SQLite these
+  // writes then share commits beyond the number of worker threads.
+  auto lock_later = [&s](Context& ctx, http::Finish finish) {
+    auto body = LockBody(ctx);
+    if (!body) Fail(ErrorCode::kInvalidArgument, "lock info is required");
+    bool spec = ctx.request.method == "POST";
+    storage::WorkspaceKey where{ctx.Account(), std::string(ctx.Param("org")),
+                                std::string(ctx.Param("project")), Ws(ctx)};
+    s.states.LockLater(
+        ctx.principal, ScopeOf(ctx), where.workspace, *body,
+        [finish, spec, where](std::optional<storage::LockRecord> held, std::exception_ptr error) {
+          finish([&]() -> Reply {
+            if (error) std::rethrow_exception(error);
+            if (spec) return Reply::Of(200, domain::StateService::SpecLockView(*held, where));
+            return Reply::Of(200, domain::StateService::LockView(*held));
+          });
+        });
+  };
+  auto unlock_later = [&s](Context& ctx, http::Finish finish) {
+    auto body = LockBody(ctx);
+    s.states.UnlockLater(ctx.principal, ScopeOf(ctx), Ws(ctx), body ? &*body : nullptr,
+                         [finish](bool, std::exception_ptr error) {
+                           finish([&]() -> Reply {
+                             if (error) std::rethrow_exception(error);
+                             return Empty(200);
+                           });
+                         });
+  };
   // The CLI's LOCK/UNLOCK (on the lock address or the state address) and the spec's
   // POST/DELETE on .../lock.
+  auto add = [&router](std::string method, const std::string& path, http::Handler handler,
+                       http::LaterHandler later) {
+    http::Route r{std::move(method), path, Access::kWrite, std::move(handler)};
+    r.later = std::move(later);
+    r.accepts_text = true;
+    router.Add(std::move(r));
+  };
   for (const std::string& path : {backend + "/lock", backend}) {
-    http::Route l{"LOCK", path, Access::kWrite, lock};
-    l.accepts_text = true;
-    router.Add(std::move(l));
-    http::Route u{"UNLOCK", path, Access::kWrite, unlock};
-    u.accepts_text = true;
-    router.Add(std::move(u));
+    add("LOCK", path, lock, lock_later);
+    add("UNLOCK", path, unlock, unlock_later);
   }
-  http::Route post_lock{"POST", backend + "/lock", Access::kWrite, lock};
-  post_lock.accepts_text = true;
-  router.Add(std::move(post_lock));
-  http::Route delete_lock{"DELETE", backend + "/lock", Access::kWrite, unlock};
-  delete_lock.accepts_text = true;
-  router.Add(std::move(delete_lock));
+  add("POST", backend + "/lock", lock, lock_later);
+  add("DELETE", backend + "/lock", unlock, unlock_later);
 }
 }  // namespace
 

@@ -271,8 +271,10 @@ storage::DataRecord StateService::WriteState(const auth::Principal& who,
   Fail(ErrorCode::kInternal, "unexpected state write result");
 }
 
-storage::LockRecord StateService::Lock(const auth::Principal& who, const WorkspaceScope& scope,
-                                       const std::string& ws, const json::object& body) {
+namespace {
+// The lock row a LOCK asks for (after the caller's scope is checked).
+storage::LockRecord LockOf(const auth::Principal& who, const WorkspaceScope& scope,
+                           const json::object& body) {
   auth::RequireScope(who, scope.org, scope.project);
   json::object info = NormalizeLockInfo(body);
   const json::value* id = info.if_contains("ID");
@@ -282,6 +284,13 @@ storage::LockRecord StateService::Lock(const auth::Principal& who, const Workspa
   lock.info_json = json::serialize(info);
   lock.locked_by = who.token_id;
   lock.created = NowMillis();
+  return lock;
+}
+}  // namespace
+
+storage::LockRecord StateService::Lock(const auth::Principal& who, const WorkspaceScope& scope,
+                                       const std::string& ws, const json::object& body) {
+  storage::LockRecord lock = LockOf(who, scope, body);
   auto holder = workspaces_.WithExisting(
       who, scope, ws, [&] { return db_.States().AcquireLock(KeyOf(who, scope, ws), lock); });
   if (holder) {
@@ -290,6 +299,65 @@ storage::LockRecord StateService::Lock(const auth::Principal& who, const Workspa
   }
   LockTaken(KeyOf(who, scope, ws), lock);
   return lock;
+}
+
+void StateService::LockLater(const auth::Principal& who, const WorkspaceScope& scope,
+                             const std::string& ws, const json::object& body, LockDone done) {
+  storage::LockRecord lock = LockOf(who, scope, body);
+  workspaces_.WithExisting(who, scope, ws, [] {});  // the caller's view of the scope, as Lock
+  storage::WorkspaceKey key = KeyOf(who, scope, ws);
+  db_.States().AcquireLockLater(
+      key, lock,
+      [this, who, scope, ws, key, lock, done = std::move(done)](
+          storage::StateStore::LockOutcome out, std::exception_ptr error) {
+        try {
+          // kNotFound says precisely what is missing, as Lock's does.
+          if (error)
+            workspaces_.WithExisting(who, scope, ws, [&] { std::rethrow_exception(error); });
+          if (out.holder) {
+            if (lock_requests_) lock_requests_->With({"held_by_another"}).Inc();
+            ThrowLocked(*out.holder, ws, ErrorCode::kLocked);
+          }
+          LockTaken(key, lock);
+        } catch (...) {
+          return done(std::nullopt, std::current_exception());
+        }
+        done(lock, nullptr);
+      });
+}
+
+void StateService::UnlockLater(const auth::Principal& who, const WorkspaceScope& scope,
+                               const std::string& ws, const json::object* body, UnlockDone done) {
+  auth::RequireScope(who, scope.org, scope.project);
+  json::object info = body ? NormalizeLockInfo(*body) : json::object();
+  if (info.empty() || (info.size() == 1 && info.contains("ID"))) {
+    bool released = false;
+    try {
+      released = Unlock(who, scope, ws, body);  // forced open
+    } catch (...) {
+      return done(false, std::current_exception());
+    }
+    return done(released, nullptr);
+  }
+  const json::value* id = info.if_contains("ID");
+  if (!id) Fail(ErrorCode::kInvalidArgument, "unlock info needs the lock's ID");
+  std::string lock_id(id->get_string());
+  workspaces_.WithExisting(who, scope, ws, [] {});
+  storage::WorkspaceKey key = KeyOf(who, scope, ws);
+  db_.States().ReleaseLockLater(
+      key, lock_id,
+      [this, who, scope, ws, key, lock_id, done = std::move(done)](
+          storage::StateStore::LockOutcome out, std::exception_ptr error) {
+        try {
+          if (error)
+            workspaces_.WithExisting(who, scope, ws, [&] { std::rethrow_exception(error); });
+          if (out.holder) ThrowLocked(*out.holder, ws, ErrorCode::kConflict);
+          if (out.released) LockEnded(key, lock_id, 0, "released");
+        } catch (...) {
+          return done(false, std::current_exception());
+        }
+        done(out.released, nullptr);
+      });
 }
 
 void StateService::SetMetrics(metrics::Registry* registry) {

@@ -90,6 +90,17 @@ class StateService {
   // Returns true when a lock was released.
   bool Unlock(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
               const boost::json::object* info);
+  // Lock and Unlock for callers that answer once the change is durable without waiting for it
+  // (the backend's LOCK and UNLOCK): what the calls above check before they write is
+  // checked here (and thrown); then done gets their outcome (the lock taken; whether one was
+  // released) or the error they would throw, possibly on another thread, after the commit.
+  // An Unlock that forces the lock open runs here (it evaluates policies), then done.
+  using LockDone = std::function<void(std::optional<storage::LockRecord>, std::exception_ptr)>;
+  void LockLater(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
+                 const boost::json::object& info, LockDone done);
+  using UnlockDone = std::function<void(bool released, std::exception_ptr)>;
+  void UnlockLater(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
+                   const boost::json::object* info, UnlockDone done);
   // actions/lock: a manual lock with a reason.
   storage::LockRecord ManualLock(const auth::Principal& who, const WorkspaceScope& scope,
                                  const std::string& ws, const std::string& reason);

@@ -213,26 +213,91 @@ Response Dispatcher::Handle(const Request& request) const {
   ReplyFormat format = ReplyFormat::kJson;
   std::string_view route;
   AuditNote note;
-  Response res;
+  Response res = Answer(request, format, [&] { return Run(request, format, route, note); });
+  res.route = route;
+  if (note.route) Audit(request, note, res.status);
+  return res;
+}
+
+Response Dispatcher::Answer(const Request& request, const ReplyFormat& format,
+                            const std::function<Response()>& make) const {
   try {
-    res = Run(request, format, route, note);
+    return make();
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) {
       log::Error("request failed", {{"request_id", request.request_id},
                                     {"status", StatusOf(e.code())},
                                     {"detail", e.what()}});
     }
-    res = SerializeError(request, format, e.code(), e.what(), e.details_json());
+    return SerializeError(request, format, e.code(), e.what(), e.details_json());
   } catch (const std::exception& e) {
     log::Error("unhandled exception", {{"request_id", request.request_id}, {"detail", e.what()}});
-    res = SerializeError(request, format, ErrorCode::kInternal, "");
   } catch (...) {
     log::Error("unhandled exception", {{"request_id", request.request_id}});
-    res = SerializeError(request, format, ErrorCode::kInternal, "");
   }
-  res.route = route;
-  if (note.route) Audit(request, note, res.status);
-  return res;
+  return SerializeError(request, format, ErrorCode::kInternal, "");
+}
+
+void Dispatcher::HandleLater(const Request& request, std::function<void(Response)> done) const {
+  // What the answer needs, shared by the handler's thread and the one that finishes it.
+  struct Pending {
+    ReplyFormat format = ReplyFormat::kJson;
+    std::string_view route;
+    AuditNote note;
+    Prepared prepared;
+    std::function<void(Response)> done;
+    std::atomic<bool> answered{false};
+  };
+  auto p = std::make_shared<Pending>();
+  p->done = std::move(done);
+  auto answer = [this, &request](Pending& pending, const std::function<Response()>& make) {
+    if (pending.answered.exchange(true)) return;  // once (a handler that threw after finish)
+    Response res = Answer(request, pending.format, make);
+    res.route = pending.route;
+    if (pending.note.route) Audit(request, pending.note, res.status);
+    pending.done(std::move(res));
+  };
+  try {
+    if (auto kept = Prepare(request, p->format, p->route, p->note, p->prepared))
+      return answer(*p, [&] { return std::move(*kept); });
+    Prepared& prepared = p->prepared;
+    if (!prepared.route->later) {
+      return answer(*p, [&] {
+        Reply reply;
+        try {
+          reply = prepared.route->handler(*prepared.ctx);
+        } catch (...) {
+          BodyToNote(*prepared.ctx, p->note);
+          throw;
+        }
+        BodyToNote(*prepared.ctx, p->note);
+        return ResponseOf(std::move(reply), p->format, prepared);
+      });
+    }
+    prepared.route->later(*prepared.ctx, [this, p, answer](std::function<Reply()> reply) {
+      answer(*p, [&] {
+        std::optional<Reply> made;
+        try {
+          made.emplace(reply());
+        } catch (...) {
+          BodyToNote(*p->prepared.ctx, p->note);
+          throw;
+        }
+        BodyToNote(*p->prepared.ctx, p->note);
+        return ResponseOf(std::move(*made), p->format, p->prepared);
+      });
+    });
+  } catch (...) {
+    std::exception_ptr error = std::current_exception();
+    if (p->prepared.ctx) BodyToNote(*p->prepared.ctx, p->note);
+    answer(*p, [&]() -> Response { std::rethrow_exception(error); });
+  }
+}
+
+void Dispatcher::BodyToNote(Context& ctx, AuditNote& note) {
+  if (!note.route || ctx.body.is_null()) return;
+  note.body = std::move(ctx.body);
+  note.has_body = true;
 }
 
 void Dispatcher::Audit(const Request& request, const AuditNote& note, int status) const {
@@ -355,6 +420,20 @@ std::optional<Response> Dispatcher::Preflight(const Request& request) const {
 
 Response Dispatcher::Run(const Request& request, ReplyFormat& format,
                          std::string_view& route_pattern, AuditNote& note) const {
+  Prepared prepared;
+  if (auto kept = Prepare(request, format, route_pattern, note, prepared)) return std::move(*kept);
+  // 4. The handler. Its parsed body goes to the audit note afterwards, however it ends.
+  struct BodyToNoteAtEnd {
+    Context& ctx;
+    AuditNote& note;
+    ~BodyToNoteAtEnd() { BodyToNote(ctx, note); }
+  } body_to_note{*prepared.ctx, note};
+  return ResponseOf(prepared.route->handler(*prepared.ctx), format, prepared);
+}
+
+std::optional<Response> Dispatcher::Prepare(const Request& request, ReplyFormat& format,
+                                            std::string_view& route_pattern, AuditNote& note,
+                                            Prepared& prepared) const {
   // 1. Format first, so even early errors answer in the caller's format.
   std::optional<std::string_view> content_type = request.Header("content-type");
   bool has_body = request.HasBody();
@@ -384,17 +463,17 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
   // 2. Authentication and account.
   bool audited = options_.audit && IsWriteRoute(*route);
   if (audited) note.params = params;
-  Context ctx{request, std::move(params), {}, false, BodyFormat::kJson, nullptr};
+  prepared.route = route;
+  Context& ctx = prepared.ctx.emplace(
+      Context{request, std::move(params), {}, false, BodyFormat::kJson, nullptr});
   if (route->access != Access::kPublic)
     ctx.principal = Authorize(*route, request, audited ? &note : nullptr);
 
   // A cacheable read answered since the last write is answered again.
-  std::string cache_key;
-  std::optional<uint64_t> snapshot;
   if (route->cacheable && !has_body && replies_->Enabled()) {
-    cache_key = CacheKey(request, ctx.principal, format);
-    if (auto hit = replies_->Find(cache_key)) return std::move(*hit);
-    snapshot = replies_->Snapshot();
+    prepared.cache_key = CacheKey(request, ctx.principal, format);
+    if (auto hit = replies_->Find(prepared.cache_key)) return std::move(*hit);
+    prepared.snapshot = replies_->Snapshot();
   }
 
   // 3. Body (spooled bodies are the handler's to read).
@@ -407,17 +486,10 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
     ctx.body = ParseBody(body_format, request.body, content_type.value_or(""));
   }
 
-  // 4. The handler. Its parsed body goes to the audit note afterwards, however it ends.
-  struct BodyToNote {
-    Context& ctx;
-    AuditNote& note;
-    ~BodyToNote() {
-      if (!note.route || ctx.body.is_null()) return;
-      note.body = std::move(ctx.body);
-      note.has_body = true;
-    }
-  } body_to_note{ctx, note};
-  Reply reply = route->handler(ctx);
+  return std::nullopt;
+}
+
+Response Dispatcher::ResponseOf(Reply reply, ReplyFormat format, const Prepared& prepared) const {
   Response res;
   if (reply.no_body) {
     res.status = reply.status;
@@ -440,8 +512,8 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
   }
   for (auto& [k, v] : reply.headers) res.headers.emplace_back(std::move(k), std::move(v));
   // A streamed body is produced once, while it is sent: never kept.
-  if (!cache_key.empty() && res.status == 200 && !res.stream)
-    replies_->Store(cache_key, res, snapshot);
+  if (!prepared.cache_key.empty() && res.status == 200 && !res.stream)
+    replies_->Store(prepared.cache_key, res, prepared.snapshot);
   return res;
 }
 

@@ -72,12 +72,20 @@ struct Reply {
 };
 
 using Handler = std::function<Reply(Context&)>;
+// A handler that answers once a write it queued is durable, without holding its thread until
+// then (Dispatcher::HandleLater): it calls finish once, from any thread, with a function that
+// returns the reply or throws the handler's error; or it throws without calling finish.
+// finish may run before the handler returns: the handler must not use ctx after handing it on.
+using Finish = std::function<void(std::function<Reply()>)>;
+using LaterHandler = std::function<void(Context&, Finish)>;
 
 struct Route {
   std::string method;
   std::string pattern;  // "/v1/orgs/{org}/projects/{project}"; a last "{rest...}" takes the rest
   Access access = Access::kRead;
   Handler handler;
+  // When set, HandleLater answers with it (Handle still uses handler).
+  LaterHandler later = {};
   size_t body_limit = 0;      // 0: the server's default metadata limit
   bool accepts_text = false;  // text/plain bodies allowed (token validation)
   bool spool_body = false;    // body streams to a file; the handler reads Request::body_file
@@ -159,6 +167,11 @@ class Dispatcher {
 
   // Never throws: every failure becomes an IaCMError response.
   Response Handle(const Request& request) const;
+  // Handle for callers that can take the answer on another thread: a route with a later
+  // handler answers when its write is durable, and this returns as soon as the write is
+  // queued; other routes answer before this returns. Never throws; done is called once, with
+  // what Handle would return. request must stay alive until then.
+  void HandleLater(const Request& request, std::function<void(Response)> done) const;
 
   // The answer to a cacheable GET from memory alone, when the caller's token row is
   // remembered and an answer was kept since the last write. Never reads the database, so
@@ -189,8 +202,28 @@ class Dispatcher {
     boost::json::value body;
     bool has_body = false;
   };
+  // A request up to its handler: the route, the caller, the parsed body.
+  struct Prepared {
+    const Route* route = nullptr;
+    std::optional<Context> ctx;
+    std::string cache_key;  // a cacheable read's
+    std::optional<uint64_t> snapshot;
+  };
+  // The route matched, the caller authorized, the body parsed (into prepared); returns the
+  // answer when it is known without the handler (a kept answer). Throws what the request
+  // is refused with.
+  std::optional<Response> Prepare(const Request& request, ReplyFormat& format,
+                                  std::string_view& route, AuditNote& note,
+                                  Prepared& prepared) const;
+  // The handler's reply as a response (a cacheable one kept).
+  Response ResponseOf(Reply reply, ReplyFormat format, const Prepared& prepared) const;
   Response Run(const Request& request, ReplyFormat& format, std::string_view& route,
                AuditNote& note) const;
+  // make(), or the error response of what it throws (logged when it is the server's fault).
+  Response Answer(const Request& request, const ReplyFormat& format,
+                  const std::function<Response()>& make) const;
+  // The parsed body goes to the audit note once the handler is done with it.
+  static void BodyToNote(Context& ctx, AuditNote& note);
   // note (may be null): filled with the caller as soon as the token is verified, so a refusal
   // that follows can be recorded.
   auth::Principal Authorize(const Route& route, const Request& request,

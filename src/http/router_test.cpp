@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "auth/auth.h"
 #include "common/error.h"
@@ -246,9 +250,45 @@ class DispatcherTest : public ::testing::Test {
                              return Reply::Of(200, std::move(o));
                            }}));
 
+    // Answers later (HandleLater), in the way its path says; Handle uses the plain handler.
+    Route later{"POST", "/v1/later/{how}", Access::kWrite, Echo("handled now")};
+    later.later = [this](Context& ctx, Finish finish) {
+      std::string how(ctx.Param("how"));
+      if (how == "throws") Fail(ErrorCode::kInvalidArgument, "refused before the write");
+      auto reply = [how, body = ctx.body]() -> Reply {
+        if (how == "fails") Fail(ErrorCode::kConflict, "the lock is held");
+        return Reply::Of(200, json::object{{"how", how}, {"body", body}});
+      };
+      if (how == "inline") return finish(reply);
+      if (how == "twice") {
+        finish(reply);
+        return finish([]() -> Reply { return Reply::Of(500, json::object{}); });
+      }
+      // Another thread, after the handler returned, as a commit led elsewhere would.
+      later_threads_.emplace_back([finish, reply] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        finish(reply);
+      });
+    };
+    router_.Add(later);
+
     dispatcher_ = std::make_unique<Dispatcher>(
         router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter(), {}});
   }
+
+  // HandleLater's answers, in the order they came; waits for the threads that finish later.
+  std::vector<Response> HandleLater(const Request& request, Dispatcher* dispatcher = nullptr) {
+    std::vector<Response> answers;
+    std::mutex m;
+    (dispatcher ? dispatcher : dispatcher_.get())->HandleLater(request, [&](Response res) {
+      std::lock_guard g(m);
+      answers.push_back(std::move(res));
+    });
+    for (auto& t : later_threads_) t.join();
+    later_threads_.clear();
+    return answers;
+  }
+  std::vector<std::thread> later_threads_;
 
   void TearDown() override {
     dispatcher_.reset();
@@ -296,6 +336,75 @@ class DispatcherTest : public ::testing::Test {
   Router router_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
+
+TEST_F(DispatcherTest, HandleLaterAnswersOnceFromTheThreadThatFinishes) {
+  Request r =
+      WithBody(Req("POST", "/v1/later/elsewhere", editor_), "application/json", R"({"ID":"l1"})");
+  std::vector<Response> answers = HandleLater(r);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 200);
+  EXPECT_EQ(answers[0].route, "/v1/later/{how}");
+  json::object o = JsonBody(answers[0]);
+  EXPECT_EQ(o["how"], "elsewhere");
+  EXPECT_EQ(o["body"].at("ID"), "l1");
+  // Handle uses the route's plain handler.
+  EXPECT_EQ(JsonBody(dispatcher_->Handle(r))["route"], "handled now");
+}
+
+TEST_F(DispatcherTest, HandleLaterMapsErrorsThrownBeforeOrHandedToFinish) {
+  auto answers = HandleLater(Req("POST", "/v1/later/fails", editor_));
+  ASSERT_EQ(answers.size(), 1u);
+  ExpectError(answers[0], 409, "conflict");
+  EXPECT_EQ(answers[0].route, "/v1/later/{how}");
+  answers = HandleLater(Req("POST", "/v1/later/throws", editor_));
+  ASSERT_EQ(answers.size(), 1u);
+  ExpectError(answers[0], 400, "bad_request");
+  // Refused before the handler: not authenticated, not allowed.
+  answers = HandleLater(Req("POST", "/v1/later/inline", ""));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 401);
+  answers = HandleLater(Req("POST", "/v1/later/inline", viewer_));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 403);
+}
+
+TEST_F(DispatcherTest, HandleLaterAnswersOnlyOnceAndPlainRoutesBeforeReturning) {
+  auto answers = HandleLater(Req("POST", "/v1/later/twice", editor_));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status, 200);
+  answers = HandleLater(Req("POST", "/v1/later/inline", editor_));
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(JsonBody(answers[0])["how"], "inline");
+  // A route without a later handler: its handler, and the answer before HandleLater returns.
+  bool answered = false;
+  dispatcher_->HandleLater(Req("GET", "/v1/orgs", viewer_), [&](Response res) {
+    answered = true;
+    EXPECT_EQ(JsonBody(res)["route"], "list");
+  });
+  EXPECT_TRUE(answered);
+}
+
+TEST_F(DispatcherTest, HandleLaterAuditsTheAnswerWithTheBody) {
+  std::vector<std::pair<int, std::string>> audited;
+  std::mutex m;
+  DispatcherOptions options;
+  options.default_body_limit = kDefaultLimit;
+  options.commit_counter = db_->CommitCounter();
+  options.audit = [&](const AuditedRequest& a) {
+    std::lock_guard g(m);
+    audited.emplace_back(a.status, a.body ? json::serialize(*a.body) : "");
+  };
+  Dispatcher audited_dispatcher(router_, *db_, options);
+  HandleLater(
+      WithBody(Req("POST", "/v1/later/elsewhere", editor_), "application/json", R"({"ID":"a1"})"),
+      &audited_dispatcher);
+  HandleLater(
+      WithBody(Req("POST", "/v1/later/fails", editor_), "application/json", R"({"ID":"a2"})"),
+      &audited_dispatcher);
+  ASSERT_EQ(audited.size(), 2u);
+  EXPECT_EQ(audited[0], (std::pair<int, std::string>{200, R"({"ID":"a1"})"}));
+  EXPECT_EQ(audited[1], (std::pair<int, std::string>{409, R"({"ID":"a2"})"}));
+}
 
 TEST_F(DispatcherTest, CacheableAnswerIsKeptUntilAWrite) {
   Response first = dispatcher_->Handle(Req("GET", "/v1/kept/a", viewer_));

@@ -368,6 +368,33 @@ struct Server::Impl {
         use_awaitable);
   }
 
+  // A request that may write, on waiting_workers: its answer can come later than the
+  // handler's return, from the thread that commits its write (Dispatcher::HandleLater), so a
+  // worker does not wait for a commit that others lead.
+  awaitable<Response> RunWrite(const Request& req) {
+    if (write_queue) write_queue->Add(1);
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
+        [this, &req](auto handler) {
+          using Handler = decltype(handler);
+          struct Pending {
+            Handler handler;
+            asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
+          };
+          auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+          auto pending = std::make_shared<Pending>(Pending{std::move(handler), std::move(work)});
+          asio::post(waiting_workers, [this, &req, pending] {
+            if (write_queue) write_queue->Add(-1);  // started: no longer waiting
+            dispatcher.HandleLater(req, [pending](Response res) {
+              auto executor = pending->work.get_executor();
+              asio::post(executor, [pending, res = std::move(res)]() mutable {
+                std::move(pending->handler)(std::move(res));
+              });
+            });
+          });
+        },
+        asio::use_awaitable);
+  }
+
   // Writes an error decided before a handler ran (framing, limits) and asks to close.
   // The client may still be sending: half-close and drain for a moment, so it can read the
   // answer instead of hitting a reset.
@@ -836,8 +863,12 @@ struct Server::Impl {
         if (kept) {
           res = std::move(*kept);
         } else {
-          auto handle = [this, &req] { return dispatcher.Handle(req); };
-          res = co_await RunHandler<Response>(read_only, handle);
+          if (read_only) {
+            auto handle = [this, &req] { return dispatcher.Handle(req); };
+            res = co_await RunHandler<Response>(read_only, handle);
+          } else {
+            res = co_await RunWrite(req);
+          }
         }
       }
       int status = res.status;

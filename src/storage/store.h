@@ -314,6 +314,34 @@ class StateStore {
   // Removes any lock and records who forced it; returns the removed lock.
   virtual std::optional<LockRecord> ForceUnlock(const WorkspaceKey& key, std::string_view by) = 0;
 
+  // AcquireLock and ReleaseLock for callers that need not wait for the commit (the backend's
+  // LOCK and UNLOCK): done gets what they return, or their error, once the change is durable,
+  // possibly on another thread (a store with group commit queues the write; see
+  // ConnectionPool::SubmitWrite). done must not throw. These defaults run the call here.
+  struct LockOutcome {
+    std::optional<LockRecord> holder;  // another lock held: nothing changed
+    bool released = false;             // ReleaseLockLater: this lock id was released
+  };
+  using LockDone = std::function<void(LockOutcome, std::exception_ptr)>;
+  virtual void AcquireLockLater(const WorkspaceKey& key, const LockRecord& lock, LockDone done) {
+    LockOutcome out;
+    try {
+      out.holder = AcquireLock(key, lock);
+    } catch (...) {
+      return done({}, std::current_exception());
+    }
+    done(std::move(out), nullptr);
+  }
+  virtual void ReleaseLockLater(const WorkspaceKey& key, std::string_view lock_id, LockDone done) {
+    LockOutcome out;
+    try {
+      out.holder = ReleaseLock(key, lock_id, out.released);
+    } catch (...) {
+      return done({}, std::current_exception());
+    }
+    done(std::move(out), nullptr);
+  }
+
   // Stores a state version after checking, in one transaction, the lock (a held lock needs
   // lock_id to match; with none held any write goes) and Terraform's serial/lineage rules
   // against the newest version (only when both are v4 states). Updates the workspace's

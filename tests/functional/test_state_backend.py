@@ -1299,3 +1299,56 @@ def test_repeated_unlock_answers_200_and_leaves_it_unlocked(ws):
     assert ws.show()["backend_locked"] is False
     # and a new lock is granted at once
     assert lock_ok(ws.tf(), LockInfo.new(who="next@ci")).ID
+
+
+def test_lock_and_unlock_of_a_missing_workspace_or_project_name_what_is_missing(ws):
+    """LOCK and UNLOCK answer once their write is durable (the worker does not wait for the
+    commit); a workspace or project that is not there still gets its own 404."""
+    info = LockInfo.new(who="missing@ci")
+    base = ws.base_url + f"/iacm/api/orgs/{ws.org}/projects"
+    for method in ("LOCK", "UNLOCK"):
+        r = raw(None, method, f"{base}/{ws.project}/workspaces/nope/terraform-backend/lock",
+                info.marshal(), ws.api.token)
+        assert_error(r, 404, mentions="workspace 'nope' not found")
+        r = raw(None, method, f"{base}/noproject/workspaces/{ws.ident}/terraform-backend/lock",
+                info.marshal(), ws.api.token)
+        assert_error(r, 404, mentions="project 'noproject' not found")
+    # the real workspace was not touched
+    assert ws.show()["backend_locked"] is False
+
+
+def test_many_clients_lock_and_unlock_their_own_workspaces_at_once(api, uid):
+    """32 clients, each on its own workspace, lock and unlock 10 times at once (their writes
+    share commits): every LOCK and UNLOCK answers 200, each lock is seen held between them and
+    free after, and a second locker of a held workspace gets the holder."""
+    spaces = [make_workspace(api, uid) for _ in range(32)]
+    failures = []
+
+    def client(w):
+        try:
+            for i in range(10):
+                info = LockInfo.new(who=f"{w.ident}-{i}@ci")
+                r = raw(None, "LOCK", w.lock_address, info.marshal(), api.token)
+                if r.status_code != 200:
+                    failures.append(describe(r))
+                    return
+                other = LockInfo.new(who="intruder@ci")
+                r = raw(None, "LOCK", w.lock_address, other.marshal(), api.token)
+                if r.status_code != 423 or LockInfo.unmarshal(r.content).ID != info.ID:
+                    failures.append("second locker: " + describe(r))
+                    return
+                r = raw(None, "UNLOCK", w.lock_address, info.marshal(), api.token)
+                if r.status_code != 200:
+                    failures.append(describe(r))
+                    return
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in spaces]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    for w in spaces:
+        assert w.show()["backend_locked"] is False

@@ -36,6 +36,37 @@ class SqlStateStore final : public StateStore {
     });
   }
 
+  // Under group commit (SQLite) the write is queued and done follows its commit; otherwise
+  // (PostgreSQL's one statement) the call runs here.
+  void AcquireLockLater(const WorkspaceKey& key, const LockRecord& lock, LockDone done) override {
+    if (!pool_.GroupCommitEnabled()) return StateStore::AcquireLockLater(key, lock, done);
+    auto out = std::make_shared<LockOutcome>();
+    pool_.SubmitWrite(
+        [key, lock, out](Connection& c) {
+          *out = {};  // a write may run again (alone, after its shared commit failed)
+          if (InsertLock(c, key, lock, out->holder)) return;
+          if (out->holder && out->holder->lock_id == lock.lock_id) out->holder.reset();
+        },
+        [out, done = std::move(done)](std::exception_ptr error) {
+          if (error) return done({}, error);
+          done(std::move(*out), nullptr);
+        });
+  }
+
+  void ReleaseLockLater(const WorkspaceKey& key, std::string_view lock_id, LockDone done) override {
+    if (!pool_.GroupCommitEnabled()) return StateStore::ReleaseLockLater(key, lock_id, done);
+    auto out = std::make_shared<LockOutcome>();
+    pool_.SubmitWrite(
+        [key, id = std::string(lock_id), out](Connection& c) {
+          *out = {};
+          out->released = DeleteLock(c, key, id, out->holder);
+        },
+        [out, done = std::move(done)](std::exception_ptr error) {
+          if (error) return done({}, error);
+          done(std::move(*out), nullptr);
+        });
+  }
+
   std::optional<LockRecord> ForceUnlock(const WorkspaceKey& key, std::string_view by) override {
     return pool_.WriteTransaction([&](Connection& c) -> std::optional<LockRecord> {
       RequireWorkspace(c, key);
