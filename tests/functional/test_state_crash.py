@@ -20,6 +20,11 @@ checkpoint: they follow commits, and a slower build shares more writes per commi
 the kill comes while SQLite's WAL checkpoints run on their own thread, in a third of the trials
 (at least 2).
 
+A fourth test kills the server while 16 clients LOCK and UNLOCK their own workspaces (whose
+answers come once the write is durable, without a worker waiting for the commit): after the
+restart each lock must be what the last acknowledged operation left, or what the one in flight
+would have made it.
+
 STATEHOUSE_CRASH_SEED fixes the random choices, STATEHOUSE_CRASH_TRIALS the number of trials of
 each test.
 """
@@ -332,3 +337,120 @@ def test_writes_survive_kill_9_during_wal_checkpoints(tmp_path):
     print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
     assert total_lost == 0 and not problems, line + "\n" + "\n".join(problems[:50])
     assert checkpointed == len(counts) == trials, line  # the kills came after checkpoints began
+
+
+def lock_trial(n: int, seed: int, base, lockers=16, kill_range=(40, 400)) -> tuple[int, list[str]]:
+    """LOCK/UNLOCK clients, each on its own workspace, killed with SIGKILL after a random number
+    of acknowledged operations; after the restart each workspace's lock must be what its last
+    acknowledged operation left, or what the one in flight at the kill would have made it.
+    Returns (acknowledged, problems). The answers of LOCK and UNLOCK come once the write is
+    durable without a worker waiting for it (SubmitWrite); this checks that nothing answered
+    200 before its commit."""
+    rng = random.Random(seed)
+    kill_after = rng.randint(*kill_range)
+    srv = ServerProcess(base / f"ldata{n}", base / f"llogs{n}", ["--log-level", "warn"])
+    srv.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not (srv.data_dir / "admin.token").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        api = Api(srv.base_url, srv.admin_token(), "default")
+        api.create_org("o")
+        api.create_project("o", "p")
+        names = [f"l{i}" for i in range(lockers)]
+        for ws in names:
+            r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
+                "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
+                "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
+            assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
+        cv = threading.Condition()
+        crashed = threading.Event()
+        acked = [0]
+        errors: list[str] = []
+        # per workspace: the lock id held after the last acknowledged operation (None: free),
+        # and the operation in flight when the kill came: ("LOCK"|"UNLOCK", id) or None
+        held: dict[str, str | None] = {ws: None for ws in names}
+        in_flight: dict[str, tuple[str, str] | None] = {ws: None for ws in names}
+
+        def locker(ws: str):
+            session = requests.Session()
+            url = api.base_url + ws_path("o", "p", ws) + "/terraform-backend/lock"
+            headers = {"x-api-key": api.token, "Content-Type": "application/json"}
+            i = 0
+            while not crashed.is_set():
+                i += 1
+                op = "LOCK" if held[ws] is None else "UNLOCK"
+                lock_id = f"{ws}-{i}" if op == "LOCK" else held[ws]
+                in_flight[ws] = (op, lock_id)
+                try:
+                    r = session.request(op, url, data=json.dumps(dict(LOCK_INFO, ID=lock_id)),
+                                        headers=headers, timeout=60)
+                except requests.RequestException as e:
+                    if not crashed.is_set():
+                        errors.append(f"{ws} {op} {lock_id}: {e!r} before the kill")
+                    return
+                if r.status_code != 200:
+                    if not crashed.is_set():
+                        errors.append(f"{ws} {op} {lock_id}: {r.status_code} {r.text[:300]}")
+                    return
+                held[ws] = lock_id if op == "LOCK" else None
+                in_flight[ws] = None
+                with cv:
+                    acked[0] += 1
+                    if acked[0] >= kill_after:
+                        cv.notify_all()
+
+        threads = [threading.Thread(target=locker, args=(ws,), daemon=True) for ws in names]
+        for th in threads:
+            th.start()
+        with cv:
+            reached = cv.wait_for(lambda: acked[0] >= kill_after or errors, timeout=30)
+        crashed.set()
+        srv.proc.kill()  # SIGKILL, while the other lockers are mid-request
+        srv.proc.wait(timeout=10)
+        srv.kill()
+        for th in threads:
+            th.join(timeout=60)
+        assert reached, f"lock trial {n}: only {acked[0]} operations acknowledged in 30 s"
+        assert not errors, f"lock trial {n}: errors before the kill: {errors}"
+
+        srv.start()
+        api = Api(srv.base_url, srv.admin_token(), "default")
+        problems: list[str] = []
+        for ws in names:
+            url = ws_path("o", "p", ws) + "/terraform-backend/lock"
+            probe = dict(LOCK_INFO, ID=f"probe-{ws}")
+            r = api.request("LOCK", url, json=probe)
+            if r.status_code == 200:
+                now = None
+                api.request("UNLOCK", url, json=probe)
+            elif r.status_code == 423:
+                now = r.json().get("ID")
+            else:
+                problems.append(f"{ws}: probe LOCK answered {r.status_code} {r.text[:200]}")
+                continue
+            allowed = {held[ws]}
+            flight = in_flight[ws]
+            if flight:
+                allowed.add(flight[1] if flight[0] == "LOCK" else None)
+            if now not in allowed:
+                problems.append(f"{ws}: lock is {now!r} after the restart; the last acknowledged "
+                                f"operation left {held[ws]!r}, in flight {flight!r}")
+        return acked[0], problems
+    finally:
+        srv.kill()
+
+
+def test_acknowledged_locks_and_unlocks_survive_kill_9(tmp_path):
+    seed = int(os.environ.get("STATEHOUSE_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
+    total = 0
+    problems: list[str] = []
+    started = time.monotonic()
+    for n in range(TRIALS):
+        acked, probs = lock_trial(n, seed + n, tmp_path)
+        total += acked
+        problems += [f"trial {n}: {p}" for p in probs]
+    line = (f"crash test, 16 lockers: {TRIALS} trials, {total} LOCK/UNLOCK acknowledged, "
+            f"{len(problems)} workspaces whose lock was not what was acknowledged")
+    print(f"\n{line} (seed {seed}, {time.monotonic() - started:.1f} s)")
+    assert not problems, line + "\n" + "\n".join(problems[:50])

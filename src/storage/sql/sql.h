@@ -184,8 +184,10 @@ class ConnectionPool {
   // queue and this returns; if no commit is being led, the caller leads, and runs what is
   // queued until the queue is empty, before it returns. done(error) runs once the commit that
   // covers work is durable (error null), or when work failed (its error; nothing it did was
-  // kept), on the thread that led that commit: it must not throw, and should be brief, as the
-  // next commit waits for it. Without group commit, the transaction runs here, then done.
+  // kept), on the thread that led that commit: it must not throw, should be brief (the next
+  // commit waits for it), and must not write through this pool (that write would wait for
+  // the leader, which is waiting for done). Without group commit, the transaction runs here,
+  // then done.
   // A request whose thread would otherwise sleep until its commit leaves that thread free for
   // the next request, and batches are not bounded by the number of threads.
   void SubmitWrite(std::function<void(Connection&)> work,
