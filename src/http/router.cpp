@@ -288,6 +288,8 @@ void Dispatcher::HandleLater(const Request& request, std::function<void(Response
       });
     });
   } catch (...) {
+    // A handler throws without calling finish; one that broke that rule was answered already.
+    if (p->answered.load()) return;
     std::exception_ptr error = std::current_exception();
     if (p->prepared.ctx) BodyToNote(*p->prepared.ctx, p->note);
     answer(*p, [&]() -> Response { std::rethrow_exception(error); });
