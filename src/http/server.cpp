@@ -46,13 +46,14 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// Runs fn on a WorkerPool and resumes the calling coroutine on its own executor with the
-// result (or fn's exception).
-template <typename Result, typename Fn>
-awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, Result)>(
-      [&pool, &fn](auto handler) {
-        // The pool's queue holds copyable jobs; the completion handler is move-only.
+// Starts work that answers later, from any thread, and resumes the calling coroutine on its
+// own executor with the answer: start gets resume, a copyable function to call once with the
+// answer's values (an exception_ptr first is thrown in the coroutine, as asio does).
+template <typename... Values, typename Start>
+auto AwaitAnswer(Start start) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Values...)>(
+      [start = std::move(start)](auto handler) mutable {
+        // Job queues hold copyable functions; the completion handler is move-only.
         using Handler = decltype(handler);
         struct Pending {
           Handler handler;
@@ -60,21 +61,32 @@ awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
         };
         auto work = asio::make_work_guard(asio::get_associated_executor(handler));
         auto pending = std::make_shared<Pending>(Pending{std::move(handler), std::move(work)});
-        pool.Post([&fn, pending] {
-          std::exception_ptr error;
-          Result result{};
-          try {
-            result = fn();
-          } catch (...) {
-            error = std::current_exception();
-          }
+        start([pending](Values... values) {
           auto executor = pending->work.get_executor();
-          asio::post(executor, [pending, error, result = std::move(result)]() mutable {
-            std::move(pending->handler)(error, std::move(result));
+          asio::post(executor, [pending, ... values = std::move(values)]() mutable {
+            std::move(pending->handler)(std::move(values)...);
           });
         });
       },
       asio::use_awaitable);
+}
+
+// Runs fn on a WorkerPool and resumes the calling coroutine on its own executor with the
+// result (or fn's exception).
+template <typename Result, typename Fn>
+awaitable<Result> RunOn(WorkerPool& pool, Fn& fn) {
+  return AwaitAnswer<std::exception_ptr, Result>([&pool, &fn](auto resume) {
+    pool.Post([&fn, resume] {
+      std::exception_ptr error;
+      Result result{};
+      try {
+        result = fn();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      resume(error, std::move(result));
+    });
+  });
 }
 
 // A server context for TLS 1.2 and 1.3 only, with the PEM certificate chain and key.
@@ -373,26 +385,12 @@ struct Server::Impl {
   // worker does not wait for a commit that others lead.
   awaitable<Response> RunWrite(const Request& req) {
     if (write_queue) write_queue->Add(1);
-    return asio::async_initiate<const asio::use_awaitable_t<>&, void(Response)>(
-        [this, &req](auto handler) {
-          using Handler = decltype(handler);
-          struct Pending {
-            Handler handler;
-            asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
-          };
-          auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-          auto pending = std::make_shared<Pending>(Pending{std::move(handler), std::move(work)});
-          asio::post(waiting_workers, [this, &req, pending] {
-            if (write_queue) write_queue->Add(-1);  // started: no longer waiting
-            dispatcher.HandleLater(req, [pending](Response res) {
-              auto executor = pending->work.get_executor();
-              asio::post(executor, [pending, res = std::move(res)]() mutable {
-                std::move(pending->handler)(std::move(res));
-              });
-            });
-          });
-        },
-        asio::use_awaitable);
+    return AwaitAnswer<Response>([this, &req](auto resume) {
+      asio::post(waiting_workers, [this, &req, resume] {
+        if (write_queue) write_queue->Add(-1);  // started: no longer waiting
+        dispatcher.HandleLater(req, resume);
+      });
+    });
   }
 
   // Writes an error decided before a handler ran (framing, limits) and asks to close.

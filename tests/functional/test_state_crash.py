@@ -145,26 +145,32 @@ def group_commit_counts(api: Api) -> tuple[float, float, float]:
     return tuple(values.get(name, 0.0) for name in names)
 
 
+def start_with_workspaces(srv: ServerProcess, names: list[str]) -> Api:
+    """Starts srv on its fresh data dir and makes org o, project p and the named workspaces."""
+    srv.start()
+    deadline = time.monotonic() + 5
+    while not (srv.data_dir / "admin.token").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    api = Api(srv.base_url, srv.admin_token(), "default")
+    api.create_org("o")
+    api.create_project("o", "p")
+    for ws in names:
+        r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
+            "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
+            "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
+        assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
+    return api
+
+
 def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY, max_body=MAX_BODY,
               counts=None, kill_range=(3, 120), after_checkpoint=False) -> tuple[int, int, list[str]]:
     """Returns (acknowledged, lost, problems). counts: a list to append the group commit
     counts (commits, writes, checkpoints) read just before the kill. after_checkpoint: the kill
     waits until a background WAL checkpoint has run (SQLite)."""
     srv = ServerProcess(base / f"data{n}", base / f"logs{n}", ["--log-level", "warn"])
-    srv.start()
     try:
-        deadline = time.monotonic() + 5
-        while not (srv.data_dir / "admin.token").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        api = Api(srv.base_url, srv.admin_token(), "default")
-        api.create_org("o")
-        api.create_project("o", "p")
         names = [f"w{i}" for i in range(workspaces)]
-        for ws in names:
-            r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
-                "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
-                "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
-            assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
+        api = start_with_workspaces(srv, names)
 
         t = Trial(n, seed, srv, min_body, max_body, kill_range)
         lineages = {ws: unique("lineage") for ws in names}
@@ -349,20 +355,9 @@ def lock_trial(n: int, seed: int, base, lockers=16, kill_range=(40, 400)) -> tup
     rng = random.Random(seed)
     kill_after = rng.randint(*kill_range)
     srv = ServerProcess(base / f"ldata{n}", base / f"llogs{n}", ["--log-level", "warn"])
-    srv.start()
     try:
-        deadline = time.monotonic() + 5
-        while not (srv.data_dir / "admin.token").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        api = Api(srv.base_url, srv.admin_token(), "default")
-        api.create_org("o")
-        api.create_project("o", "p")
         names = [f"l{i}" for i in range(lockers)]
-        for ws in names:
-            r = api.post("/iacm/api/orgs/o/projects/p/workspaces", json={
-                "identifier": ws, "name": ws.upper(), "provisioner": "terraform",
-                "provider_connector": "", "terraform_variables": {}, "environment_variables": {}})
-            assert r.status_code in (200, 201), f"create workspace {ws}: {r.status_code} {r.text[:300]}"
+        api = start_with_workspaces(srv, names)
         cv = threading.Condition()
         crashed = threading.Event()
         acked = [0]
