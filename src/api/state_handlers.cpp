@@ -512,26 +512,11 @@ void AddBackendRoutes(http::Router& router, Services& s, const std::string& base
   post.body_limit = s.max_state_bytes;
   router.Add(std::move(post));
 
-  auto lock = [&s](Context& ctx) {
-    auto body = LockBody(ctx);
-    if (!body) Fail(ErrorCode::kInvalidArgument, "lock info is required");
-    auto held = s.states.Lock(ctx.principal, ScopeOf(ctx), Ws(ctx), *body);
-    // The spec's POST answers HarnessIacmLockinfo; the CLI's LOCK ignores the body.
-    if (ctx.request.method == "POST")
-      return Reply::Of(200, domain::StateService::SpecLockView(
-                                held, {ctx.Account(), std::string(ctx.Param("org")),
-                                       std::string(ctx.Param("project")), Ws(ctx)}));
-    return Reply::Of(200, domain::StateService::LockView(held));
-  };
-  auto unlock = [&s](Context& ctx) {
-    auto body = LockBody(ctx);
-    s.states.Unlock(ctx.principal, ScopeOf(ctx), Ws(ctx), body ? &*body : nullptr);
-    return Empty(200);
-  };
-  // The same, answering once the lock row is durable without holding the worker until then
-  // (HandleLater): CI pipelines lock and unlock many workspaces at once, and on SQLite these
-  // writes then share commits beyond the number of worker threads.
-  auto lock_later = [&s](Context& ctx, http::Finish finish) {
+  // LOCK and UNLOCK answer once the lock row is durable without holding the worker until then
+  // (HandleLater; Handle waits for them): CI pipelines lock and unlock many workspaces at
+  // once, and on SQLite these writes then share commits beyond the number of worker threads.
+  // The spec's POST answers HarnessIacmLockinfo; the CLI's LOCK ignores the body.
+  auto lock = [&s](Context& ctx, http::Finish finish) {
     auto body = LockBody(ctx);
     if (!body) Fail(ErrorCode::kInvalidArgument, "lock info is required");
     bool spec = ctx.request.method == "POST";
@@ -547,7 +532,7 @@ void AddBackendRoutes(http::Router& router, Services& s, const std::string& base
           });
         });
   };
-  auto unlock_later = [&s](Context& ctx, http::Finish finish) {
+  auto unlock = [&s](Context& ctx, http::Finish finish) {
     auto body = LockBody(ctx);
     s.states.UnlockLater(ctx.principal, ScopeOf(ctx), Ws(ctx), body ? &*body : nullptr,
                          [finish](bool, std::exception_ptr error) {
@@ -559,19 +544,18 @@ void AddBackendRoutes(http::Router& router, Services& s, const std::string& base
   };
   // The CLI's LOCK/UNLOCK (on the lock address or the state address) and the spec's
   // POST/DELETE on .../lock.
-  auto add = [&router](std::string method, const std::string& path, http::Handler handler,
-                       http::LaterHandler later) {
-    http::Route r{std::move(method), path, Access::kWrite, std::move(handler)};
+  auto add = [&router](std::string method, const std::string& path, http::LaterHandler later) {
+    http::Route r{std::move(method), path, Access::kWrite, nullptr};
     r.later = std::move(later);
     r.accepts_text = true;
     router.Add(std::move(r));
   };
   for (const std::string& path : {backend + "/lock", backend}) {
-    add("LOCK", path, lock, lock_later);
-    add("UNLOCK", path, unlock, unlock_later);
+    add("LOCK", path, lock);
+    add("UNLOCK", path, unlock);
   }
-  add("POST", backend + "/lock", lock, lock_later);
-  add("DELETE", backend + "/lock", unlock, unlock_later);
+  add("POST", backend + "/lock", lock);
+  add("DELETE", backend + "/lock", unlock);
 }
 }  // namespace
 

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -166,15 +165,6 @@ void MakeDirectory(const std::string& path) {
     Fail(ErrorCode::kUnavailable, "cannot create " + path + ": " + Errno());
 }
 
-std::string IsoTime(int64_t millis) {
-  std::time_t t = static_cast<std::time_t>(millis / 1000);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 std::vector<std::pair<std::string, std::string>> CurrentEnvironment() {
   std::vector<std::pair<std::string, std::string>> env;
   for (char** e = environ; e && *e; ++e) {
@@ -260,7 +250,7 @@ std::string ManifestText(const Manifest& m) {
       {"format_version", kFormatVersion},
       {"backend", m.backend},
       {"created", m.created},
-      {"created_at", IsoTime(m.created)},
+      {"created_at", Rfc3339Utc(m.created)},
       {"statehouse_version", m.statehouse_version},
       {"database", json::object{{"file", m.database_file},
                                 {"format", m.backend == "sqlite" ? "sqlite3" : "pg_dump custom"},
@@ -755,8 +745,8 @@ void Restore(const Config& config, const std::string& from_dir, std::ostream& ou
     RestoreSqlite(target.location, from_dir, m, progress);
   else
     into = "the PostgreSQL database " + RestorePostgres(target.location, from_dir, m, progress);
-  out << "restored the backup of " << IsoTime(m.created) << " (statehouse " << m.statehouse_version
-      << ") into " << into << " in " << SecondsSince(started) << " s\n"
+  out << "restored the backup of " << Rfc3339Utc(m.created) << " (statehouse "
+      << m.statehouse_version << ") into " << into << " in " << SecondsSince(started) << " s\n"
       << "  " << CountsLine(m.contents) << ", every blob verified\n";
 }
 

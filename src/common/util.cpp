@@ -4,6 +4,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <stdexcept>
 
 #include "common/error.h"
@@ -13,6 +15,22 @@ namespace statehouse {
 int64_t NowMillis() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Rfc3339Utc(int64_t millis, bool with_millis) {
+  std::time_t secs = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  // Wide enough for any int year, so nothing is cut (and the compiler can tell).
+  char buf[96];
+  if (with_millis)
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis % 1000));
+  else
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
 }
 
 std::string RandomToken(size_t length) {

@@ -12,6 +12,10 @@ namespace statehouse {
 // Wall clock in Unix milliseconds (the API's timestamp unit).
 int64_t NowMillis();
 
+// Unix milliseconds as RFC 3339 UTC text: "2026-12-07T23:05:09Z", or with with_millis
+// "2026-12-07T23:05:09.042Z".
+std::string Rfc3339Utc(int64_t millis, bool with_millis = false);
+
 // Cryptographically random bytes encoded in URL-safe alphanumerics (from OpenSSL's RAND_bytes).
 std::string RandomToken(size_t length);
 

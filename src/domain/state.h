@@ -83,17 +83,15 @@ class StateService {
                                  const std::string& policy_action = "",
                                  PolicyDecision* decision = nullptr);
 
-  // LOCK / POST .../lock with Terraform's lock info (either letter case).
-  storage::LockRecord Lock(const auth::Principal& who, const WorkspaceScope& scope,
-                           const std::string& ws, const boost::json::object& info);
   // UNLOCK / DELETE .../lock. An absent body or one with only an ID forces the unlock.
   // Returns true when a lock was released.
   bool Unlock(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
               const boost::json::object* info);
-  // Lock and Unlock for callers that answer once the change is durable without waiting for it
-  // (the backend's LOCK and UNLOCK): what the calls above check before they write is
-  // checked here (and thrown); then done gets their outcome (the lock taken; whether one was
-  // released) or the error they would throw, possibly on another thread, after the commit.
+  // LOCK / POST .../lock with Terraform's lock info (either letter case), and Unlock, for
+  // callers that answer once the change is durable without waiting for it (the backend's LOCK
+  // and UNLOCK): what is checked before the write is checked here (and thrown); then done
+  // gets the outcome (the lock taken, 423 with the holder's view when another holds it;
+  // whether one was released) or the error, possibly on another thread, after the commit.
   // An Unlock that forces the lock open runs here (it evaluates policies), then done.
   using LockDone = std::function<void(std::optional<storage::LockRecord>, std::exception_ptr)>;
   void LockLater(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,

@@ -480,6 +480,12 @@ void AddKinds(json::object& out, const char* map, const char* kind) {
 }
 }  // namespace
 
+bool PrunesSensitiveData(const storage::WorkspaceRecord& w) {
+  json::object config = ParseObjectOrEmpty(w.config_json);
+  const json::value* v = config.if_contains("prune_sensitive_data");
+  return v && v->is_bool() && v->get_bool();
+}
+
 json::object WorkspaceSummaryDocument(const storage::WorkspaceRecord& w) {
   json::object out;
   out["account"] = w.account;

@@ -21,6 +21,9 @@ struct PolicyDecision;
 boost::json::object WorkspaceDocument(const storage::WorkspaceRecord& w);
 // WorkspaceResourceSummary (list rows).
 boost::json::object WorkspaceSummaryDocument(const storage::WorkspaceRecord& w);
+// The workspace's prune_sensitive_data setting (states and plans shown without their
+// sensitive values).
+bool PrunesSensitiveData(const storage::WorkspaceRecord& w);
 
 // Provisioners a workspace may use.
 const std::vector<std::string>& WorkspaceProvisioners();

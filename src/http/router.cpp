@@ -2,7 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <future>
+#include <memory>
 
 #include "common/json_text.h"
 #include "common/log.h"
@@ -430,7 +433,26 @@ Response Dispatcher::Run(const Request& request, ReplyFormat& format,
     AuditNote& note;
     ~BodyToNoteAtEnd() { BodyToNote(ctx, note); }
   } body_to_note{*prepared.ctx, note};
-  return ResponseOf(prepared.route->handler(*prepared.ctx), format, prepared);
+  if (prepared.route->handler)
+    return ResponseOf(prepared.route->handler(*prepared.ctx), format, prepared);
+  // Only a later handler: this thread waits for its answer (it may come from this thread,
+  // before later returns). Shared, since finish may outlive a handler that broke its rules.
+  auto answered = std::make_shared<std::promise<Reply>>();
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  std::future<Reply> reply = answered->get_future();
+  try {
+    prepared.route->later(*prepared.ctx, [answered, once](std::function<Reply()> make) {
+      if (once->exchange(true)) return;
+      try {
+        answered->set_value(make());
+      } catch (...) {
+        answered->set_exception(std::current_exception());
+      }
+    });
+  } catch (...) {
+    if (!once->load()) throw;  // a handler that threw after finishing keeps its answer
+  }
+  return ResponseOf(reply.get(), format, prepared);
 }
 
 std::optional<Response> Dispatcher::Prepare(const Request& request, ReplyFormat& format,

@@ -84,7 +84,8 @@ struct Route {
   std::string pattern;  // "/v1/orgs/{org}/projects/{project}"; a last "{rest...}" takes the rest
   Access access = Access::kRead;
   Handler handler;
-  // When set, HandleLater answers with it (Handle still uses handler).
+  // When set, HandleLater answers with it. Handle uses handler, or without one waits for
+  // later's answer (a route may have only later).
   LaterHandler later = {};
   size_t body_limit = 0;      // 0: the server's default metadata limit
   bool accepts_text = false;  // text/plain bodies allowed (token validation)

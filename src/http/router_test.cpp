@@ -271,6 +271,10 @@ class DispatcherTest : public ::testing::Test {
       });
     };
     router_.Add(later);
+    // The same without a plain handler: Handle waits for the later answer.
+    Route only_later{"POST", "/v1/only-later/{how}", Access::kWrite, nullptr};
+    only_later.later = later.later;
+    router_.Add(only_later);
 
     dispatcher_ = std::make_unique<Dispatcher>(
         router_, *db_, DispatcherOptions{kDefaultLimit, db_->CommitCounter(), {}});
@@ -382,6 +386,28 @@ TEST_F(DispatcherTest, HandleLaterAnswersOnlyOnceAndPlainRoutesBeforeReturning) 
     EXPECT_EQ(JsonBody(res)["route"], "list");
   });
   EXPECT_TRUE(answered);
+}
+
+TEST_F(DispatcherTest, HandleWaitsForARouteThatOnlyAnswersLater) {
+  // Finished on another thread after the handler returned: Handle waits for it.
+  Request r = WithBody(Req("POST", "/v1/only-later/elsewhere", editor_), "application/json",
+                       R"({"ID":"l2"})");
+  Response res = dispatcher_->Handle(r);
+  for (auto& t : later_threads_) t.join();
+  later_threads_.clear();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.route, "/v1/only-later/{how}");
+  EXPECT_EQ(JsonBody(res)["body"].at("ID"), "l2");
+  // Finished before the handler returned; the first of two answers; errors either way.
+  EXPECT_EQ(JsonBody(dispatcher_->Handle(Req("POST", "/v1/only-later/inline", editor_)))["how"],
+            "inline");
+  EXPECT_EQ(dispatcher_->Handle(Req("POST", "/v1/only-later/twice", editor_)).status, 200);
+  ExpectError(dispatcher_->Handle(Req("POST", "/v1/only-later/fails", editor_)), 409, "conflict");
+  ExpectError(dispatcher_->Handle(Req("POST", "/v1/only-later/throws", editor_)), 400,
+              "bad_request");
+  EXPECT_EQ(dispatcher_->Handle(Req("POST", "/v1/only-later/inline", viewer_)).status, 403);
+  for (auto& t : later_threads_) t.join();  // "fails" finished on a thread of its own
+  later_threads_.clear();
 }
 
 TEST_F(DispatcherTest, HandleLaterAuditsTheAnswerWithTheBody) {

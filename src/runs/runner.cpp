@@ -69,15 +69,6 @@ bool SafeRelativePath(const std::string& p) {
   return true;
 }
 
-std::string Timestamp() {
-  time_t now = ::time(nullptr);
-  struct tm tm {};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -213,7 +204,8 @@ class RunExecution {
   }
   void LogLine(const std::string& line) {
     SecretMasker masker(secret_values_);
-    WriteLog(masker.Feed("[statehouse] " + Timestamp() + " " + line + "\n") + masker.Flush());
+    WriteLog(masker.Feed("[statehouse] " + Rfc3339Utc(NowMillis()) + " " + line + "\n") +
+             masker.Flush());
   }
 
   // ---- transitions ----
@@ -891,8 +883,8 @@ void Runner::Recover() {
     std::error_code ec;
     fs::remove_all(options_.data_dir + "/runs/" + run.id, ec);
     std::ofstream(LogPath(run.id), std::ios::app)
-        << "[statehouse] " << Timestamp() << " run interrupted: the server stopped while it was "
-        << was << "\n";
+        << "[statehouse] " << Rfc3339Utc(NowMillis())
+        << " run interrupted: the server stopped while it was " << was << "\n";
     log::Warn("run interrupted by a restart", {{"run_id", run.id}, {"status", was}});
   }
 }
