@@ -83,16 +83,12 @@ class StateService {
                                  const std::string& policy_action = "",
                                  PolicyDecision* decision = nullptr);
 
-  // UNLOCK / DELETE .../lock. An absent body or one with only an ID forces the unlock.
-  // Returns true when a lock was released.
-  bool Unlock(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
-              const boost::json::object* info);
-  // LOCK / POST .../lock with Terraform's lock info (either letter case), and Unlock, for
-  // callers that answer once the change is durable without waiting for it (the backend's LOCK
-  // and UNLOCK): what is checked before the write is checked here (and thrown); then done
-  // gets the outcome (the lock taken, 423 with the holder's view when another holds it;
-  // whether one was released) or the error, possibly on another thread, after the commit.
-  // An Unlock that forces the lock open runs here (it evaluates policies), then done.
+  // LOCK / POST .../lock with Terraform's lock info (either letter case), and UNLOCK / DELETE
+  // .../lock, for callers that answer once the change is durable without waiting for it:
+  // what is checked before the write is checked here (and thrown); then done gets the outcome
+  // (the lock taken, 423 with the holder's view when another holds it; whether one was
+  // released) or the error, possibly on another thread, after the commit. An UNLOCK without
+  // a body or with only an ID forces the lock open (ForceUnlock, here), then done.
   using LockDone = std::function<void(std::optional<storage::LockRecord>, std::exception_ptr)>;
   void LockLater(const auth::Principal& who, const WorkspaceScope& scope, const std::string& ws,
                  const boost::json::object& info, LockDone done);

@@ -155,7 +155,7 @@ void StateService::UnlockLater(const auth::Principal& who, const WorkspaceScope&
   if (info.empty() || (info.size() == 1 && info.contains("ID"))) {
     bool released = false;
     try {
-      released = Unlock(who, scope, ws, body);  // forced open
+      released = ForceUnlock(who, scope, ws).has_value();  // forced open
     } catch (...) {
       return done(false, std::current_exception());
     }
@@ -227,32 +227,6 @@ void StateService::LockEnded(const storage::WorkspaceKey& key, std::string_view 
     }
   }
   if (created > 0) lock_held_->Observe(static_cast<double>(NowMillis() - created) / 1000.0);
-}
-
-bool StateService::Unlock(const auth::Principal& who, const WorkspaceScope& scope,
-                          const std::string& ws, const json::object* body) {
-  auth::RequireScope(who, scope.org, scope.project);
-  json::object info = body ? NormalizeLockInfo(*body) : json::object();
-  bool id_only = info.size() == 1 && info.contains("ID");
-  if (info.empty() || id_only) {
-    GuardForceUnlock(who, workspaces_.Get(who, scope, ws), nullptr);
-    auto removed = db_.States().ForceUnlock(KeyOf(who, scope, ws), who.token_id);
-    if (removed) {
-      log::Warn("state lock forced open",
-                {{"workspace", ws}, {"lock_id", removed->lock_id}, {"by", who.token_id}});
-      LockEnded(KeyOf(who, scope, ws), removed->lock_id, removed->created, "forced_open");
-    }
-    return removed.has_value();
-  }
-  const json::value* id = info.if_contains("ID");
-  if (!id) Fail(ErrorCode::kInvalidArgument, "unlock info needs the lock's ID");
-  bool released = false;
-  auto holder = workspaces_.WithExisting(who, scope, ws, [&] {
-    return db_.States().ReleaseLock(KeyOf(who, scope, ws), id->get_string(), released);
-  });
-  if (holder) ThrowLocked(*holder, ws, ErrorCode::kConflict);
-  if (released) LockEnded(KeyOf(who, scope, ws), id->get_string(), 0, "released");
-  return released;
 }
 
 storage::LockRecord StateService::ManualLock(const auth::Principal& who,

@@ -263,25 +263,12 @@ void Dispatcher::HandleLater(const Request& request, std::function<void(Response
   try {
     if (auto kept = Prepare(request, p->format, p->route, p->note, p->prepared))
       return answer(*p, [&] { return std::move(*kept); });
-    Prepared& prepared = p->prepared;
-    if (!prepared.route->later) {
-      return answer(*p, [&] {
-        Reply reply;
-        try {
-          reply = prepared.route->handler(*prepared.ctx);
-        } catch (...) {
-          BodyToNote(*prepared.ctx, p->note);
-          throw;
-        }
-        BodyToNote(*prepared.ctx, p->note);
-        return ResponseOf(std::move(reply), p->format, prepared);
-      });
-    }
-    prepared.route->later(*prepared.ctx, [this, p, answer](std::function<Reply()> reply) {
+    // The reply made, as a response; the parsed body goes to the audit note however it ends.
+    auto respond = [this, p, answer](const std::function<Reply()>& make) {
       answer(*p, [&] {
         std::optional<Reply> made;
         try {
-          made.emplace(reply());
+          made.emplace(make());
         } catch (...) {
           BodyToNote(*p->prepared.ctx, p->note);
           throw;
@@ -289,7 +276,11 @@ void Dispatcher::HandleLater(const Request& request, std::function<void(Response
         BodyToNote(*p->prepared.ctx, p->note);
         return ResponseOf(std::move(*made), p->format, p->prepared);
       });
-    });
+    };
+    Prepared& prepared = p->prepared;
+    if (!prepared.route->later)
+      return respond([&] { return prepared.route->handler(*prepared.ctx); });
+    prepared.route->later(*prepared.ctx, respond);
   } catch (...) {
     // A handler throws without calling finish; one that broke that rule was answered already.
     if (p->answered.load()) return;

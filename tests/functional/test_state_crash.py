@@ -162,6 +162,16 @@ def start_with_workspaces(srv: ServerProcess, names: list[str]) -> Api:
     return api
 
 
+def kill_9(srv: ServerProcess, clients: list[threading.Thread]) -> None:
+    """SIGKILL the server (no chance to flush or answer), then wait for the client threads,
+    whose requests in flight fail."""
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+    srv.kill()
+    for th in clients:
+        th.join(timeout=60)
+
+
 def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY, max_body=MAX_BODY,
               counts=None, kill_range=(3, 120), after_checkpoint=False) -> tuple[int, int, list[str]]:
     """Returns (acknowledged, lost, problems). counts: a list to append the group commit
@@ -194,11 +204,7 @@ def run_trial(n: int, seed: int, base, workspaces=WORKSPACES, min_body=MIN_BODY,
         if counts is not None and reached:
             counts.append(group_commit_counts(api))
         t.crashed.set()
-        srv.proc.kill()  # SIGKILL, while the other writers are mid-request
-        srv.proc.wait(timeout=10)
-        srv.kill()
-        for th in threads:
-            th.join(timeout=60)
+        kill_9(srv, threads)  # while the other writers are mid-request
         assert reached, f"trial {n}: only {t.acked} writes acknowledged in 30 s"
         assert not t.errors, f"trial {n}: writer errors before the kill: {t.errors}"
 
@@ -401,11 +407,7 @@ def lock_trial(n: int, seed: int, base, lockers=16, kill_range=(40, 400)) -> tup
         with cv:
             reached = cv.wait_for(lambda: acked[0] >= kill_after or errors, timeout=30)
         crashed.set()
-        srv.proc.kill()  # SIGKILL, while the other lockers are mid-request
-        srv.proc.wait(timeout=10)
-        srv.kill()
-        for th in threads:
-            th.join(timeout=60)
+        kill_9(srv, threads)  # while the other lockers are mid-request
         assert reached, f"lock trial {n}: only {acked[0]} operations acknowledged in 30 s"
         assert not errors, f"lock trial {n}: errors before the kill: {errors}"
 

@@ -40,31 +40,21 @@ class SqlStateStore final : public StateStore {
   // (PostgreSQL's one statement) the call runs here.
   void AcquireLockLater(const WorkspaceKey& key, const LockRecord& lock, LockDone done) override {
     if (!pool_.GroupCommitEnabled()) return StateStore::AcquireLockLater(key, lock, done);
-    auto out = std::make_shared<LockOutcome>();
-    pool_.SubmitWrite(
-        [key, lock, out](Connection& c) {
-          *out = {};  // a write may run again (alone, after its shared commit failed)
-          if (InsertLock(c, key, lock, out->holder)) return;
-          if (out->holder && out->holder->lock_id == lock.lock_id) out->holder.reset();
+    SubmitLockWrite(
+        [key, lock](Connection& c, LockOutcome& out) {
+          if (InsertLock(c, key, lock, out.holder)) return;
+          if (out.holder && out.holder->lock_id == lock.lock_id) out.holder.reset();
         },
-        [out, done = std::move(done)](std::exception_ptr error) {
-          if (error) return done({}, error);
-          done(std::move(*out), nullptr);
-        });
+        std::move(done));
   }
 
   void ReleaseLockLater(const WorkspaceKey& key, std::string_view lock_id, LockDone done) override {
     if (!pool_.GroupCommitEnabled()) return StateStore::ReleaseLockLater(key, lock_id, done);
-    auto out = std::make_shared<LockOutcome>();
-    pool_.SubmitWrite(
-        [key, id = std::string(lock_id), out](Connection& c) {
-          *out = {};
-          out->released = DeleteLock(c, key, id, out->holder);
+    SubmitLockWrite(
+        [key, id = std::string(lock_id)](Connection& c, LockOutcome& out) {
+          out.released = DeleteLock(c, key, id, out.holder);
         },
-        [out, done = std::move(done)](std::exception_ptr error) {
-          if (error) return done({}, error);
-          done(std::move(*out), nullptr);
-        });
+        std::move(done));
   }
 
   std::optional<LockRecord> ForceUnlock(const WorkspaceKey& key, std::string_view by) override {
@@ -333,6 +323,21 @@ class SqlStateStore final : public StateStore {
   }
 
  private:
+  // Queues a lock write (ConnectionPool::SubmitWrite); done gets the outcome work left, or the
+  // error, once the commit that covers it is durable.
+  void SubmitLockWrite(std::function<void(Connection&, LockOutcome&)> work, LockDone done) {
+    auto out = std::make_shared<LockOutcome>();
+    pool_.SubmitWrite(
+        [work = std::move(work), out](Connection& c) {
+          *out = {};  // a write may run again (alone, after its shared commit failed)
+          work(c, *out);
+        },
+        [out, done = std::move(done)](std::exception_ptr error) {
+          if (error) return done({}, error);
+          done(std::move(*out), nullptr);
+        });
+  }
+
   // The workspace's row locked (kNotFound without it) and the lock row inserted unless one is
   // there; true when this inserted it, else holder is the lock row found (the workspace's row
   // stays locked to the end, so nobody changes it meanwhile). PostgreSQL: one call of a
