@@ -1,15 +1,16 @@
 // Lock bodies of the Terraform http backend (LOCK / POST .../lock, UNLOCK / DELETE .../lock):
 // the request body as the state handlers read it (http::ParseJson, must be an object), then the
-// public domain path StateService::Lock -> NormalizeLockInfo (file-local in state.cpp) ->
-// StateStore::AcquireLock, on a throwaway SQLite database in /dev/shm, then the two lock views,
-// the conflict error a second locker gets, and Unlock with the same body.
-// Properties: the only failure of Lock on an object body is kInvalidArgument; a taken lock has
-// the body's ID (its ID field, any letter case), its views carry only string LockInfo fields
-// and the ID, a second Lock gets kLocked with the holder's info as a JSON object, and Unlock with
-// the same body releases the lock.
+// public domain path StateService::LockLater -> NormalizeLockInfo (file-local in
+// state_locks.cpp) -> StateStore::AcquireLockLater (waited for here), on a throwaway SQLite
+// database in /dev/shm, then the two lock views, the conflict error a second locker gets, and
+// Unlock with the same body. Properties: the only failure of Lock on an object body is
+// kInvalidArgument; a taken lock has the body's ID (its ID field, any letter case), its views carry
+// only string LockInfo fields and the ID, a second Lock gets kLocked with the holder's info as a
+// JSON object, and Unlock with the same body releases the lock.
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <memory>
 
 #include "auth/auth.h"
@@ -95,7 +96,8 @@ World& TheWorld() {
 std::optional<std::string> BodyId(const json::object& body) {
   std::optional<std::string> id;
   for (const auto& kv : body)
-    if (IEquals(kv.key(), "ID") && kv.value().is_string()) id = std::string(kv.value().get_string());
+    if (IEquals(kv.key(), "ID") && kv.value().is_string())
+      id = std::string(kv.value().get_string());
   return id;
 }
 
@@ -118,6 +120,32 @@ void CheckView(const json::object& view, const storage::LockRecord& held, const 
   }
 }
 
+// LockLater / UnlockLater, waited for: what they throw before the write, or what their done
+// callback gets after it.
+storage::LockRecord Lock(World& w, const json::object& body) {
+  std::promise<storage::LockRecord> taken;
+  w.states->LockLater(w.who, w.scope, w.ws, body,
+                      [&taken](std::optional<storage::LockRecord> lock, std::exception_ptr error) {
+                        if (error)
+                          taken.set_exception(error);
+                        else
+                          taken.set_value(*lock);
+                      });
+  return taken.get_future().get();
+}
+
+bool Unlock(World& w, const json::object& body) {
+  std::promise<bool> released;
+  w.states->UnlockLater(w.who, w.scope, w.ws, &body,
+                        [&released](bool done, std::exception_ptr error) {
+                          if (error)
+                            released.set_exception(error);
+                          else
+                            released.set_value(done);
+                        });
+  return released.get_future().get();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -137,7 +165,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   storage::LockRecord held;
   try {
-    held = w.states->Lock(w.who, w.scope, w.ws, body);
+    held = Lock(w, body);
   } catch (const Error& e) {
     FUZZ_CHECK(e.code() == ErrorCode::kInvalidArgument, std::string(e.what()) + "\n" + text);
     // Nothing may have been locked.
@@ -149,8 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   json::object view = domain::StateService::LockView(held);
   CheckView(view, held, text);
-  json::object spec = domain::StateService::SpecLockView(
-      held, {w.who.account, w.scope.org, w.scope.project, w.ws});
+  json::object spec =
+      domain::StateService::SpecLockView(held, {w.who.account, w.scope.org, w.scope.project, w.ws});
   FUZZ_CHECK(spec.at("id") == json::value(held.lock_id), fuzz::Show(spec));
   (void)http::SerializeYaml(view);
 
@@ -158,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     json::object other{{"ID", held.lock_id == "other-locker" ? "other-locker-2" : "other-locker"},
                        {"Who", "someone@else"}};
-    (void)w.states->Lock(w.who, w.scope, w.ws, other);
+    (void)Lock(w, other);
     fuzz::Die(__FILE__, __LINE__, "a second Lock succeeded", text);
   } catch (const Error& e) {
     FUZZ_CHECK(e.code() == ErrorCode::kLocked, e.what());
@@ -171,10 +199,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Unlock with the same body releases it.
   bool released = false;
   try {
-    released = w.states->Unlock(w.who, w.scope, w.ws, &body);
+    released = Unlock(w, body);
   } catch (const Error& e) {
     w.states->ForceUnlock(w.who, w.scope, w.ws);
-    fuzz::Die(__FILE__, __LINE__, "Unlock with the Lock body failed", std::string(e.what()) + "\n" + text);
+    fuzz::Die(__FILE__, __LINE__, "Unlock with the Lock body failed",
+              std::string(e.what()) + "\n" + text);
   }
   if (!released) {
     w.states->ForceUnlock(w.who, w.scope, w.ws);

@@ -9,7 +9,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
-ALL="json yaml form query http_framing state_reader lock_info rego_parse rego_eval archive cost_plan"
+ALL="json yaml form query http_framing state_reader lock_info packed_text rego_parse rego_eval archive cost_plan"
 TARGETS=${*:-$ALL}
 
 max_len() {
@@ -20,6 +20,7 @@ max_len() {
     yaml | json) echo 16384 ;;
     form) echo 16384 ;;
     lock_info) echo 8192 ;;
+    packed_text) echo 16384 ;;
     rego_parse | rego_eval) echo 8192 ;;
     archive) echo 65536 ;;
     query) echo 4096 ;;

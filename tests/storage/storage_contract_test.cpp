@@ -1,5 +1,6 @@
 // The storage contract: every backend must pass these unchanged.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,13 +24,37 @@ namespace {
 struct Backend {
   const char* name;
   std::function<std::unique_ptr<Database>(const std::string& dir)> open;
+  // Runs SQL on the database open() opened, beside the store (rows as an older version wrote
+  // them).
+  std::function<void(const std::string& dir, const std::string& sql)> exec;
 };
+
+void ExecSqlite(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/contract.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
 
 // PostgreSQL joins when STATEHOUSE_TEST_PG_URL names a server (make test starts one); each
 // test gets a database of its own.
+std::string PostgresUrlForTest(const std::string& dir) {
+  return std::string(std::getenv("STATEHOUSE_TEST_PG_URL")) + "/contract_" +
+         std::to_string(std::hash<std::string>{}(dir) % 1000000000);
+}
+
+void ExecPostgres(const std::string& dir, const std::string& sql) {
+  postgres::Connect(PostgresUrlForTest(dir))->Exec(sql);
+}
+
 std::unique_ptr<Database> OpenPostgresForTest(const std::string& dir) {
   const char* base = std::getenv("STATEHOUSE_TEST_PG_URL");
-  std::string name = "contract_" + std::to_string(std::hash<std::string>{}(dir) % 1000000000);
+  std::string url = PostgresUrlForTest(dir);
+  std::string name = url.substr(url.rfind('/') + 1);
   {
     auto admin = postgres::Connect(std::string(base) + "/postgres");
     admin->Exec("SELECT 1");
@@ -39,13 +64,15 @@ std::unique_ptr<Database> OpenPostgresForTest(const std::string& dir) {
       // Reopened by the same test (ReopenKeepsDataAndSchema): the database is already there.
     }
   }
-  return OpenPostgres(std::string(base) + "/" + name, dir + "/cache", 4);
+  return OpenPostgres(url, dir + "/cache", 4);
 }
 
 std::vector<Backend> Backends() {
   std::vector<Backend> out = {
-      {"sqlite", [](const std::string& dir) { return OpenSqlite(dir + "/contract.db", 4); }}};
-  if (std::getenv("STATEHOUSE_TEST_PG_URL")) out.push_back({"postgres", OpenPostgresForTest});
+      {"sqlite", [](const std::string& dir) { return OpenSqlite(dir + "/contract.db", 4); },
+       ExecSqlite}};
+  if (std::getenv("STATEHOUSE_TEST_PG_URL"))
+    out.push_back({"postgres", OpenPostgresForTest, ExecPostgres});
   return out;
 }
 
@@ -1052,6 +1079,57 @@ TEST_P(PolicyContract, EvaluationsAreNumberedCountedAndFiltered) {
   ASSERT_EQ(page.items.size(), 2u);
   EXPECT_EQ(page.items[0].id, org_level);
   EXPECT_EQ(st.ListEvaluations("other", all).total, 1);
+}
+
+// Inputs and details are stored packed (storage/packed_text.h); large ones come back exact.
+TEST_P(PolicyContract, LargeEvaluationsRoundTripExactly) {
+  auto& st = db_->Policies();
+  EvaluationRecord e = Evaluation("o1", "p1", "error", 100);
+  e.input_json = "{\"workspace\":{\"tags\":{";
+  for (int i = 0; i < 3000; ++i)
+    e.input_json += (i ? ",\"" : "\"") + std::to_string(i * 7919 % 10007) + "\":\"v\"";
+  e.input_json += "}}}";
+  e.details_json = "[";
+  for (int i = 0; i < 500; ++i)
+    e.details_json += std::string(i ? "," : "") + "{\"policy\":{\"identifier\":\"p" +
+                      std::to_string(i) + "\",\"rego\":\"package x\\n\\u00e9\"}}";
+  e.details_json += "]";
+  int64_t id = st.AddEvaluation(e);
+  auto got = st.GetEvaluation("acct", id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->input_json, e.input_json);
+  EXPECT_EQ(got->details_json, e.details_json);
+  EvaluationListQuery q;
+  q.org = "o1";
+  q.project = "p1";
+  auto page = st.ListEvaluations("acct", q);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].details_json, e.details_json);
+}
+
+// Rows written before the columns were packed (text input and details, no packed values) read
+// as they did, beside packed ones.
+TEST_P(PolicyContract, EvaluationsStoredAsTextStillRead) {
+  auto& st = db_->Policies();
+  int64_t packed = st.AddEvaluation(Evaluation("o1", "p1", "pass", 100));
+  GetParam().exec(dir_.string(),
+                  "INSERT INTO policy_evaluations(account, org, project, entity, entity_metadata, "
+                  "type, action, status, execution_id, input, details, duration_us, created) "
+                  "VALUES('acct', 'o1', 'p1', 'old', '{}', 'workspace', 'onsave', 'warning', '', "
+                  "'{\"n\":1}', '[{\"status\":\"warning\"}]', 3, 50)");
+  EvaluationListQuery q;
+  q.org = "o1";
+  q.project = "p1";
+  auto page = st.ListEvaluations("acct", q);
+  ASSERT_EQ(page.items.size(), 2u);
+  const EvaluationRecord& old = page.items[0].id == packed ? page.items[1] : page.items[0];
+  EXPECT_EQ(old.entity, "old");
+  EXPECT_EQ(old.details_json, "[{\"status\":\"warning\"}]");
+  auto got = st.GetEvaluation("acct", old.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->input_json, "{\"n\":1}");
+  EXPECT_EQ(got->details_json, "[{\"status\":\"warning\"}]");
+  EXPECT_EQ(st.GetEvaluation("acct", packed)->input_json, "{\"n\":100}");
 }
 
 // A workspace save stores its policy evaluation in its own transaction: both or neither.

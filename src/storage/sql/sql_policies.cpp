@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "storage/packed_text.h"
 #include "storage/sql/sql_common.h"
 #include "storage/sql/sql_stores.h"
 
@@ -21,7 +22,7 @@ constexpr const char* kSetColumns =
     "entity_selector, extra, created, updated, version";
 constexpr const char* kEvaluationColumns =
     "id, account, org, project, entity, entity_metadata, type, action, status, execution_id, "
-    "details, duration_us, created";  // input is read by GetEvaluation only
+    "details, duration_us, created, details_packed";  // input is read by GetEvaluation only
 
 PolicyRecord ReadPolicy(const Statement& s, int first = 0) {
   PolicyRecord r;
@@ -57,6 +58,12 @@ PolicySetRecord ReadSet(const Statement& s) {
   return r;
 }
 
+// A column pair of which rows since migration 14 fill the packed one (PackText) and older rows
+// the text one.
+std::string PackedOrText(const Statement& s, int packed, int text) {
+  return s.IsNull(packed) ? s.Text(text) : UnpackText(s.Blob(packed));
+}
+
 EvaluationRecord ReadEvaluation(const Statement& s) {
   EvaluationRecord r;
   r.id = s.Int(0);
@@ -69,7 +76,7 @@ EvaluationRecord ReadEvaluation(const Statement& s) {
   r.action = s.Text(7);
   r.status = s.Text(8);
   r.execution_id = s.Text(9);
-  r.details_json = s.Text(10);
+  r.details_json = PackedOrText(s, 13, 10);
   r.duration_us = s.Int(11);
   r.created = s.Int(12);
   return r;
@@ -548,12 +555,13 @@ class SqlPolicyStore final : public PolicyStore {
 
   std::optional<EvaluationRecord> GetEvaluation(std::string_view account, int64_t id) override {
     return pool_.With([&](Connection& c) -> std::optional<EvaluationRecord> {
-      Statement s = c.Prepare(std::string("SELECT ") + kEvaluationColumns +
-                              ", input FROM policy_evaluations WHERE account = ? AND id = ?");
+      Statement s =
+          c.Prepare(std::string("SELECT ") + kEvaluationColumns +
+                    ", input, input_packed FROM policy_evaluations WHERE account = ? AND id = ?");
       s.Bind(1, account).Bind(2, id);
       if (!s.Step()) return std::nullopt;
       EvaluationRecord r = ReadEvaluation(s);
-      r.input_json = s.Text(13);
+      r.input_json = PackedOrText(s, 15, 14);
       return r;
     });
   }
@@ -720,18 +728,20 @@ class SqlPolicyStore final : public PolicyStore {
 int64_t InsertEvaluation(Connection& c, const EvaluationRecord& e) {
   static constexpr const char* kInsert =
       "INSERT INTO policy_evaluations(account, org, project, entity, entity_metadata, type, "
-      "action, status, execution_id, input, details, duration_us, created) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      "action, status, execution_id, input, details, duration_us, created, input_packed, "
+      "details_packed) VALUES(?,?,?,?,?,?,?,?,?,'','',?,?,?,?)";
   static constexpr const char* kCount =
       "INSERT INTO policy_evaluation_counts(account, org, project, count) ";
   static constexpr const char* kCountConflict =
       " ON CONFLICT (account, org, project) DO UPDATE SET count = "
       "policy_evaluation_counts.count + 1";
-  auto bind = [&e](Statement& s) {
+  const std::string input = PackText(e.input_json);
+  const std::string details = PackText(e.details_json);
+  auto bind = [&](Statement& s) {
     s.Bind(1, e.account).Bind(2, e.org).Bind(3, e.project).Bind(4, e.entity);
     s.Bind(5, e.entity_metadata).Bind(6, e.type).Bind(7, e.action).Bind(8, e.status);
-    s.Bind(9, e.execution_id).Bind(10, e.input_json).Bind(11, e.details_json);
-    s.Bind(12, e.duration_us).Bind(13, e.created);
+    s.Bind(9, e.execution_id).Bind(10, e.duration_us).Bind(11, e.created);
+    s.BindBlob(12, input).BindBlob(13, details);
   };
   if (c.DataModifyingWith()) {
     // PostgreSQL: the row and its count in one statement (one round trip instead of two).
