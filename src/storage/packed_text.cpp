@@ -40,9 +40,13 @@ std::string UnpackText(std::string_view packed) {
   uint32_t size = 0;
   for (int i = 0; i < 4; ++i)
     size |= static_cast<uint32_t>(static_cast<unsigned char>(packed[1 + i])) << (8 * i);
-  if (size > kMaxUnpackedBytes) Damaged("claims " + std::to_string(size) + " bytes");
-  std::string out(size, '\0');
   const auto body = packed.substr(kHeaderBytes);
+  // An LZ4 block expands at most ~255 times: a size beyond that is damage, refused before
+  // the allocation.
+  if (size > kMaxUnpackedBytes || size > body.size() * 255 + 16)
+    Damaged("claims " + std::to_string(size) + " bytes from a block of " +
+            std::to_string(body.size()));
+  std::string out(size, '\0');
   const int got = LZ4_decompress_safe(body.data(), out.data(), static_cast<int>(body.size()),
                                       static_cast<int>(size));
   if (got < 0 || static_cast<uint32_t>(got) != size)

@@ -52,6 +52,12 @@ TEST(PackedTextTest, DamagedValuesAreInternalErrorsNotCrashes) {
   std::string huge = good;
   huge[4] = '\x7f';  // ~2 GiB: refused before allocating
   EXPECT_EQ(CodeOf(huge), ErrorCode::kInternal);
+  std::string inflated = good;  // 1 MiB from a block of a few dozen bytes
+  inflated[1] = 0;
+  inflated[2] = 0;
+  inflated[3] = 0x10;
+  inflated[4] = 0;
+  EXPECT_EQ(CodeOf(inflated), ErrorCode::kInternal);
   std::string flipped = good;
   for (size_t i = 5; i < flipped.size(); ++i) flipped[i] = static_cast<char>(~flipped[i]);
   EXPECT_EQ(CodeOf(flipped), ErrorCode::kInternal);
